@@ -1,0 +1,73 @@
+"""What run_pipeline and test_connection share: preflight, image, spec, launch or dry-run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from runtime.context import Context
+from runtime.executors.base import QUEUED, LaunchSpec, RunKind
+from runtime.executors.images import resolve_image
+from runtime.messages import LaunchResult
+from runtime.naming import run_name
+
+DRY_RUN_STATE = "dryRun"
+
+
+def launch(
+    ctx: Context,
+    *,
+    kind: RunKind,
+    message_type: str,
+    run_id: str,
+    pipeline_type: str,
+    pipeline_fqn: str,
+    config: dict[str, Any],
+    image: str | None,
+) -> LaunchResult:
+    """Launch once per run id: a known run id answers with that run's current state."""
+    name = run_name(run_id)
+    known = ctx.executor.table.get(run_id)
+    if known is not None and not ctx.dry_run:
+        ctx.logger.info("run %s already known (%s); not launching again", run_id, known.state)
+        return LaunchResult(run_id=run_id, run_name=known.run_name, state=known.state)
+
+    # Checked on the request as sent: the values stay in the customer's store.
+    checked = ctx.secrets.preflight(config)
+    if checked:
+        ctx.logger.info("secret preflight passed for %d reference(s)", checked)
+    if kind == "automation":
+        pod_config = ctx.secrets.configure_automation(config)
+    else:
+        pod_config = ctx.secrets.configure_workflow_config(config)
+    spec = LaunchSpec(
+        run_id=run_id,
+        run_name=name,
+        kind=kind,
+        pipeline_type=pipeline_type,
+        pipeline_fqn=pipeline_fqn,
+        config=pod_config,
+        image=resolve_image(
+            ctx.settings.ingestion_image,
+            requested=image,
+            dynamic=ctx.settings.dynamic_ingestion_version,
+            server_version=ctx.runner.server_version,
+        ),
+        env=ctx.secrets.pod_env(),
+    )
+    started = time.perf_counter()
+    if ctx.dry_run:
+        ctx.rendered.extend(ctx.executor.render(spec))
+        ctx.metrics.executor_response_time.labels("render").observe(time.perf_counter() - started)
+        return LaunchResult(run_id=run_id, run_name=name, state=DRY_RUN_STATE)
+    try:
+        ctx.executor.launch(spec)
+    except Exception:
+        ctx.metrics.jobs.labels(message_type, "failed").inc()
+        raise
+    finally:
+        ctx.metrics.executor_response_time.labels("launch").observe(time.perf_counter() - started)
+    ctx.metrics.jobs.labels(message_type, "launched").inc()
+    ctx.logger.info("launched %s %s as %s", kind, pipeline_fqn, name)
+    # A fresh launch answers "queued"; what happens next arrives as run_update events.
+    return LaunchResult(run_id=run_id, run_name=name, state=QUEUED)

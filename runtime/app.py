@@ -1,0 +1,122 @@
+"""The long-lived process: metrics/health HTTP server, executor, connection, and shutdown order.
+
+``Runner`` owns the pieces the composition root built and starts and stops them in order:
+the HTTP server first (so probes answer during start-up), then the executor (re-adoption, after
+which ``/readyz`` may pass), then the connection. SIGTERM stops taking requests, drains
+in-flight handlers within SHUTDOWN_GRACE_SECONDS, closes with GOING_AWAY and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from runtime.connection import Connection
+from runtime.context import Context
+from runtime.dispatch import Dispatcher
+
+log = logging.getLogger("runtime.app")
+
+
+class Runner:
+    def __init__(self, context: Context, dispatcher: Dispatcher, connection: Connection) -> None:
+        self.context = context
+        self.settings = context.settings
+        self.dispatcher = dispatcher
+        self.connection = connection
+        self.metrics = context.metrics
+        self.web_runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._connection_task: asyncio.Task[None] | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ HTTP
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get(self.settings.metrics_path, self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        return app
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        self.metrics.active_runs.set(self.context.executor.table.active_count)
+        body = generate_latest(self.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        # Answering at all proves the event loop turns; the connection loop must be alive too.
+        task = self._connection_task
+        if task is not None and task.done() and self.dispatcher.accepting:
+            return web.Response(status=503, text="connection loop ended\n")
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        problems = []
+        if not self.context.executor.ready:
+            problems.append("earlier runs not yet re-adopted")
+        if self.connection.standby:
+            problems.append("standby: agent id connected from another replica")
+        elif not self.context.runner.connected:
+            problems.append("not connected to the server")
+        if problems:
+            return web.Response(status=503, text="; ".join(problems) + "\n")
+        return web.Response(text="ready\n")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.web_runner = web.AppRunner(self.web_app(), access_log=None, handle_signals=False)
+        await self.web_runner.setup()
+        site = web.TCPSite(self.web_runner, self.settings.metrics_host, self.settings.metrics_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
+        log.info("metrics on :%s%s", self.port, self.settings.metrics_path)
+        executor = self.context.executor
+        executor.table.subscribe(self.connection.run_update)
+        executor.table.subscribe(self._count_transition)
+        await executor.start()
+        self._connection_task = asyncio.create_task(self.connection.run(), name="connection")
+        self._started = True
+
+    def _count_transition(self, record: Any, _old: Any) -> None:
+        self.metrics.run_transitions.labels(record.state, record.reason or "").inc()
+        self.metrics.active_runs.set(self.context.executor.table.active_count)
+
+    async def stop(self, grace: float | None = None) -> None:
+        grace = self.settings.shutdown_grace if grace is None else grace
+        log.info("shutting down (grace %gs)", grace)
+        await self.connection.shutdown(grace)
+        if self._connection_task is not None:
+            try:
+                await asyncio.wait_for(self._connection_task, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._connection_task.cancel()
+        await self.context.executor.stop()
+        self.dispatcher.close()
+        self.context.secrets.close()
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        log.info("stopped")
+
+    async def serve_until_signalled(self) -> None:
+        """``hybrid-runner run``: start, wait for SIGTERM/SIGINT, shut down gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        waiter = asyncio.ensure_future(stop.wait())
+        assert self._connection_task is not None
+        await asyncio.wait({waiter, self._connection_task}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        await self.stop()

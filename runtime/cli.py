@@ -1,0 +1,105 @@
+"""``hybrid-runner``: the runner, the one-handler harness, the reference server and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from runtime.errors import ConfigError
+from runtime.logsetup import configure
+from runtime.settings import Settings, defaults_table
+
+
+def _settings(require_server: bool) -> Settings:
+    try:
+        return Settings.from_env(require_server=require_server)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    settings = _settings(require_server=True)
+    configure(settings.log_level, settings.log_format)
+    from runtime.composition import build_runner
+
+    try:
+        runner = build_runner(settings)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(runner.serve_until_signalled())
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    settings = _settings(require_server=False)
+    configure(settings.log_level, settings.log_format)
+    from runtime.harness import invoke
+
+    try:
+        return asyncio.run(invoke(args.message, settings, dry_run=args.dry_run))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_fake_server(args: argparse.Namespace) -> int:
+    configure("INFO", "text")
+    from runtime.fake_server import serve_forever
+
+    tokens: dict[str, str | None] = {t: None for t in args.token}
+    try:
+        asyncio.run(serve_forever(args.host, args.port, tokens, args.server_version))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from runtime.demo import run_demo
+
+    return asyncio.run(run_demo(verbose=args.verbose))
+
+
+def cmd_config_table(_args: argparse.Namespace) -> int:
+    print(defaults_table())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hybrid-runner", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the runner (configuration from the environment)").set_defaults(
+        func=cmd_run
+    )
+    inv = sub.add_parser("invoke", help="answer one message file locally and print the reply")
+    inv.add_argument("message", help="a request frame as JSON (see tests/messages/)")
+    inv.add_argument("--dry-run", action="store_true", help="print what would be created")
+    inv.set_defaults(func=cmd_invoke)
+    fake = sub.add_parser("fake-server", help="start the reference server")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8585)
+    fake.add_argument(
+        "--token", action="append", required=True, help="accepted bearer token (repeatable)"
+    )
+    fake.add_argument("--server-version", default="1.11.1")
+    fake.set_defaults(func=cmd_fake_server)
+    demo = sub.add_parser("demo", help="reference server + local runner, end to end")
+    demo.add_argument("--verbose", action="store_true", help="show the runner's log")
+    demo.set_defaults(func=cmd_demo)
+    sub.add_parser("config-table", help="print the configuration table (Markdown)").set_defaults(
+        func=cmd_config_table
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""The runner's one outbound WebSocket: handshake, requests in, replies and events out, reconnect.
+
+One session is: upgrade with ``Authorization: Bearer``, send ``hello``, wait for ``welcome``, then
+answer requests (each in its own task, through the dispatcher) while sending heartbeats and
+queued events. When a session ends, the close code decides the pause before the next attempt:
+exponential backoff with jitter for ordinary failures, a long pause after the server refused the
+token or the agent, a slow standby pace when another replica holds the agent id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import ssl
+import time
+from collections import deque
+from typing import Any
+
+import aiohttp
+import attrs
+
+from runtime import codec
+from runtime.context import RunnerState
+from runtime.dispatch import Dispatcher, error_reply
+from runtime.errors import InvalidMessage
+from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, RunUpdate
+from runtime.metrics import Metrics
+from runtime.settings import Settings
+
+log = logging.getLogger("runtime.connection")
+
+GOING_AWAY = 1001
+OUTBOX_LIMIT = 10_000
+# Application close codes of protocol v1 (docs/protocol.md).
+CLOSE_BAD_TOKEN = 4401
+CLOSE_NOT_ALLOWED = 4403
+CLOSE_UNSUPPORTED_PROTOCOL = 4400
+CLOSE_AGENT_CONNECTED = 4409
+
+
+class Outcome(enum.Enum):
+    """How a session ended, which sets the pause before the next attempt."""
+
+    RETRY = "retry"
+    AUTH = "auth"
+    STANDBY = "standby"
+    STOPPED = "stopped"
+
+
+def classify_close(code: int | None) -> Outcome:
+    if code in (CLOSE_BAD_TOKEN, CLOSE_NOT_ALLOWED, CLOSE_UNSUPPORTED_PROTOCOL):
+        return Outcome.AUTH
+    if code == CLOSE_AGENT_CONNECTED:
+        return Outcome.STANDBY
+    return Outcome.RETRY
+
+
+@attrs.define
+class Backoff:
+    """Exponential backoff with +-20% jitter; reset after every accepted session."""
+
+    base: float
+    ceiling: float
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.ceiling, self.base * (2**self.attempt))
+        self.attempt += 1
+        return float(delay * random.uniform(0.8, 1.2))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Connection:
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        state: RunnerState,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.state = state
+        self.metrics = metrics
+        self.backoff = Backoff(settings.reconnect_delay, settings.reconnect_max_delay)
+        self.standby = False
+        self.last_close_code: int | None = None
+        self._outbox: deque[str] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._send_lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.sessions = 0
+        # The code this runner closes with; shutdown turns it into GOING_AWAY.
+        self._close_code = 1000
+        self.connected_event = asyncio.Event()
+
+    # ------------------------------------------------------------------ events out
+
+    def emit(self, event: Any) -> None:
+        """Queue an event for the server; callable from any thread."""
+        text = codec.encode(event)
+        loop = self._loop
+        if loop is None:
+            self._enqueue(text)
+        else:
+            loop.call_soon_threadsafe(self._enqueue, text)
+
+    def _enqueue(self, text: str) -> None:
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            # State lives in the cluster; a server that missed events asks `status`.
+            self._outbox.popleft()
+            self.metrics.events_dropped.inc()
+        self._outbox.append(text)
+        self._outbox_ready.set()
+
+    def run_update(self, record: Any, _old: Any) -> None:
+        """RunTable listener: every state change becomes a ``run_update`` event."""
+        self.emit(
+            RunUpdate(
+                run_id=record.run_id,
+                run_name=record.run_name,
+                pipeline_fqn=record.pipeline_fqn,
+                pipeline_type=record.pipeline_type,
+                state=record.state,
+                reason=record.reason,
+                message=record.message,
+                start_date=record.start_date,
+                end_date=record.end_date,
+            )
+        )
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect until ``stop()``."""
+        self._loop = asyncio.get_running_loop()
+        ssl_context: ssl.SSLContext | bool = True
+        if self.settings.server_ca_file:
+            ssl_context = ssl.create_default_context(cafile=self.settings.server_ca_file)
+        timeout = aiohttp.ClientTimeout(total=None, connect=15, sock_connect=15)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while not self._stop.is_set():
+                if self.sessions:
+                    self.metrics.reconnects.inc()
+                self.sessions += 1
+                outcome = await self._session(session, ssl_context)
+                if outcome is Outcome.STOPPED or self._stop.is_set():
+                    break
+                delay = self._pause_for(outcome)
+                log.info("reconnecting in %.1fs", delay)
+                await self._sleep(delay)
+
+    def _pause_for(self, outcome: Outcome) -> float:
+        if outcome is Outcome.AUTH:
+            return self.settings.auth_failure_retry
+        if outcome is Outcome.STANDBY:
+            return self.settings.standby_retry * random.uniform(0.8, 1.2)
+        return self.backoff.next_delay()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wakeup.clear()
+        stop = asyncio.ensure_future(self._stop.wait())
+        wake = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
+
+    def wake(self) -> None:
+        """Skip the current pause (tests and operators poking a standby)."""
+        self._wakeup.set()
+
+    async def _session(self, session: aiohttp.ClientSession, ssl_context: Any) -> Outcome:
+        url = self.settings.websocket_url
+        headers = {"Authorization": f"Bearer {self.settings.auth_token}"}
+        try:
+            ws = await session.ws_connect(
+                url,
+                headers=headers,
+                heartbeat=min(20.0, self.settings.heartbeat_seconds),
+                max_msg_size=self.settings.max_frame_bytes,
+                ssl=ssl_context,
+                autoping=True,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status in (401, 403):
+                return self._auth_failed(f"HTTP {exc.status} on the WebSocket upgrade")
+            self.metrics.connection_failures.labels("handshake").inc()
+            log.warning("server refused the WebSocket upgrade: HTTP %s", exc.status)
+            return Outcome.RETRY
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self.metrics.connection_failures.labels("connect").inc()
+            log.warning("cannot reach %s: %s", url, type(exc).__name__)
+            return Outcome.RETRY
+        self._ws = ws
+        try:
+            return await self._serve(ws)
+        finally:
+            self._ws = None
+            self._set_connected(False)
+            if not ws.closed:
+                # The reader is this task; a close() from shutdown() waits for us to send it.
+                await ws.close(code=self._close_code)
+
+    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> Outcome:
+        hello = Hello(
+            protocol=PROTOCOL_VERSION,
+            agent_id=self.settings.agent_id,
+            version=self.state.version,
+            executor=self.state.executor,
+            capabilities=list(self.state.capabilities),
+        )
+        await ws.send_str(codec.encode(hello))
+        try:
+            first = await asyncio.wait_for(ws.receive(), self.settings.handshake_timeout)
+        except TimeoutError:
+            self.metrics.connection_failures.labels("handshake_timeout").inc()
+            log.warning("no welcome within %gs", self.settings.handshake_timeout)
+            return Outcome.RETRY
+        if first.type != aiohttp.WSMsgType.TEXT:
+            return self._closed(ws, "before welcome")
+        try:
+            welcome = codec.decode_welcome(first.data)
+        except codec.FrameError as exc:
+            log.error("bad welcome from server: %s", exc.message)
+            await ws.close(code=1002, message=b"expected welcome")
+            self.metrics.connection_failures.labels("protocol").inc()
+            return Outcome.RETRY
+        if welcome.protocol != PROTOCOL_VERSION:
+            log.error(
+                "server speaks protocol %s, runner speaks %s", welcome.protocol, PROTOCOL_VERSION
+            )
+            await ws.close(code=1002, message=b"unsupported protocol")
+            return Outcome.AUTH
+        self.state.server_version = welcome.server_version
+        self.standby = False
+        self.metrics.standby.set(0)
+        self.backoff.reset()
+        self._set_connected(True)
+        log.info(
+            "connected to %s as %s (server %s)",
+            self.settings.websocket_url,
+            self.settings.agent_id,
+            welcome.server_version or "unknown",
+        )
+        heartbeat = welcome.heartbeat_seconds or self.settings.heartbeat_seconds
+        pumps = [
+            asyncio.create_task(self._heartbeats(ws, heartbeat)),
+            asyncio.create_task(self._flush_outbox(ws)),
+        ]
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    self._spawn(self._answer(ws, msg.data))
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    reply = error_reply(None, InvalidMessage("binary frames are not accepted"))
+                    self.metrics.messages.labels("-", "invalid_message").inc()
+                    await self._send(ws, codec.encode(reply))
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    log.warning("connection error: %s", ws.exception())
+                    break
+        finally:
+            for pump in pumps:
+                pump.cancel()
+        return self._closed(ws, "by server")
+
+    def _closed(self, ws: aiohttp.ClientWebSocketResponse, when: str) -> Outcome:
+        code = ws.close_code
+        self.last_close_code = code
+        if self._stop.is_set():
+            return Outcome.STOPPED
+        outcome = classify_close(code)
+        if outcome is Outcome.AUTH:
+            return self._auth_failed(f"closed {when} with code {code}")
+        if outcome is Outcome.STANDBY:
+            if not self.standby:
+                log.info(
+                    "agent id %s is connected from another replica; standing by",
+                    self.settings.agent_id,
+                )
+            self.standby = True
+            self.metrics.standby.set(1)
+            return outcome
+        self.metrics.connection_failures.labels(f"closed_{code}" if code else "closed").inc()
+        log.warning("connection closed %s (code %s)", when, code)
+        return outcome
+
+    def _auth_failed(self, detail: str) -> Outcome:
+        self.metrics.auth_failures.inc()
+        log.error(
+            "server refused this runner (%s): check AUTH_TOKEN and AGENT_ID; next attempt in %gs",
+            detail,
+            self.settings.auth_failure_retry,
+        )
+        return Outcome.AUTH
+
+    def _set_connected(self, connected: bool) -> None:
+        self.state.connected = connected
+        self.metrics.connected.set(1 if connected else 0)
+        if connected:
+            self.connected_event.set()
+        else:
+            self.connected_event.clear()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> None:
+        reply = await self.dispatcher.handle_frame(text)
+        # The session may have ended meanwhile; the reply stays cached for the re-send.
+        await self._send(ws, codec.encode(reply))
+
+    async def _send(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
+        if ws.closed:
+            return False
+        try:
+            async with self._send_lock:
+                await ws.send_str(text)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+            log.debug("send failed: %s", type(exc).__name__)
+            return False
+        return True
+
+    async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse, period: float) -> None:
+        table = self.dispatcher.context.executor.table
+        while not ws.closed:
+            await asyncio.sleep(period)
+            beat = Heartbeat(
+                agent_id=self.settings.agent_id,
+                active_runs=table.active_count,
+                uptime_seconds=self.state.uptime_seconds,
+            )
+            await self._send(ws, codec.encode(beat))
+
+    async def _flush_outbox(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while not ws.closed:
+            await self._outbox_ready.wait()
+            while self._outbox and not ws.closed:
+                text = self._outbox[0]
+                if not await self._send(ws, text):
+                    return
+                self._outbox.popleft()
+            self._outbox_ready.clear()
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop taking requests, let in-flight ones finish and reply, close with GOING_AWAY."""
+        self.dispatcher.stop_accepting()
+        started = time.monotonic()
+        drained = await self.dispatcher.drain(grace)
+        if not drained:
+            log.warning(
+                "%d request(s) still running after %gs; leaving them",
+                self.dispatcher.in_flight,
+                grace,
+            )
+        # Give the answer tasks a moment to put their replies on the wire.
+        if self._tasks:
+            await asyncio.wait(
+                set(self._tasks), timeout=max(0.5, grace - (time.monotonic() - started))
+            )
+        self._close_code = GOING_AWAY
+        self._stop.set()
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            await ws.close(code=GOING_AWAY, message=b"runner shutting down")

@@ -1,0 +1,104 @@
+"""Error types that become protocol error replies.
+
+Handlers and executors raise these; only the dispatcher turns them into ``reply`` frames, so the
+mapping from failure to wire error code lives in one place (see docs/protocol.md, "Error codes").
+"""
+
+from __future__ import annotations
+
+
+class RunnerError(Exception):
+    """A failure with a stable wire error code.
+
+    ``retryable`` tells the server whether sending the same request again may succeed.
+    """
+
+    code = "internal_error"
+    retryable = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class InvalidMessage(RunnerError):
+    code = "invalid_message"
+
+
+class UnknownMessageType(RunnerError):
+    code = "unknown_message_type"
+
+
+class NotFound(RunnerError):
+    code = "not_found"
+
+
+class Conflict(RunnerError):
+    code = "conflict"
+
+
+class ExecutorUnavailable(RunnerError):
+    """The executor's backend (API server, local state dir, ...) cannot be reached right now."""
+
+    code = "executor_unavailable"
+    retryable = True
+
+
+class Forbidden(RunnerError):
+    """The backend refused the call: an RBAC or IAM permission is missing."""
+
+    code = "forbidden"
+
+
+class LaunchFailed(RunnerError):
+    code = "launch_failed"
+
+
+class Timeout(RunnerError):
+    code = "timeout"
+    retryable = True
+
+
+class ShuttingDown(RunnerError):
+    code = "shutting_down"
+    retryable = True
+
+
+class Overloaded(RunnerError):
+    code = "overloaded"
+    retryable = True
+
+
+class Standby(RunnerError):
+    """This replica is not the active one for its agent id."""
+
+    code = "standby"
+    retryable = True
+
+
+class SecretNotFound(RunnerError):
+    code = "secret_not_found"
+
+
+class SecretForbidden(RunnerError):
+    code = "secret_forbidden"
+
+
+class SecretStoreUnavailable(RunnerError):
+    code = "secret_store_unavailable"
+    retryable = True
+
+
+class InvalidSecretReference(RunnerError):
+    code = "invalid_secret_reference"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; start-up stops with this message."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem

@@ -1,0 +1,24 @@
+"""Executors behind one protocol; ``build_executor`` picks one by EXECUTOR_TYPE.
+
+The Kubernetes executors are imported only when chosen, so the local executor starts without
+loading the Kubernetes client.
+"""
+
+from __future__ import annotations
+
+from runtime.executors.base import Executor
+from runtime.settings import Settings
+
+
+def build_executor(settings: Settings) -> Executor:
+    if settings.executor_type == "argo":
+        from runtime.executors.argo import ArgoExecutor
+
+        return ArgoExecutor.from_settings(settings)
+    if settings.executor_type == "simpleK8s":
+        from runtime.executors.simple_k8s import SimpleK8sExecutor
+
+        return SimpleK8sExecutor.from_settings(settings)
+    from runtime.executors.local import LocalExecutor
+
+    return LocalExecutor(settings)

@@ -1,0 +1,136 @@
+"""The in-memory run table that answers ``status`` and ``kill`` without a backend call.
+
+Executors write records here as they observe state changes; listeners (the connection, which
+turns them into ``run_update`` events, and metrics) hear about every change of state. Lookups by
+run id and by pipeline FQN are dictionary reads, so status stays fast with many tracked runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from runtime.messages import RunView
+
+Listener = Callable[["RunRecord", "RunRecord | None"], None]
+
+
+@attrs.frozen(kw_only=True)
+class RunRecord:
+    """One run as the runner knows it. Dates are epoch milliseconds, as OpenMetadata uses."""
+
+    run_id: str
+    run_name: str
+    pipeline_fqn: str
+    pipeline_type: str
+    kind: str
+    state: str
+    reason: str | None = None
+    message: str | None = None
+    start_date: int | None = None
+    end_date: int | None = None
+    # Executor-private bookkeeping (pid, resourceVersion, ...); never sent on the wire.
+    extra: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def final(self) -> bool:
+        return self.state in ("success", "failed", "partialSuccess", "stopped")
+
+    def view(self) -> RunView:
+        return RunView(
+            run_id=self.run_id,
+            run_name=self.run_name,
+            pipeline_fqn=self.pipeline_fqn,
+            pipeline_type=self.pipeline_type,
+            state=self.state,
+            reason=self.reason,
+            message=self.message,
+            start_date=self.start_date,
+            end_date=self.end_date,
+        )
+
+
+class RunTable:
+    """Thread-safe map of run id -> RunRecord with a pipeline index and change listeners."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._runs: dict[str, RunRecord] = {}
+        self._by_pipeline: dict[str, dict[str, None]] = {}
+        self._active = 0
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def get(self, run_id: str) -> RunRecord | None:
+        return self._runs.get(run_id)
+
+    def for_pipeline(self, pipeline_fqn: str) -> list[RunRecord]:
+        with self._lock:
+            ids = list(self._by_pipeline.get(pipeline_fqn, ()))
+            return [self._runs[i] for i in ids]
+
+    def all(self) -> list[RunRecord]:
+        with self._lock:
+            return list(self._runs.values())
+
+    @property
+    def active_count(self) -> int:
+        return self._active
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def put(self, record: RunRecord) -> RunRecord | None:
+        """Store ``record``; listeners hear of it when its state, reason or message changed.
+
+        A final record is never replaced by a non-final one: events can arrive out of order
+        (a late watch event after a kill), and a finished run does not come back to life.
+        """
+        with self._lock:
+            old = self._runs.get(record.run_id)
+            if old is not None and old.final and not record.final:
+                return old
+            self._runs[record.run_id] = record
+            self._by_pipeline.setdefault(record.pipeline_fqn, {})[record.run_id] = None
+            self._active += (not record.final) - (old is not None and not old.final)
+            changed = old is None or (old.state, old.reason, old.message) != (
+                record.state,
+                record.reason,
+                record.message,
+            )
+        if changed:
+            for listener in self._listeners:
+                listener(record, old)
+        return old
+
+    def load(self, record: RunRecord) -> None:
+        """Store a record read back from durable state, without telling listeners."""
+        with self._lock:
+            old = self._runs.get(record.run_id)
+            self._runs[record.run_id] = record
+            self._by_pipeline.setdefault(record.pipeline_fqn, {})[record.run_id] = None
+            self._active += (not record.final) - (old is not None and not old.final)
+
+    def update(self, run_id: str, **changes: Any) -> RunRecord | None:
+        """Apply ``changes`` to a known run (no-op for an unknown one); returns the new record."""
+        with self._lock:
+            old = self._runs.get(run_id)
+            if old is None:
+                return None
+            new = attrs.evolve(old, **changes)
+        self.put(new)
+        return self._runs.get(run_id)
+
+    def remove(self, run_id: str) -> None:
+        with self._lock:
+            old = self._runs.pop(run_id, None)
+            if old is None:
+                return
+            self._by_pipeline.get(old.pipeline_fqn, {}).pop(run_id, None)
+            if not old.final:
+                self._active -= 1

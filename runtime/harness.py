@@ -1,0 +1,56 @@
+"""Local invoke of one handler with a message file, like ``sam local invoke`` for this runner.
+
+The file is decoded by the real codec and answered by the real dispatcher, handler and executor,
+so what works here works on the wire. With ``--dry-run`` the executor renders what it would
+create (Kubernetes manifests, or the local process description) as multi-document YAML on
+stdout, and the reply goes to stderr so stdout can be piped to ``kubectl apply --dry-run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from runtime import codec
+from runtime.composition import build_context, build_dispatcher
+from runtime.settings import Settings
+
+
+async def invoke(
+    message_file: str,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        text = await asyncio.to_thread(Path(message_file).read_bytes)
+    except OSError as exc:
+        print(f"cannot read {message_file}: {exc.strerror}", file=err)
+        return 2
+    context, router = build_context(settings, dry_run=dry_run)
+    dispatcher = build_dispatcher(context, router)
+    if not dry_run:
+        await context.executor.start()
+    try:
+        reply = await dispatcher.handle_frame(text)
+    finally:
+        dispatcher.close()
+        context.secrets.close()
+        if not dry_run:
+            await context.executor.stop()
+    encoded = codec.encode(reply)
+    if dry_run:
+        if context.rendered:
+            out.write(yaml.safe_dump_all(context.rendered, sort_keys=False))
+        print(encoded, file=err)
+    else:
+        print(encoded, file=out)
+    return 0 if reply.ok else 1

@@ -1,0 +1,715 @@
+"""The runner's configuration, read from the environment in exactly one place.
+
+Every variable is declared once in ``VARIABLES`` (name, parser, default, meaning); ``Settings``
+is built from that table, README's configuration table is checked against it, and a bad value
+stops start-up with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from runtime.errors import ConfigError
+
+EXECUTOR_TYPES = ("local", "argo", "simpleK8s")
+SECRETS_MANAGERS = (
+    "kubernetes",
+    "managed-aws",
+    "aws",
+    "managed-azure-kv",
+    "azure-kv",
+    "gcp",
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
+_SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+Parser = Callable[[str], Any]
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _int_range(low: int, high: int) -> Parser:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"expected a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _choice(choices: tuple[str, ...], *, fold_case: bool = False) -> Parser:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        for choice in choices:
+            if value == choice or (fold_case and value.lower() == choice.lower()):
+                return choice
+        raise ValueError(f"expected one of {', '.join(choices)}; got {raw!r}")
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _command(raw: str) -> tuple[str, ...]:
+    try:
+        parts = tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ValueError(f"cannot split as a command line: {exc}") from None
+    if not parts:
+        raise ValueError("expected a command line, got an empty value")
+    return parts
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}"
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _extra_envs(raw: str) -> dict[str, str]:
+    """``KEY=VALUE`` pairs separated by commas, or a JSON object of strings."""
+    text = raw.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        obj = _json_object(text)
+        bad = [k for k, v in obj.items() if not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"values must be strings; not for {', '.join(bad)}")
+        return {str(k): str(v) for k, v in obj.items()}
+    envs: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KEY=VALUE pairs separated by commas; bad pair {part!r}")
+        envs[key.strip()] = value
+    return envs
+
+
+def _server_url(raw: str) -> str:
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
+        raise ValueError(f"expected a wss:// (or ws://) URL, got {value!r}")
+    return value
+
+
+def _default_namespace() -> str:
+    try:
+        return _SA_NAMESPACE_FILE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
+@attrs.frozen
+class Variable:
+    """One environment variable: where it goes, how it is parsed, what it means."""
+
+    name: str
+    field: str
+    parse: Parser
+    default: Any
+    doc: str
+    secret: bool = False
+    default_doc: str | None = None
+
+
+VARIABLES: tuple[Variable, ...] = (
+    # Connection
+    Variable(
+        "AGENT_ID",
+        "agent_id",
+        _text,
+        "",
+        "Runner's name as registered in the server; "
+        "two replicas with one id form an active/standby pair. Required for `run`.",
+    ),
+    Variable(
+        "AUTH_TOKEN",
+        "auth_token",
+        _text,
+        "",
+        "Bot JWT sent as `Authorization: Bearer` "
+        "on the WebSocket upgrade; never logged. Required for `run`.",
+        secret=True,
+    ),
+    Variable(
+        "SERVER_URL",
+        "server_url",
+        _server_url,
+        "",
+        "WebSocket URL of the server "
+        "(`wss://...`; `https://` is turned into `wss://`). Required for `run`.",
+    ),
+    Variable(
+        "SERVER_HOST_API_URL",
+        "server_host_api_url",
+        _text,
+        "",
+        "Server's REST API URL, "
+        "given to ingestion pods as the OpenMetadata host port when their config lacks one.",
+    ),
+    Variable(
+        "ALLOW_INSECURE_WS",
+        "allow_insecure_ws",
+        _parse_bool,
+        False,
+        "Permit a plain `ws://` SERVER_URL (local development only).",
+    ),
+    Variable(
+        "SERVER_CA_FILE",
+        "server_ca_file",
+        _text,
+        "",
+        "PEM bundle of extra CAs to trust "
+        "for the server's TLS certificate (verification is always on).",
+    ),
+    Variable(
+        "RECONNECT_DELAY_SECONDS",
+        "reconnect_delay",
+        _positive_float,
+        2.0,
+        "First reconnect delay; doubles per failed attempt (with jitter) up to the maximum.",
+    ),
+    Variable(
+        "RECONNECT_MAX_DELAY_SECONDS",
+        "reconnect_max_delay",
+        _positive_float,
+        60.0,
+        "Ceiling of the reconnect backoff.",
+    ),
+    Variable(
+        "AUTH_FAILURE_RETRY_SECONDS",
+        "auth_failure_retry",
+        _positive_float,
+        300.0,
+        "Pause after the server refused the token (4401) or the agent (4403/4400).",
+    ),
+    Variable(
+        "STANDBY_RETRY_SECONDS",
+        "standby_retry",
+        _positive_float,
+        15.0,
+        "Retry pace of a standby replica (the server answered 4409: agent id in use).",
+    ),
+    Variable(
+        "HANDSHAKE_TIMEOUT_SECONDS",
+        "handshake_timeout",
+        _positive_float,
+        15.0,
+        "How long to wait for `welcome` after `hello`.",
+    ),
+    Variable(
+        "MAX_FRAME_BYTES",
+        "max_frame_bytes",
+        _int_range(1024, 64 * 1024 * 1024),
+        4_194_304,
+        "Largest frame accepted from the server; a larger one closes the connection with 1009.",
+    ),
+    # Dispatch
+    Variable(
+        "MAX_CONCURRENT_REQUESTS",
+        "max_concurrent_requests",
+        _int_range(1, 1024),
+        32,
+        "Requests handled at once; more wait in line.",
+    ),
+    Variable(
+        "HANDLER_THREADS",
+        "handler_threads",
+        _int_range(1, 256),
+        8,
+        "Threads for handlers that call blocking APIs.",
+    ),
+    Variable(
+        "REQUEST_TIMEOUT_SECONDS",
+        "request_timeout",
+        _positive_float,
+        60.0,
+        "Per-request time limit; past it the reply is a retryable `timeout` error.",
+    ),
+    Variable(
+        "REPLY_CACHE_SIZE",
+        "reply_cache_size",
+        _int_range(1, 1_000_000),
+        4096,
+        "Replies remembered by request id, so a re-sent request repeats no effect.",
+    ),
+    Variable(
+        "SHUTDOWN_GRACE_SECONDS",
+        "shutdown_grace",
+        _positive_float,
+        20.0,
+        "On SIGTERM, how long in-flight requests may finish before the runner exits.",
+    ),
+    # Executor and ingestion pods
+    Variable(
+        "EXECUTOR_TYPE",
+        "executor_type",
+        _choice(EXECUTOR_TYPES),
+        "local",
+        "Where runs execute: `argo` (Argo Workflows), `simpleK8s` (Kubernetes Jobs) or "
+        "`local` (subprocesses next to the runner; the chart sets `argo`).",
+    ),
+    Variable(
+        "INGESTION_NAMESPACE",
+        "ingestion_namespace",
+        _text,
+        None,
+        "Namespace of ingestion workloads and Kubernetes secrets.",
+        default_doc="the runner pod's namespace, else `default`",
+    ),
+    Variable(
+        "INGESTION_IMAGE",
+        "ingestion_image",
+        _text,
+        "",
+        "Ingestion image; with dynamic "
+        "versioning its tag is replaced by the one derived from the server version.",
+    ),
+    Variable(
+        "DYNAMIC_INGESTION_VERSION_ENABLED",
+        "dynamic_ingestion_version",
+        _parse_bool,
+        True,
+        "Derive the ingestion image tag from the server version (`1.11.1` -> "
+        "`om-1.11.1-cl-1.11.1`).",
+    ),
+    Variable(
+        "INGESTION_SERVICE_ACCOUNT_NAME",
+        "ingestion_service_account",
+        _text,
+        "",
+        "Service account of ingestion pods (cloud identity for secrets).",
+    ),
+    Variable(
+        "INGESTION_IMAGE_PULL_SECRETS",
+        "ingestion_image_pull_secrets",
+        _csv,
+        (),
+        "Comma-separated image pull Secret names for ingestion pods.",
+    ),
+    Variable(
+        "INGESTION_AUTOMOUNT_SA_TOKEN",
+        "ingestion_automount_sa_token",
+        _parse_bool,
+        True,
+        "Mount the service account token into ingestion pods (needed for Kubernetes secrets).",
+    ),
+    Variable(
+        "INGESTION_EXTRA_ENVS",
+        "ingestion_extra_envs",
+        _extra_envs,
+        {},
+        "Extra env of ingestion pods: `K=V,K2=V2` or a JSON object.",
+    ),
+    Variable(
+        "INGESTION_CPU_REQUEST", "ingestion_cpu_request", _text, "", "CPU request of pipeline pods."
+    ),
+    Variable(
+        "INGESTION_CPU_LIMIT", "ingestion_cpu_limit", _text, "", "CPU limit of pipeline pods."
+    ),
+    Variable(
+        "INGESTION_MEMORY_REQUEST",
+        "ingestion_memory_request",
+        _text,
+        "",
+        "Memory request of pipeline pods.",
+    ),
+    Variable(
+        "INGESTION_MEMORY_LIMIT",
+        "ingestion_memory_limit",
+        _text,
+        "",
+        "Memory limit of pipeline pods.",
+    ),
+    Variable(
+        "INGESTION_AUTOMATION_WORKFLOW_CPU_REQUEST",
+        "automation_cpu_request",
+        _text,
+        "",
+        "CPU request of test-connection pods.",
+    ),
+    Variable(
+        "INGESTION_AUTOMATION_WORKFLOW_CPU_LIMIT",
+        "automation_cpu_limit",
+        _text,
+        "",
+        "CPU limit of test-connection pods.",
+    ),
+    Variable(
+        "INGESTION_AUTOMATION_WORKFLOW_MEMORY_REQUEST",
+        "automation_memory_request",
+        _text,
+        "",
+        "Memory request of test-connection pods.",
+    ),
+    Variable(
+        "INGESTION_AUTOMATION_WORKFLOW_MEMORY_LIMIT",
+        "automation_memory_limit",
+        _text,
+        "",
+        "Memory limit of test-connection pods.",
+    ),
+    Variable(
+        "ARGO_PIPELINE_TYPE_CONFIGS",
+        "argo_pipeline_type_configs",
+        _json_object,
+        {},
+        "Per pipeline type scheduling for `argo` (JSON; see the Collate docs).",
+    ),
+    Variable(
+        "SIMPLEK8S_PIPELINE_TYPE_CONFIGS",
+        "simplek8s_pipeline_type_configs",
+        _json_object,
+        {},
+        "Per pipeline type scheduling for `simpleK8s` (JSON).",
+    ),
+    Variable(
+        "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH",
+        "argo_workflow_spec_file",
+        _text,
+        "",
+        "YAML/JSON file merged into every Workflow spec (customConfig.workflowParams).",
+    ),
+    Variable(
+        "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH",
+        "argo_container_spec_file",
+        _text,
+        "",
+        "YAML/JSON file merged into every ingestion container (customConfig.containerParams).",
+    ),
+    Variable(
+        "ARGO_SECONDS_AFTER_COMPLETION_TTL",
+        "argo_ttl_seconds",
+        _int_range(0, 31_536_000),
+        86400,
+        "Seconds a finished Workflow or Job is kept before Kubernetes deletes it.",
+    ),
+    Variable(
+        "PIPELINE_COMMAND",
+        "pipeline_command",
+        _command,
+        ("python", "main.py"),
+        "Command of pipeline pods.",
+        default_doc="`python main.py`",
+    ),
+    Variable(
+        "AUTOMATION_COMMAND",
+        "automation_command",
+        _command,
+        ("python", "run_automation.py"),
+        "Command of test-connection pods.",
+        default_doc="`python run_automation.py`",
+    ),
+    Variable(
+        "LOCAL_PIPELINE_COMMAND",
+        "local_pipeline_command",
+        _command,
+        ("python", "main.py"),
+        "`local` executor: command line run for pipelines (split shell-style).",
+        default_doc="`python main.py`",
+    ),
+    Variable(
+        "LOCAL_AUTOMATION_COMMAND",
+        "local_automation_command",
+        _command,
+        ("python", "run_automation.py"),
+        "`local` executor: command line run for test connection.",
+        default_doc="`python run_automation.py`",
+    ),
+    Variable(
+        "STATE_DIR",
+        "state_dir",
+        _text,
+        "./.runner-state",
+        "`local` executor: run records and logs; survives restarts.",
+    ),
+    Variable(
+        "KILL_GRACE_SECONDS",
+        "kill_grace",
+        _positive_float,
+        10.0,
+        "`local` executor: SIGTERM to SIGKILL grace on kill.",
+    ),
+    # Secrets
+    Variable(
+        "SECRETS_MANAGER",
+        "secrets_manager",
+        _choice(SECRETS_MANAGERS),
+        "kubernetes",
+        "Where `secret:` references live: " + ", ".join(f"`{s}`" for s in SECRETS_MANAGERS) + ".",
+    ),
+    Variable(
+        "SECRETS_PREFLIGHT",
+        "secrets_preflight",
+        _parse_bool,
+        True,
+        "Check every `secret:` reference exists before launching.",
+    ),
+    Variable(
+        "SECRETS_PREFLIGHT_TIMEOUT_SECONDS",
+        "secrets_preflight_timeout",
+        _positive_float,
+        10.0,
+        "Time limit of one preflight.",
+    ),
+    Variable(
+        "AZURE_KEY_VAULT_NAME",
+        "azure_key_vault_name",
+        _text,
+        "",
+        "Key Vault for `managed-azure-kv` / `azure-kv`.",
+    ),
+    Variable(
+        "AWS_DEFAULT_REGION",
+        "aws_region",
+        _text,
+        "",
+        "AWS region for `managed-aws` / `aws` (also `AWS_REGION`).",
+    ),
+    Variable(
+        "GOOGLE_CLOUD_PROJECT",
+        "gcp_project",
+        _text,
+        "",
+        "GCP project for `gcp` (else from the credentials).",
+    ),
+    # Observability
+    Variable(
+        "METRICS_SERVER_HOST",
+        "metrics_host",
+        _text,
+        "0.0.0.0",
+        "Address of the metrics and health server.",
+    ),
+    Variable(
+        "METRICS_SERVER_PORT",
+        "metrics_port",
+        _int_range(0, 65535),
+        8989,
+        "Port of `/metrics`, `/healthz`, `/readyz`.",
+    ),
+    Variable("METRICS_SERVER_PATH", "metrics_path", _text, "/metrics", "Path of the metrics."),
+    Variable(
+        "HEARTBEAT_SECONDS",
+        "heartbeat_seconds",
+        _positive_float,
+        30.0,
+        "Heartbeat period until the server's `welcome` sets one.",
+    ),
+    Variable("LOG_LEVEL", "log_level", _choice(LOG_LEVELS, fold_case=True), "INFO", "Log level."),
+    Variable(
+        "LOG_FORMAT",
+        "log_format",
+        _choice(LOG_FORMATS),
+        "text",
+        "`text` or `json` (one object per line with run and request ids).",
+    ),
+)
+
+_BY_FIELD = {v.field: v for v in VARIABLES}
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """All configuration; build with ``Settings.from_env()``."""
+
+    agent_id: str
+    auth_token: str = attrs.field(repr=False)
+    server_url: str
+    server_host_api_url: str
+    allow_insecure_ws: bool
+    server_ca_file: str
+    reconnect_delay: float
+    reconnect_max_delay: float
+    auth_failure_retry: float
+    standby_retry: float
+    handshake_timeout: float
+    max_frame_bytes: int
+    max_concurrent_requests: int
+    handler_threads: int
+    request_timeout: float
+    reply_cache_size: int
+    shutdown_grace: float
+    executor_type: str
+    ingestion_namespace: str
+    ingestion_image: str
+    dynamic_ingestion_version: bool
+    ingestion_service_account: str
+    ingestion_image_pull_secrets: tuple[str, ...]
+    ingestion_automount_sa_token: bool
+    ingestion_extra_envs: dict[str, str]
+    ingestion_cpu_request: str
+    ingestion_cpu_limit: str
+    ingestion_memory_request: str
+    ingestion_memory_limit: str
+    automation_cpu_request: str
+    automation_cpu_limit: str
+    automation_memory_request: str
+    automation_memory_limit: str
+    argo_pipeline_type_configs: dict[str, Any]
+    simplek8s_pipeline_type_configs: dict[str, Any]
+    argo_workflow_spec_file: str
+    argo_container_spec_file: str
+    argo_ttl_seconds: int
+    pipeline_command: tuple[str, ...]
+    automation_command: tuple[str, ...]
+    local_pipeline_command: tuple[str, ...]
+    local_automation_command: tuple[str, ...]
+    state_dir: str
+    kill_grace: float
+    secrets_manager: str
+    secrets_preflight: bool
+    secrets_preflight_timeout: float
+    azure_key_vault_name: str
+    aws_region: str
+    gcp_project: str
+    metrics_host: str
+    metrics_port: int
+    metrics_path: str
+    heartbeat_seconds: float
+    log_level: str
+    log_format: str
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, require_server: bool = False
+    ) -> Settings:
+        """Parse every variable; raise ``ConfigError`` naming the first bad one.
+
+        ``require_server`` is set by ``hybrid-runner run``: the harness and dry runs need no
+        server, so only the long-running runner insists on AGENT_ID, AUTH_TOKEN and SERVER_URL.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name)
+            if var.name == "AWS_DEFAULT_REGION" and not raw:
+                raw = env.get("AWS_REGION")
+            if raw is None or (raw.strip() == "" and var.parse is not _text):
+                value = var.default
+            else:
+                try:
+                    value = var.parse(raw)
+                except ValueError as exc:
+                    raise ConfigError(var.name, str(exc)) from None
+            values[var.field] = value
+        if values["ingestion_namespace"] is None:
+            values["ingestion_namespace"] = _default_namespace()
+        settings = cls(**values)
+        settings._check(require_server=require_server)
+        return settings
+
+    def _check(self, *, require_server: bool) -> None:
+        if self.reconnect_max_delay < self.reconnect_delay:
+            raise ConfigError(
+                "RECONNECT_MAX_DELAY_SECONDS",
+                f"must be at least RECONNECT_DELAY_SECONDS ({self.reconnect_delay})",
+            )
+        if not self.metrics_path.startswith("/"):
+            raise ConfigError(
+                "METRICS_SERVER_PATH", f"must start with '/', got {self.metrics_path!r}"
+            )
+        if (
+            self.secrets_manager in ("managed-azure-kv", "azure-kv")
+            and not self.azure_key_vault_name
+        ):
+            raise ConfigError(
+                "AZURE_KEY_VAULT_NAME", f"required when SECRETS_MANAGER={self.secrets_manager}"
+            )
+        if self.server_url:
+            scheme = urlsplit(self.server_url).scheme
+            if scheme in ("ws", "http") and not self.allow_insecure_ws:
+                raise ConfigError(
+                    "SERVER_URL",
+                    "plain ws:// is refused; use wss://, or ALLOW_INSECURE_WS=true for local use",
+                )
+        if self.server_ca_file and not Path(self.server_ca_file).is_file():
+            raise ConfigError("SERVER_CA_FILE", f"no such file: {self.server_ca_file}")
+        if not require_server:
+            return
+        for name, value in (
+            ("AGENT_ID", self.agent_id),
+            ("AUTH_TOKEN", self.auth_token),
+            ("SERVER_URL", self.server_url),
+        ):
+            if not value:
+                raise ConfigError(name, "is required to run the runner")
+
+    @property
+    def websocket_url(self) -> str:
+        """SERVER_URL with an http(s) scheme turned into ws(s)."""
+        parts = urlsplit(self.server_url)
+        scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+        return parts._replace(scheme=scheme).geturl()
+
+    def evolve(self, **changes: Any) -> Settings:
+        return attrs.evolve(self, **changes)
+
+
+def variable(field: str) -> Variable:
+    """The declaration behind a Settings field (for error messages naming the variable)."""
+    return _BY_FIELD[field]
+
+
+def defaults_table() -> str:
+    """README's configuration table, generated from ``VARIABLES``."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for var in VARIABLES:
+        if var.default_doc is not None:
+            default = var.default_doc
+        elif var.default in ("", (), {}, None):
+            default = "(empty)"
+        elif isinstance(var.default, bool):
+            default = f"`{str(var.default).lower()}`"
+        else:
+            default = f"`{var.default}`"
+        rows.append(f"| `{var.name}` | {default} | {var.doc} |")
+    return "\n".join(rows)
