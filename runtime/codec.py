@@ -69,7 +69,7 @@ def _json_type(value: Any) -> str:
 
 
 def _tag(cl: type) -> str:
-    tag: str = getattr(cl, "TYPE")
+    tag: str = cl.TYPE  # type: ignore[attr-defined]
     return tag
 
 

@@ -36,6 +36,8 @@ class NotFound(RunnerError):
 
 
 class Conflict(RunnerError):
+    """An object with the run's name exists but does not belong to that run."""
+
     code = "conflict"
 
 
@@ -63,18 +65,6 @@ class Timeout(RunnerError):
 
 class ShuttingDown(RunnerError):
     code = "shutting_down"
-    retryable = True
-
-
-class Overloaded(RunnerError):
-    code = "overloaded"
-    retryable = True
-
-
-class Standby(RunnerError):
-    """This replica is not the active one for its agent id."""
-
-    code = "standby"
     retryable = True
 
 

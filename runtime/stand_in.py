@@ -2,8 +2,8 @@
 
 It reads the same environment contract as the ingestion pod (``config``, ``pipelineType``,
 ``pipelineRunId``, ``ingestionPipelineFQN``) and behaves as the config's optional ``standIn``
-object says: ``{"seconds": 2, "exitCode": 0, "lines": 3, "ignoreTerm": false}``. It is not ingestion: it connects to
-nothing and reads no secret.
+object says, e.g. ``{"seconds": 2, "exitCode": 0, "lines": 3, "ignoreTerm": false}``.
+It is not ingestion: it connects to nothing and reads no secret.
 """
 
 from __future__ import annotations

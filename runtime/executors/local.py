@@ -44,14 +44,20 @@ _PASSED_THROUGH = {"AWS_DEFAULT_REGION", "AZURE_KEY_VAULT_NAME", "GOOGLE_CLOUD_P
 _RUNNER_ONLY = {v.name for v in VARIABLES} - _PASSED_THROUGH
 
 
-def _process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a live run from a recycled pid)."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/<pid>/stat (state, ppid, ..., start time at index 19)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Field 22; the command name (field 2) may contain spaces, so split after its ')'.
-    return stat.rsplit(")", 1)[1].split()[19]
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (tells a live run from a recycled pid)."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields else None
 
 
 def _alive(pid: int, start_time: str | None) -> bool:
@@ -61,10 +67,13 @@ def _alive(pid: int, start_time: str | None) -> bool:
         return False
     except PermissionError:
         return True
-    if start_time is None:
+    fields = _proc_stat(pid)
+    if fields is None:
         return True
-    current = _process_start_time(pid)
-    return current is None or current == start_time
+    if fields[0] in ("Z", "X"):
+        # Exited and not yet reaped by its parent: dead for our purposes.
+        return False
+    return start_time is None or fields[19] == start_time
 
 
 class LocalExecutor:

@@ -96,9 +96,7 @@ async def test_run_updates_report_every_state_change(
     await make_runner()
     frame = {**sample("run_pipeline.json"), "config": {"standIn": {"seconds": 0.2}}}
     await server.request(AGENT, frame)
-    await server.wait_event(
-        AGENT, lambda e: e["type"] == "run_update" and e["state"] == "success"
-    )
+    await server.wait_event(AGENT, lambda e: e["type"] == "run_update" and e["state"] == "success")
     states = [e["state"] for e in server.events(AGENT, "run_update")]
     assert states == ["queued", "running", "success"]
     final = server.events(AGENT, "run_update")[-1]
@@ -282,7 +280,9 @@ async def test_sigterm_drains_the_running_handler_and_closes_going_away(
         **runner_env(server, tmp_path / "state", KILL_GRACE_SECONDS="1.5"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime"], env=env, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "runtime"],
+        env=env,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:

@@ -1,0 +1,41 @@
+# Recipes for the hybrid ingestion runner. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# The demo: reference server + runner on the local executor, end to end.
+demo:
+    uv run hybrid-runner demo
+
+# The whole test suite (what README's second command and CI run).
+test *args:
+    uv run pytest {{args}}
+
+lint:
+    uv run ruff check .
+    uv run ruff format --check .
+
+fmt:
+    uv run ruff format .
+    uv run ruff check --fix .
+
+typecheck:
+    uv run mypy
+
+# Answer one message file locally: `just invoke tests/messages/status.json [--dry-run]`.
+invoke message *flags:
+    uv run hybrid-runner invoke {{message}} {{flags}}
+
+# The reference server on 127.0.0.1:8585 accepting TOKEN.
+fake-server token="dev-token":
+    uv run hybrid-runner fake-server --token {{token}}
+
+# Benchmarks; rewrites docs/performance.md with this machine's numbers.
+bench:
+    uv run python -m bench.run_all
+
+# Real-cluster end-to-end tests (issue 6: kind and the local control plane; not written yet).
+e2e:
+    @echo "e2e: the real-cluster suite is not written yet (see docs/testing.md when it lands)"; exit 1
+
+# Lint, types and tests: what .ci/run does after installing.
+check: lint typecheck test

@@ -1,0 +1,234 @@
+"""The local executor: the pod contract on a subprocess, kill escalation, restart re-adoption."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.errors import ExecutorUnavailable, NotFound
+from runtime.executors.base import LaunchSpec
+from runtime.executors.local import LocalExecutor
+from runtime.executors.table import RunRecord
+from runtime.naming import run_name
+from runtime.settings import Settings
+from tests.conftest import STAND_IN
+
+DUMP_ENV = shlex.join(
+    [sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"]
+)
+
+
+def settings_for(state_dir: Path, **env: str) -> Settings:
+    return Settings.from_env(
+        {
+            "STATE_DIR": str(state_dir),
+            "LOCAL_PIPELINE_COMMAND": STAND_IN,
+            "LOCAL_AUTOMATION_COMMAND": STAND_IN,
+            "KILL_GRACE_SECONDS": "1",
+            **env,
+        }
+    )
+
+
+def spec(run_id: str = "run-1", **config: Any) -> LaunchSpec:
+    return LaunchSpec(
+        run_id=run_id,
+        run_name=run_name(run_id),
+        kind="pipeline",
+        pipeline_type="metadata",
+        pipeline_fqn="svc.pipeline",
+        config={"source": {"type": "mysql"}, **config},
+        image="",
+        env={"KUBERNETES_NAMESPACE": "ingest"},
+    )
+
+
+async def settle(executor: LocalExecutor, run_id: str, timeout: float = 15) -> RunRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = executor.table.get(run_id)
+        if record is not None and record.final:
+            return record
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"run {run_id} did not finish")
+
+
+@pytest.fixture
+async def executor(tmp_path: Path) -> AsyncIterator[LocalExecutor]:
+    ex = LocalExecutor(settings_for(tmp_path / "state"))
+    await ex.start()
+    yield ex
+    await ex.stop()
+
+
+async def test_a_run_goes_queued_running_success_and_keeps_its_output(
+    executor: LocalExecutor,
+) -> None:
+    states: list[str] = []
+    executor.table.subscribe(lambda new, old: states.append(new.state))
+    await asyncio.to_thread(executor.launch, spec(standIn={"seconds": 0.1, "lines": 2}))
+    record = await settle(executor, "run-1")
+    assert record.state == "success"
+    assert states == ["queued", "running", "success"]
+    text, offset, total = executor.logs("run-1")
+    assert "stand-in: metadata run run-1 of svc.pipeline" in text
+    assert "step 2/2" in text
+    assert offset == total == len(text.encode())
+    assert executor.logs("run-1", after=offset)[0] == ""
+
+
+async def test_a_failing_run_reports_its_exit_code(executor: LocalExecutor) -> None:
+    await asyncio.to_thread(executor.launch, spec(standIn={"seconds": 0, "exitCode": 3}))
+    record = await settle(executor, "run-1")
+    assert (record.state, record.reason) == ("failed", "NonZeroExit")
+    assert record.message == "exited with code 3"
+
+
+async def test_the_pod_contract_reaches_the_process_but_the_token_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTH_TOKEN", "runner-token-must-not-leak")
+    ex = LocalExecutor(
+        settings_for(tmp_path, LOCAL_PIPELINE_COMMAND=DUMP_ENV, INGESTION_EXTRA_ENVS="EXTRA_ONE=1")
+    )
+    await ex.start()
+    try:
+        await asyncio.to_thread(ex.launch, spec())
+        assert (await settle(ex, "run-1")).state == "success"
+        env = json.loads(ex.logs("run-1")[0])
+    finally:
+        await ex.stop()
+    assert json.loads(env["config"]) == {"source": {"type": "mysql"}}
+    assert env["pipelineType"] == "metadata"
+    assert env["pipelineRunId"] == "run-1"
+    assert env["ingestionPipelineFQN"] == "svc.pipeline"
+    assert env["KUBERNETES_NAMESPACE"] == "ingest"
+    assert env["EXTRA_ONE"] == "1"
+    assert "AUTH_TOKEN" not in env
+
+
+async def test_launch_is_idempotent_on_run_id(executor: LocalExecutor) -> None:
+    for _ in range(3):
+        await asyncio.to_thread(executor.launch, spec(standIn={"seconds": 0.3}))
+    await settle(executor, "run-1")
+    assert len(list(executor.runs_dir.iterdir())) == 1
+    assert len(executor.table) == 1
+
+
+async def test_kill_stops_a_run(executor: LocalExecutor) -> None:
+    await asyncio.to_thread(executor.launch, spec(standIn={"seconds": 60}))
+    started = time.monotonic()
+    await asyncio.to_thread(executor.kill, "run-1")
+    record = executor.table.get("run-1")
+    assert record is not None
+    assert (record.state, record.reason) == ("stopped", "Killed")
+    assert time.monotonic() - started < 1.0
+
+
+async def test_kill_escalates_to_sigkill_after_the_grace_period(executor: LocalExecutor) -> None:
+    await asyncio.to_thread(executor.launch, spec(standIn={"seconds": 60, "ignoreTerm": True}))
+    log = executor.runs_dir / run_name("run-1") / "output.log"
+    deadline = time.monotonic() + 10
+    while "stand-in:" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    pid = int(executor.table.get("run-1").extra["pid"])  # type: ignore[union-attr]
+    started = time.monotonic()
+    await asyncio.to_thread(executor.kill, "run-1")
+    elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 3
+    assert executor.table.get("run-1").state == "stopped"  # type: ignore[union-attr]
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+
+
+async def test_kill_of_an_unknown_run_is_not_found(executor: LocalExecutor) -> None:
+    with pytest.raises(NotFound):
+        executor.kill("nope")
+
+
+async def test_a_restarted_executor_readopts_and_learns_how_runs_ended(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = LocalExecutor(settings_for(state))
+    await first.start()
+    await asyncio.to_thread(first.launch, spec("long", standIn={"seconds": 0.8}))
+    await asyncio.to_thread(first.launch, spec("quick", standIn={"seconds": 0}))
+    await settle(first, "quick")
+    await first.stop()  # the runner goes away; the "long" run goes on without it
+
+    second = LocalExecutor(settings_for(state))
+    events: list[tuple[str, str]] = []
+    second.table.subscribe(lambda new, old: events.append((new.run_id, new.state)))
+    await second.start()
+    assert second.ready
+    assert second.table.get("quick").state == "success"  # type: ignore[union-attr]
+    assert second.table.get("long").state == "running"  # type: ignore[union-attr]
+    record = await settle(second, "long")
+    await second.stop()
+    assert record.state == "success"
+    # Only the change observed after the restart is reported, not the whole history.
+    assert events == [("long", "success")]
+
+
+async def test_a_run_whose_process_vanished_is_marked_lost(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = LocalExecutor(settings_for(state))
+    await first.start()
+    await asyncio.to_thread(first.launch, spec("gone", standIn={"seconds": 60}))
+    pid = int(first.table.get("gone").extra["pid"])  # type: ignore[union-attr]
+    await first.stop()
+    os.killpg(pid, signal.SIGKILL)  # supervisor and run die without writing an exit status
+    await asyncio.sleep(0.2)
+    os.waitpid(pid, 0)  # reap, as init would for an orphan
+
+    second = LocalExecutor(settings_for(state))
+    await second.start()
+    record = second.table.get("gone")
+    await second.stop()
+    assert record is not None
+    assert (record.state, record.reason) == ("failed", "ProcessLost")
+
+
+async def test_an_unwritable_state_dir_is_a_clear_retryable_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    ex = LocalExecutor(settings_for(blocker / "state"))
+    await ex.start()
+    try:
+        with pytest.raises(ExecutorUnavailable, match=r"STATE_DIR .* not writable") as caught:
+            ex.launch(spec())
+        assert caught.value.retryable
+        assert ex.health()["stateDir"].startswith("not writable")
+    finally:
+        await ex.stop()
+
+
+async def test_a_missing_command_fails_the_run_with_code_127(tmp_path: Path) -> None:
+    ex = LocalExecutor(settings_for(tmp_path, LOCAL_PIPELINE_COMMAND="no-such-binary-xyz"))
+    await ex.start()
+    try:
+        await asyncio.to_thread(ex.launch, spec())
+        record = await settle(ex, "run-1")
+    finally:
+        await ex.stop()
+    assert (record.state, record.message) == ("failed", "exited with code 127")
+    assert "no-such-binary-xyz" in ex.logs("run-1")[0]
+
+
+def test_render_describes_the_process_without_starting_it(tmp_path: Path) -> None:
+    ex = LocalExecutor(settings_for(tmp_path))
+    (doc,) = ex.render(spec())
+    assert doc["kind"] == "LocalProcess"
+    assert doc["env"]["pipelineRunId"] == "run-1"
+    assert doc["command"][-2:] == ["-m", "runtime.stand_in"]
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,196 @@
+"""The codec: every sample round-trips; every kind of bad frame is named precisely."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runtime import codec
+from runtime.messages import (
+    REQUEST_TYPES,
+    AgentStatus,
+    CheckConnection,
+    ErrorInfo,
+    Hello,
+    Kill,
+    LaunchResult,
+    Reply,
+    RunPipeline,
+    RunUpdate,
+    Status,
+)
+from tests.conftest import MESSAGES
+
+SAMPLES = sorted(MESSAGES.glob("*.json"))
+
+
+def test_there_is_a_sample_for_every_request_type() -> None:
+    tags = {json.loads(p.read_text())["type"] for p in SAMPLES}
+    assert tags == {cl.TYPE for cl in REQUEST_TYPES}
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_samples_round_trip(path: Path) -> None:
+    wire = json.loads(path.read_text())
+    message = codec.decode_request(path.read_text())
+    assert json.loads(codec.encode(message)) == wire
+
+
+def test_wire_names_are_camel_case() -> None:
+    update = RunUpdate(
+        run_id="r",
+        run_name="om-r",
+        pipeline_fqn="svc.p",
+        pipeline_type="metadata",
+        state="running",
+        start_date=1,
+    )
+    assert json.loads(codec.encode(update)) == {
+        "type": "run_update",
+        "runId": "r",
+        "runName": "om-r",
+        "pipelineFqn": "svc.p",
+        "pipelineType": "metadata",
+        "state": "running",
+        "startDate": 1,
+    }
+
+
+def test_replies_encode_ok_and_error_shapes() -> None:
+    ok = Reply(id="1", ok=True, result=LaunchResult(run_id="r", run_name="n", state="queued"))
+    assert json.loads(codec.encode(ok)) == {
+        "type": "reply",
+        "id": "1",
+        "ok": True,
+        "result": {"runId": "r", "runName": "n", "state": "queued"},
+    }
+    err = Reply(id=None, ok=False, error=ErrorInfo(code="invalid_message", message="m"))
+    assert json.loads(codec.encode(err)) == {
+        "type": "reply",
+        "id": None,
+        "ok": False,
+        "error": {"code": "invalid_message", "message": "m", "retryable": False},
+    }
+    status = AgentStatus(
+        agent_id="a",
+        version="1",
+        executor="local",
+        connected=True,
+        server_version="",
+        active_runs=0,
+        tracked_runs=0,
+        uptime_seconds=1.0,
+        reachability={},
+        capabilities=[],
+    )
+    assert (
+        "trackedRuns" in json.loads(codec.encode(Reply(id="2", ok=True, result=status)))["result"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "request_id", "fragment"),
+    [
+        ("not json", "invalid_message", None, "not valid JSON"),
+        ("[]", "invalid_message", None, "must be a JSON object"),
+        ('"text"', "invalid_message", None, "got string"),
+        ("{}", "invalid_message", None, "$.type"),
+        ('{"type": 5, "id": "a"}', "invalid_message", "a", "$.type"),
+        ('{"type": "status"}', "invalid_message", None, "$.id"),
+        ('{"type": "status", "id": 7}', "invalid_message", None, "$.id"),
+        ('{"type": "status", "id": "  "}', "invalid_message", None, "$.id"),
+        ('{"type": "nope", "id": "a"}', "unknown_message_type", "a", "'nope'"),
+        (
+            '{"type": "status", "id": "a", "runId": 1}',
+            "invalid_message",
+            "a",
+            "$.runId: expected a string, got number",
+        ),
+        (
+            '{"type": "status", "id": "a", "runId": true}',
+            "invalid_message",
+            "a",
+            "$.runId: expected a string, got boolean",
+        ),
+        (
+            '{"type": "kill", "id": "a", "pipelineFqn": ["x"]}',
+            "invalid_message",
+            "a",
+            "$.pipelineFqn: expected a string, got array",
+        ),
+        (
+            '{"type": "run_pipeline", "id": "a", "runId": "r"}',
+            "invalid_message",
+            "a",
+            "$.pipelineType: required field missing",
+        ),
+        (
+            '{"type": "run_pipeline", "id": "a", "runId": "", "pipelineType": "m",'
+            ' "pipelineFqn": "f", "config": {}}',
+            "invalid_message",
+            "a",
+            "runId must not be empty",
+        ),
+        (
+            '{"type": "test_connection", "id": "a", "runId": "r", "workflow": null}',
+            "invalid_message",
+            "a",
+            "$.workflow: expected an object, got null",
+        ),
+        ("[" * 100_000, "invalid_message", None, "not valid JSON"),
+        (
+            '{"type": "status", "id": "a", "n": ' + "9" * 5000 + "}",
+            "invalid_message",
+            None,
+            "not valid JSON",
+        ),
+    ],
+)
+def test_bad_frames_are_refused_with_a_named_culprit(
+    frame: str, code: str, request_id: str | None, fragment: str
+) -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_request(frame)
+    assert caught.value.code == code
+    assert caught.value.request_id == request_id
+    assert fragment in caught.value.message
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    message = codec.decode_request('{"type": "status", "id": "a", "futureField": {"x": 1}}')
+    assert message == Status(id="a")
+
+
+def test_bytes_frames_decode_like_text() -> None:
+    assert codec.decode_request(b'{"type": "kill", "id": "k", "runId": "r"}') == Kill(
+        id="k", run_id="r"
+    )
+    with pytest.raises(codec.FrameError):
+        codec.decode_request(b"\xff\xfe")
+
+
+def test_each_request_class_decodes_to_itself() -> None:
+    assert isinstance(
+        codec.decode_request((MESSAGES / "run_pipeline.json").read_text()), RunPipeline
+    )
+    assert isinstance(
+        codec.decode_request((MESSAGES / "test_connection.json").read_text()), CheckConnection
+    )
+
+
+def test_runner_frames_decode_for_the_server() -> None:
+    hello = Hello(protocol=1, agent_id="a", version="v", executor="argo", capabilities=["kill"])
+    assert codec.decode_runner_frame(codec.encode(hello)) == hello
+    with pytest.raises(codec.FrameError):
+        codec.decode_runner_frame('{"type": "status", "id": "x"}')
+
+
+def test_welcome_is_checked() -> None:
+    welcome = codec.decode_welcome('{"type": "welcome", "protocol": 1, "serverVersion": "1.2.3"}')
+    assert welcome.server_version == "1.2.3"
+    with pytest.raises(codec.FrameError, match="expected a welcome"):
+        codec.decode_welcome('{"type": "status", "id": "x"}')
+    with pytest.raises(codec.FrameError, match="protocol"):
+        codec.decode_welcome('{"type": "welcome", "protocol": "one"}')

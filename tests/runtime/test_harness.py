@@ -1,0 +1,94 @@
+"""``hybrid-runner invoke``: the real codec, dispatcher, handler and executor on a message file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import MESSAGES, STAND_IN
+
+
+def invoke(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "STATE_DIR": str(tmp_path / "state"),
+        "LOCAL_PIPELINE_COMMAND": STAND_IN,
+        "LOCAL_AUTOMATION_COMMAND": STAND_IN,
+        "SECRETS_PREFLIGHT": "false",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "invoke", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_status_prints_the_encoded_reply(tmp_path: Path) -> None:
+    result = invoke(tmp_path, str(MESSAGES / "status.json"))
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert reply["type"] == "reply"
+    assert reply["id"] == "req-status-0001"
+    assert reply["result"]["executor"] == "local"
+
+
+def test_dry_run_prints_yaml_on_stdout_and_the_reply_on_stderr(tmp_path: Path) -> None:
+    result = invoke(tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    (doc,) = list(yaml.safe_load_all(result.stdout))
+    assert doc["kind"] == "LocalProcess"
+    config = json.loads(doc["env"]["config"])
+    server = config["workflowConfig"]["openMetadataServerConfig"]
+    assert server["secretsManagerProvider"] == "kubernetes"
+    assert server["secretsManagerLoader"] == "env"
+    assert doc["env"]["KUBERNETES_IN_CLUSTER"] == "true"
+    reply = json.loads(result.stderr.strip().splitlines()[-1])
+    assert reply["result"]["state"] == "dryRun"
+    assert not (tmp_path / "state" / "runs").exists()
+
+
+def test_a_launch_then_status_across_invocations(tmp_path: Path) -> None:
+    frame = json.loads((MESSAGES / "run_pipeline.json").read_text())
+    frame["config"]["standIn"] = {"seconds": 0.1}
+    message = tmp_path / "run.json"
+    message.write_text(json.dumps(frame))
+    launched = invoke(tmp_path, str(message))
+    assert json.loads(launched.stdout)["result"]["state"] == "queued"
+    deadline = time.monotonic() + 15
+    while True:
+        status = json.loads(invoke(tmp_path, str(MESSAGES / "status_run.json")).stdout)
+        if status["result"]["runs"][0]["state"] == "success" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status["result"]["runs"][0]["state"] == "success"
+
+
+def test_a_malformed_file_gets_an_invalid_message_reply(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"type": "run_pipeline", "id": "b", "runId": 3}')
+    result = invoke(tmp_path, str(bad))
+    assert result.returncode == 1
+    reply = json.loads(result.stdout)
+    assert reply["error"]["code"] == "invalid_message"
+    assert "$.runId" in reply["error"]["message"]
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    result = invoke(tmp_path, str(tmp_path / "absent.json"))
+    assert result.returncode == 2
+    assert "absent.json" in result.stderr
+
+
+def test_a_bad_environment_value_is_named(tmp_path: Path) -> None:
+    result = invoke(tmp_path, str(MESSAGES / "status.json"), LOG_FORMAT="yaml")
+    assert result.returncode == 2
+    assert "LOG_FORMAT" in result.stderr

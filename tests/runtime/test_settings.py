@@ -1,0 +1,136 @@
+"""Settings.from_env: defaults, parsing, and a message naming the variable for every bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from runtime.errors import ConfigError
+from runtime.settings import VARIABLES, Settings
+
+BASE = {"AGENT_ID": "a", "AUTH_TOKEN": "t0ken-value", "SERVER_URL": "wss://example.test/ws"}
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.executor_type == "local"
+    assert settings.secrets_manager == "kubernetes"
+    assert settings.metrics_port == 8989
+    assert settings.metrics_path == "/metrics"
+    assert settings.dynamic_ingestion_version is True
+    assert settings.pipeline_command == ("python", "main.py")
+
+
+def test_run_requires_the_connection_variables() -> None:
+    for missing in ("AGENT_ID", "AUTH_TOKEN", "SERVER_URL"):
+        env = {k: v for k, v in BASE.items() if k != missing}
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env(env, require_server=True)
+        assert caught.value.variable == missing
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "EXECUTOR_TYPE": "simpleK8s",
+            "RECONNECT_DELAY_SECONDS": "0.5",
+            "METRICS_SERVER_PORT": "9100",
+            "INGESTION_IMAGE_PULL_SECRETS": "a, b,,c",
+            "INGESTION_EXTRA_ENVS": "A=1,B=x=y",
+            "LOCAL_PIPELINE_COMMAND": "python -m 'my module'",
+            "DYNAMIC_INGESTION_VERSION_ENABLED": "False",
+            "LOG_LEVEL": "debug",
+            "AWS_REGION": "eu-west-1",
+            "ARGO_PIPELINE_TYPE_CONFIGS": '{"metadata": {"toleration": "metadata"}}',
+        },
+        require_server=True,
+    )
+    assert settings.executor_type == "simpleK8s"
+    assert settings.reconnect_delay == 0.5
+    assert settings.metrics_port == 9100
+    assert settings.ingestion_image_pull_secrets == ("a", "b", "c")
+    assert settings.ingestion_extra_envs == {"A": "1", "B": "x=y"}
+    assert settings.local_pipeline_command == ("python", "-m", "my module")
+    assert settings.dynamic_ingestion_version is False
+    assert settings.log_level == "DEBUG"
+    assert settings.aws_region == "eu-west-1"
+    assert settings.argo_pipeline_type_configs == {"metadata": {"toleration": "metadata"}}
+    assert Settings.from_env({"INGESTION_EXTRA_ENVS": '{"K": "v"}'}).ingestion_extra_envs == {
+        "K": "v"
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("EXECUTOR_TYPE", "kubernetes", "argo, simpleK8s"),
+        ("SECRETS_MANAGER", "vault", "managed-aws"),
+        ("RECONNECT_DELAY_SECONDS", "soon", "number of seconds"),
+        ("RECONNECT_DELAY_SECONDS", "-1", "positive"),
+        ("RECONNECT_DELAY_SECONDS", "nan", "positive"),
+        ("METRICS_SERVER_PORT", "70000", "between 0 and 65535"),
+        ("METRICS_SERVER_PORT", "http", "integer"),
+        ("ALLOW_INSECURE_WS", "maybe", "true or false"),
+        ("SERVER_URL", "example.com", "wss://"),
+        ("ARGO_PIPELINE_TYPE_CONFIGS", '{"metadata": ', "line 1 column"),
+        ("SIMPLEK8S_PIPELINE_TYPE_CONFIGS", "[1]", "JSON object"),
+        ("INGESTION_EXTRA_ENVS", "NOEQUALS", "KEY=VALUE"),
+        ("INGESTION_EXTRA_ENVS", '{"K": 1}', "strings"),
+        ("LOCAL_PIPELINE_COMMAND", "python 'unclosed", "command line"),
+        ("LOG_FORMAT", "xml", "text, json"),
+        ("MAX_FRAME_BYTES", "10", "between"),
+        ("METRICS_SERVER_PATH", "metrics", "start with '/'"),
+        ("SERVER_CA_FILE", "/no/such/ca.pem", "no such file"),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, variable: value})
+    assert caught.value.variable == variable
+    assert fragment in str(caught.value)
+
+
+def test_plain_ws_is_refused_unless_allowed() -> None:
+    env = {**BASE, "SERVER_URL": "ws://127.0.0.1:1/ws"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert caught.value.variable == "SERVER_URL"
+    assert Settings.from_env({**env, "ALLOW_INSECURE_WS": "true"}).server_url.startswith("ws://")
+
+
+def test_https_server_url_dials_wss() -> None:
+    settings = Settings.from_env({**BASE, "SERVER_URL": "https://acme.example/ws"})
+    assert settings.websocket_url == "wss://acme.example/ws"
+
+
+def test_azure_needs_a_vault_name() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, "SECRETS_MANAGER": "managed-azure-kv"})
+    assert caught.value.variable == "AZURE_KEY_VAULT_NAME"
+
+
+def test_the_token_is_not_in_the_repr() -> None:
+    settings = Settings.from_env(BASE)
+    assert "t0ken-value" not in repr(settings)
+
+
+def test_every_variable_is_unique_and_documented() -> None:
+    names = [v.name for v in VARIABLES]
+    assert len(names) == len(set(names))
+    assert all(v.doc for v in VARIABLES)
+
+
+def test_bad_environment_stops_start_up_with_exit_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime"],
+        env={**BASE, "EXECUTOR_TYPE": "nomad", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "EXECUTOR_TYPE" in result.stderr
+    assert "t0ken-value" not in result.stderr + result.stdout

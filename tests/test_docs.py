@@ -1,0 +1,44 @@
+"""The docs say what the code does: configuration table, protocol frames and error codes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from runtime import errors
+from runtime.messages import REQUEST_TYPES
+from runtime.settings import defaults_table
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_readme_configuration_table_is_generated_from_the_code() -> None:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(
+        r"<!-- config-table:start -->\n(.*?)\n<!-- config-table:end -->", readme, re.DOTALL
+    )
+    assert match, "README lacks the configuration table markers"
+    assert match.group(1).strip() == defaults_table().strip(), (
+        "README's configuration table is stale: paste `hybrid-runner config-table`"
+    )
+
+
+def test_readme_starts_with_the_two_quick_start_commands() -> None:
+    head = (ROOT / "README.md").read_text().split("## ", 1)[0]
+    assert "uv run hybrid-runner demo" in head
+    assert "uv run pytest" in head
+
+
+def test_protocol_documents_every_request_type_and_error_code() -> None:
+    protocol = (ROOT / "docs" / "protocol.md").read_text()
+    for request_type in REQUEST_TYPES:
+        assert f"### `{request_type.TYPE}`" in protocol
+    codes = {
+        cls.code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.RunnerError)
+    }
+    for code in codes:
+        assert f"| `{code}` |" in protocol, f"error code {code} is not documented"
+    for close_code in ("4401", "4403", "4400", "4409", "1001", "1009"):
+        assert f"| {close_code} |" in protocol

@@ -1,0 +1,47 @@
+"""House rules that keep the code base navigable."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+COMPOSITION_ROOTS = {"runtime/composition.py"}
+
+
+def python_files(*dirs: str) -> list[Path]:
+    return [p for d in dirs for p in sorted((ROOT / d).rglob("*.py"))]
+
+
+def test_runtime_imports_handlers_only_in_the_composition_root() -> None:
+    offenders = []
+    for path in python_files("runtime"):
+        rel = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            imports_handlers = any(n == "handlers" or n.startswith("handlers.") for n in names)
+            if imports_handlers and rel not in COMPOSITION_ROOTS:
+                offenders.append(rel)
+    assert offenders == []
+
+
+def test_every_module_opens_with_a_docstring() -> None:
+    missing = [
+        p.relative_to(ROOT).as_posix()
+        for p in python_files("runtime", "handlers")
+        if p.stat().st_size and ast.get_docstring(ast.parse(p.read_text())) is None
+    ]
+    assert missing == []
+
+
+def test_no_python_name_is_collected_by_pytest_by_accident() -> None:
+    for path in python_files("runtime", "handlers"):
+        assert not path.name.startswith("test_"), path
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                assert not node.name.startswith("Test"), f"{path}: {node.name}"
