@@ -20,6 +20,7 @@ import hmac
 import itertools
 import json
 import logging
+import ssl
 import time
 import uuid
 from typing import Any
@@ -92,6 +93,7 @@ class ReferenceServer:
         self.protocol_errors: list[str] = []
         self.connection_attempts = 0
         self._runner: web.AppRunner | None = None
+        self._tls = False
         self.port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -105,10 +107,13 @@ class ReferenceServer:
         app.router.add_post("/api/agents/{agent_id}/disconnect", self._disconnect)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> int:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        self._tls = ssl_context is not None
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         server = getattr(site, "_server", None)
         self.port = server.sockets[0].getsockname()[1] if server and server.sockets else port
@@ -123,7 +128,8 @@ class ReferenceServer:
             self._runner = None
 
     def ws_url(self, host: str = "127.0.0.1") -> str:
-        return f"ws://{host}:{self.port}{WS_PATH}"
+        scheme = "wss" if self._tls else "ws"
+        return f"{scheme}://{host}:{self.port}{WS_PATH}"
 
     # ------------------------------------------------------------------ in-process API
 

@@ -641,6 +641,14 @@ class Settings:
                 except ValueError as exc:
                     raise ConfigError(var.name, str(exc)) from None
             values[var.field] = value
+        if values["reconnect_max_delay"] < values["reconnect_delay"]:
+            if env.get("RECONNECT_MAX_DELAY_SECONDS", "").strip():
+                raise ConfigError(
+                    "RECONNECT_MAX_DELAY_SECONDS",
+                    f"must be at least RECONNECT_DELAY_SECONDS ({values['reconnect_delay']:g})",
+                )
+            # Only the first delay was raised: the ceiling follows it.
+            values["reconnect_max_delay"] = values["reconnect_delay"]
         if values["ingestion_namespace"] is None:
             values["ingestion_namespace"] = _default_namespace()
         settings = cls(**values)
@@ -648,11 +656,6 @@ class Settings:
         return settings
 
     def _check(self, *, require_server: bool) -> None:
-        if self.reconnect_max_delay < self.reconnect_delay:
-            raise ConfigError(
-                "RECONNECT_MAX_DELAY_SECONDS",
-                f"must be at least RECONNECT_DELAY_SECONDS ({self.reconnect_delay})",
-            )
         if not self.metrics_path.startswith("/"):
             raise ConfigError(
                 "METRICS_SERVER_PATH", f"must start with '/', got {self.metrics_path!r}"

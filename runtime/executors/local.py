@@ -117,6 +117,7 @@ class LocalExecutor:
             try:
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / "exit.json").unlink(missing_ok=True)
+                (run_dir / "supervisor.json").unlink(missing_ok=True)
             except OSError as exc:
                 raise ExecutorUnavailable(
                     f"STATE_DIR {self.runs_dir.parent} is not writable: {exc.strerror}"
@@ -285,12 +286,26 @@ class LocalExecutor:
             record = self._load(path)
             if record is None:
                 continue
+            if not record.final and not record.extra.get("pid"):
+                record = self._recover_pid(record)
             self.table.load(record)
             if not record.final:
                 adopted += 1
                 if not self._is_running(record.run_id, record):
                     self._finish(record.run_id)
         log.info("local executor: %d runs on record, %d were active", len(self.table), adopted)
+
+    def _recover_pid(self, record: RunRecord) -> RunRecord:
+        """The supervisor's own pid file, for a runner killed before it recorded the pid."""
+        try:
+            pid = int(
+                json.loads((self.runs_dir / record.run_name / "supervisor.json").read_text())["pid"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return attrs.evolve(record, extra={**record.extra, "launchInterrupted": True})
+        return attrs.evolve(
+            record, extra={**record.extra, "pid": pid, "pidStart": _process_start_time(pid)}
+        )
 
     def _is_running(self, run_id: str, record: RunRecord) -> bool:
         child = self._children.get(run_id)
@@ -326,6 +341,9 @@ class LocalExecutor:
                 state, reason, message = STOPPED, "Killed", "stopped by a kill request"
             elif code == 0:
                 state, reason, message = SUCCESS, None, None
+            elif code is None and record.extra.get("launchInterrupted"):
+                state, reason = FAILED, "LaunchInterrupted"
+                message = "the runner stopped while starting this run; it never started"
             elif code is None:
                 state, reason = FAILED, "ProcessLost"
                 message = "the process ended while the runner was not watching; exit status unknown"

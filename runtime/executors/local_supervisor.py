@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
         return 2
     run_dir = Path(argv[0])
     command = argv[2:]
+    # Written first thing: a runner killed between spawning us and recording our pid finds it here.
+    write_json_atomic(run_dir / "supervisor.json", {"pid": os.getpid()})
     with (run_dir / "output.log").open("ab") as log:
         try:
             child = subprocess.Popen(

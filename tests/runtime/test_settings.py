@@ -134,3 +134,10 @@ def test_bad_environment_stops_start_up_with_exit_2() -> None:
     assert result.returncode == 2
     assert "EXECUTOR_TYPE" in result.stderr
     assert "t0ken-value" not in result.stderr + result.stdout
+
+
+def test_reconnect_ceiling_follows_a_raised_first_delay_unless_set() -> None:
+    assert Settings.from_env({"RECONNECT_DELAY_SECONDS": "120"}).reconnect_max_delay == 120
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"RECONNECT_DELAY_SECONDS": "120", "RECONNECT_MAX_DELAY_SECONDS": "60"})
+    assert caught.value.variable == "RECONNECT_MAX_DELAY_SECONDS"
