@@ -75,9 +75,7 @@ MakeRunner = Callable[..., Awaitable[Runner]]
 
 
 @pytest.fixture
-async def make_runner(
-    server: ReferenceServer, tmp_path: Path
-) -> AsyncIterator[MakeRunner]:
+async def make_runner(server: ReferenceServer, tmp_path: Path) -> AsyncIterator[MakeRunner]:
     """Start in-process runners (local executor, stand-in ingestion) against ``server``."""
     runners: list[Runner] = []
 

@@ -64,9 +64,9 @@ class FaultProxy:
     ) -> None:
         try:
             while True:
-                while paused.is_set():
+                while paused.is_set():  # noqa: ASYNC110  (a pause flag, polled)
                     # Not reading at all: the sender's socket buffers fill up.
-                    await asyncio.sleep(0.01)  # noqa: ASYNC110  (a pause flag, polled)
+                    await asyncio.sleep(0.01)
                 data = await source.read(65536)
                 if not data:
                     break

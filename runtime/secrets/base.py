@@ -22,7 +22,7 @@ class SecretStore(Protocol):
     backend: str
 
     def validate_id(self, secret_id: str) -> str | None:
-        """Why ``secret_id`` cannot name a secret in this store (with the accepted form), or None."""
+        """Why ``secret_id`` cannot name a secret here (with the accepted form), or None."""
         ...
 
     def check(self, secret_id: str) -> None:
