@@ -111,10 +111,21 @@ def _json_object(raw: str) -> dict[str, Any]:
 
 
 def _extra_envs(raw: str) -> dict[str, str]:
-    """``KEY=VALUE`` pairs separated by commas, or a JSON object of strings."""
+    """``KEY=VALUE`` pairs separated by commas, a JSON object of strings, or the public Collate
+    chart's ``[KEY:VALUE,KEY2:VALUE2]`` form."""
     text = raw.strip()
     if not text:
         return {}
+    if text.startswith("[") and text.endswith("]"):
+        pairs: dict[str, str] = {}
+        for part in text[1:-1].split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition(":")
+            if not sep or not key.strip():
+                raise ValueError(f"expected [KEY:VALUE,...]; bad pair {part!r}")
+            pairs[key.strip()] = value.strip()
+        return pairs
     if text.startswith("{"):
         obj = _json_object(text)
         bad = [k for k, v in obj.items() if not isinstance(v, str)]
@@ -347,7 +358,7 @@ VARIABLES: tuple[Variable, ...] = (
         "ingestion_extra_envs",
         _extra_envs,
         {},
-        "Extra env of ingestion pods: `K=V,K2=V2` or a JSON object.",
+        "Extra env of ingestion pods: `K=V,K2=V2`, `[K:V,K2:V2]` or a JSON object.",
     ),
     Variable(
         "INGESTION_CPU_REQUEST", "ingestion_cpu_request", _text, "", "CPU request of pipeline pods."

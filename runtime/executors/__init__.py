@@ -6,8 +6,12 @@ loading the Kubernetes client.
 
 from __future__ import annotations
 
+import logging
+
 from runtime.executors.base import Executor
 from runtime.settings import Settings
+
+log = logging.getLogger("runtime.executors")
 
 
 def build_executor(settings: Settings) -> Executor:
@@ -20,5 +24,8 @@ def build_executor(settings: Settings) -> Executor:
 
         return SimpleK8sExecutor.from_settings(settings)
     from runtime.executors.local import LocalExecutor
+    from runtime.executors.scheduling import unused_variables
 
+    for warning in unused_variables("local", settings):
+        log.warning(warning)
     return LocalExecutor(settings)

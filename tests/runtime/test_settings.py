@@ -61,6 +61,8 @@ def test_values_are_parsed() -> None:
     assert Settings.from_env({"INGESTION_EXTRA_ENVS": '{"K": "v"}'}).ingestion_extra_envs == {
         "K": "v"
     }
+    collate_form = Settings.from_env({"INGESTION_EXTRA_ENVS": "[A:1, B:http://x]"})
+    assert collate_form.ingestion_extra_envs == {"A": "1", "B": "http://x"}
 
 
 @pytest.mark.parametrize(

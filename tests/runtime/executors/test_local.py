@@ -146,7 +146,7 @@ async def test_kill_escalates_to_sigkill_after_the_grace_period(executor: LocalE
     started = time.monotonic()
     await asyncio.to_thread(executor.kill, "run-1")
     elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 3
+    assert 0.9 < elapsed < 10  # SIGKILL came after the 1 s grace, not before
     assert executor.table.get("run-1").state == "stopped"  # type: ignore[union-attr]
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)

@@ -1,0 +1,429 @@
+"""``EXECUTOR_TYPE=argo``: one Argo ``Workflow`` (argoproj.io/v1alpha1) per run.
+
+Workflows are created through the Kubernetes API (``CustomObjectsApi``), so no Argo Server is
+needed: only the CRDs and the workflow-controller. The manifest, built by the pure
+``workflow_manifest``::
+
+    apiVersion: argoproj.io/v1alpha1
+    kind: Workflow
+    metadata: {name: om-<run>-<hash>, namespace, labels, annotations}   # see k8s_pod
+    spec:
+      entrypoint: main
+      serviceAccountName / automountServiceAccountToken / imagePullSecrets / securityContext
+      tolerations / affinity / nodeSelector / podPriorityClassName     # ARGO_PIPELINE_TYPE_CONFIGS
+      ttlStrategy: {secondsAfterCompletion: ARGO_SECONDS_AFTER_COMPLETION_TTL}
+      podGC: {strategy: OnPodSuccess, deleteDelayDuration: 300s}
+      activeDeadlineSeconds: ...                                       # when configured
+      podMetadata: {labels, annotations}                               # the pod finds its run
+      templates: [{name: main, container: {name: main, command: [...], ...}}]
+    # then ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH is deep-merged into spec, and
+    # ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH into the container.
+
+The container always has a ``command``: without one the controller asks the image registry for
+the entrypoint. Failed pods are kept (until the Workflow's TTL) for ``kubectl logs``; succeeded
+ones go five minutes after the runner has captured their log tail.
+
+Kill is ``spec.shutdown: Terminate`` (merge patch); ``stop_gracefully`` uses ``Stop``, which
+lets exit handlers run. Phases: ``""``/Pending -> queued, Running -> running, Succeeded ->
+success, Failed/Error -> failed, or stopped when a shutdown was requested.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from kubernetes import client as k8s
+
+from runtime.errors import LaunchFailed, NotFound
+from runtime.executors.base import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS, LaunchSpec
+from runtime.executors.k8s_client import get_path, parse_time_ms, to_dict
+from runtime.executors.k8s_diagnostics import Diagnosis
+from runtime.executors.k8s_executor import (
+    KILLED,
+    KubeExecutor,
+    ObjectState,
+    annotated_failure,
+    failure_annotations,
+)
+from runtime.executors.k8s_pod import (
+    ScheduleSpec,
+    check_name,
+    main_container,
+    pod_fields,
+    run_annotations,
+    run_labels,
+    schedule_annotations,
+    schedule_container,
+    schedule_labels,
+    schedule_name,
+)
+from runtime.executors.scheduling import (
+    CONTAINER_FILE_VARIABLE,
+    WORKFLOW_FILE_VARIABLE,
+    Placement,
+    apply_container_placement,
+    check_container_params,
+    check_workflow_params,
+    deep_merge,
+    load_spec_file,
+    parse_pipeline_type_configs,
+    placement_for,
+    unused_variables,
+)
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GROUP = "argoproj.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+PLURAL = "workflows"
+CRON_PLURAL = "cronworkflows"
+TERMINATE = "Terminate"
+STOP = "Stop"
+DEFAULT_POD_GC: dict[str, Any] = {"strategy": "OnPodSuccess", "deleteDelayDuration": "300s"}
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def workflow_spec(
+    settings: Settings,
+    *,
+    container: dict[str, Any],
+    placement: Placement,
+    pod_labels: dict[str, str],
+    pod_annotations: dict[str, str],
+    workflow_params: dict[str, Any] | None = None,
+    container_params: dict[str, Any] | None = None,
+    active_deadline_seconds: int | None = None,
+    pod_gc: dict[str, Any] | None = None,
+    ttl: bool = True,
+) -> dict[str, Any]:
+    """The ``spec`` of a Workflow (or a CronWorkflow's ``workflowSpec``) around ``container``."""
+    container = apply_container_placement(container, placement)
+    if container_params:
+        container = deep_merge(container, container_params)
+    spec: dict[str, Any] = {"entrypoint": "main"}
+    spec.update(pod_fields(settings))
+    if not settings.ingestion_automount_sa_token:
+        # Argo refuses automountServiceAccountToken=false without an executor service account:
+        # its wait container still talks to the API (the chart's "pass it by hand").
+        spec["executor"] = {"serviceAccountName": settings.ingestion_service_account or "default"}
+    spec.update(placement.pod_fields(priority_key="podPriorityClassName"))
+    if ttl:
+        spec["ttlStrategy"] = {"secondsAfterCompletion": settings.argo_ttl_seconds}
+    spec["podGC"] = dict(pod_gc if pod_gc is not None else DEFAULT_POD_GC)
+    if active_deadline_seconds:
+        spec["activeDeadlineSeconds"] = active_deadline_seconds
+    spec["podMetadata"] = {"labels": dict(pod_labels), "annotations": dict(pod_annotations)}
+    spec["templates"] = [{"name": "main", "container": container}]
+    if workflow_params:
+        spec = deep_merge(spec, workflow_params)
+    return spec
+
+
+def workflow_manifest(
+    settings: Settings,
+    spec: LaunchSpec,
+    *,
+    placements: dict[str, Placement] | None = None,
+    workflow_params: dict[str, Any] | None = None,
+    container_params: dict[str, Any] | None = None,
+    active_deadline_seconds: int | None = None,
+    pod_gc: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Workflow that runs ``spec`` (pure: settings + spec -> manifest)."""
+    obj_labels = run_labels(settings, spec)
+    obj_annotations = run_annotations(spec)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Workflow",
+        "metadata": {
+            "name": check_name(spec.run_name),
+            "namespace": settings.ingestion_namespace,
+            "labels": obj_labels,
+            "annotations": obj_annotations,
+        },
+        "spec": workflow_spec(
+            settings,
+            container=main_container(settings, spec),
+            placement=placement_for(placements or {}, spec.pipeline_type),
+            pod_labels=obj_labels,
+            pod_annotations=obj_annotations,
+            workflow_params=workflow_params,
+            container_params=container_params,
+            active_deadline_seconds=active_deadline_seconds,
+            pod_gc=pod_gc,
+        ),
+    }
+
+
+def cron_workflow_manifest(
+    settings: Settings,
+    spec: ScheduleSpec,
+    *,
+    placements: dict[str, Placement] | None = None,
+    workflow_params: dict[str, Any] | None = None,
+    container_params: dict[str, Any] | None = None,
+    active_deadline_seconds: int | None = None,
+    pod_gc: dict[str, Any] | None = None,
+    history_limit: int = 3,
+) -> dict[str, Any]:
+    """A scheduled pipeline (``deploy_pipeline``): one CronWorkflow, concurrency Forbid."""
+    sched_labels = schedule_labels(settings, spec)
+    sched_annotations = schedule_annotations(spec)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "CronWorkflow",
+        "metadata": {
+            "name": schedule_name(spec.pipeline_fqn),
+            "namespace": settings.ingestion_namespace,
+            "labels": sched_labels,
+            "annotations": sched_annotations,
+        },
+        "spec": {
+            "schedules": [spec.schedule],
+            "timezone": spec.timezone,
+            "concurrencyPolicy": "Forbid",
+            "suspend": not spec.enabled,
+            "successfulJobsHistoryLimit": history_limit,
+            "failedJobsHistoryLimit": history_limit,
+            "workflowMetadata": {
+                "labels": dict(sched_labels),
+                "annotations": dict(sched_annotations),
+            },
+            "workflowSpec": workflow_spec(
+                settings,
+                container=schedule_container(settings, spec),
+                placement=placement_for(placements or {}, spec.pipeline_type),
+                pod_labels=sched_labels,
+                pod_annotations=sched_annotations,
+                workflow_params=workflow_params,
+                container_params=container_params,
+                active_deadline_seconds=active_deadline_seconds,
+                pod_gc=pod_gc,
+            ),
+        },
+    }
+
+
+def workflow_state(obj: dict[str, Any]) -> ObjectState:
+    """What a Workflow says about its run (phase, shutdown, the runner's failure note)."""
+    status = obj.get("status") or {}
+    phase = str(status.get("phase") or "")
+    start = parse_time_ms(status.get("startedAt"))
+    end = parse_time_ms(status.get("finishedAt"))
+    failure = annotated_failure(obj)
+    shutdown = get_path(obj, "spec", "shutdown")
+    if phase == "Succeeded":
+        return ObjectState(state=SUCCESS, start_date=start, end_date=end)
+    if failure is not None:
+        return ObjectState(
+            state=FAILED, reason=failure[0], message=failure[1], start_date=start, end_date=end
+        )
+    if phase in ("Failed", "Error"):
+        if shutdown:
+            return ObjectState(
+                state=STOPPED,
+                reason=KILLED,
+                message=status.get("message") or f"stopped with strategy {shutdown}",
+                start_date=start,
+                end_date=end,
+            )
+        reason, message = _failure(status, phase)
+        return ObjectState(
+            state=FAILED, reason=reason, message=message, start_date=start, end_date=end
+        )
+    if phase == "Running":
+        return ObjectState(state=RUNNING, start_date=start)
+    return ObjectState(state=QUEUED, start_date=start)
+
+
+def _failure(status: dict[str, Any], phase: str) -> tuple[str, str]:
+    message = str(status.get("message") or "")
+    node_messages = [
+        str(node.get("message"))
+        for node in (status.get("nodes") or {}).values()
+        if isinstance(node, dict) and node.get("type") == "Pod" and node.get("message")
+    ]
+    text = " ".join([message, *node_messages])
+    if "deadline" in text.lower():
+        reason = "DeadlineExceeded"
+    elif "OOMKilled" in text:
+        reason = "OOMKilled"
+    else:
+        reason = phase
+    detail = node_messages[0] if node_messages else message
+    if message and node_messages and node_messages[0] not in message:
+        detail = f"{message}: {node_messages[0]}"
+    return reason, detail or f"workflow {phase.lower()}"
+
+
+class ArgoExecutor(KubeExecutor):
+    name: str = "argo"
+    resource: ClassVar[str] = "workflows.argoproj.io"
+    kind_name: ClassVar[str] = "Workflow"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        custom_api: Any = None,
+        placements: dict[str, Placement] | None = None,
+        workflow_params: dict[str, Any] | None = None,
+        container_params: dict[str, Any] | None = None,
+        pod_gc: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(settings, **options)
+        self._custom_api = custom_api
+        self.placements = (
+            placements
+            if placements is not None
+            else parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
+        )
+        if workflow_params is None:
+            workflow_params = load_spec_file(
+                WORKFLOW_FILE_VARIABLE, settings.argo_workflow_spec_file
+            )
+        if container_params is None:
+            container_params = load_spec_file(
+                CONTAINER_FILE_VARIABLE, settings.argo_container_spec_file
+            )
+        check_workflow_params(workflow_params)
+        check_container_params(container_params)
+        self.workflow_params = workflow_params
+        self.container_params = container_params
+        self.pod_gc = pod_gc
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> ArgoExecutor:
+        """Validate the Argo variables, read the customConfig files once, build the executor.
+
+        Raises ``ConfigError`` naming the variable; logs a warning for each variable that has
+        no effect with Argo. No cluster is contacted until ``start()`` or the first launch, so
+        dry runs work anywhere.
+        """
+        executor = cls(settings, **options)
+        for warning in unused_variables(cls.name, settings):
+            log.warning(warning)
+        return executor
+
+    @property
+    def custom_api(self) -> Any:
+        if self._custom_api is None:
+            self._custom_api = k8s.CustomObjectsApi(self._clients.get())
+        return self._custom_api
+
+    def build(self, spec: LaunchSpec) -> dict[str, Any]:
+        return workflow_manifest(
+            self.settings,
+            spec,
+            placements=self.placements,
+            workflow_params=self.workflow_params,
+            container_params=self.container_params,
+            active_deadline_seconds=self.active_deadline_seconds,
+            pod_gc=self.pod_gc,
+        )
+
+    def build_schedule(self, spec: ScheduleSpec) -> dict[str, Any]:
+        return cron_workflow_manifest(
+            self.settings,
+            spec,
+            placements=self.placements,
+            workflow_params=self.workflow_params,
+            container_params=self.container_params,
+            active_deadline_seconds=self.active_deadline_seconds,
+            pod_gc=self.pod_gc,
+        )
+
+    def object_state(self, obj: dict[str, Any]) -> ObjectState:
+        return workflow_state(obj)
+
+    def stop_gracefully(self, run_id: str) -> None:
+        """Like ``kill`` but with ``shutdown: Stop``: running steps finish, exit handlers run."""
+        self._kill(run_id, strategy=STOP)
+
+    # -- API calls ---------------------------------------------------------------------------
+
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return to_dict(
+                self._call(
+                    "create",
+                    self.custom_api.create_namespaced_custom_object,
+                    group=GROUP,
+                    version=VERSION,
+                    namespace=self.namespace,
+                    plural=PLURAL,
+                    body=body,
+                    target=body["metadata"]["name"],
+                )
+            )
+        except NotFound as exc:
+            raise LaunchFailed(
+                f"cannot create Workflow {body['metadata']['name']} in namespace "
+                f"{self.namespace}: is Argo Workflows installed (CRD workflows.argoproj.io) and "
+                f"does the namespace exist? ({exc.message})"
+            ) from None
+
+    def _read(self, name: str) -> dict[str, Any]:
+        return to_dict(
+            self._call(
+                "get",
+                self.custom_api.get_namespaced_custom_object,
+                group=GROUP,
+                version=VERSION,
+                namespace=self.namespace,
+                plural=PLURAL,
+                name=name,
+            )
+        )
+
+    def _patch(self, name: str, body: dict[str, Any]) -> None:
+        self._call(
+            "patch",
+            self.custom_api.patch_namespaced_custom_object,
+            group=GROUP,
+            version=VERSION,
+            namespace=self.namespace,
+            plural=PLURAL,
+            name=name,
+            body=body,
+            _content_type=MERGE_PATCH,
+        )
+
+    def _workload_list(self) -> tuple[Any, tuple[Any, ...]]:
+        return self.custom_api.list_namespaced_custom_object, (
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+        )
+
+    def _kill_workload(self, run_id: str, name: str, **options: Any) -> bool:
+        strategy = options.get("strategy", TERMINATE)
+        if strategy not in (TERMINATE, STOP):
+            raise ValueError(f"unknown shutdown strategy {strategy!r}")
+        self._patch(name, {"spec": {"shutdown": strategy}})
+        return False
+
+    def _end_workload(self, name: str, diagnosis: Diagnosis) -> None:
+        self._patch(
+            name,
+            {
+                "metadata": {"annotations": failure_annotations(diagnosis)},
+                "spec": {"shutdown": TERMINATE},
+            },
+        )
+
+    def _health_extra(self) -> dict[str, str]:
+        watcher = self._workload_watcher
+        if watcher is None:
+            return {"argo": "not started"}
+        if watcher.healthy:
+            return {"argo": "ok"}
+        error = watcher.last_error or "connecting"
+        if "not found" in error.lower():
+            return {"argo": "CRD workflows.argoproj.io not installed"}
+        return {"argo": f"unavailable: {error}"}

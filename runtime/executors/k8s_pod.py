@@ -1,0 +1,264 @@
+"""The ingestion pod contract, identical for the ``argo`` and ``simpleK8s`` executors.
+
+OpenMetadata's ingestion images run one container, ``main``: ``python main.py`` for pipelines
+(reading ``config``, ``pipelineType``, ``pipelineRunId`` and ``ingestionPipelineFQN`` from the
+environment) and ``python run_automation.py`` for test connection (``config`` holds the
+automations Workflow entity). Both commands come from settings.
+
+Everything here is a pure function of ``Settings`` and a ``LaunchSpec`` (or a ``ScheduleSpec``
+for scheduled pipelines) returning plain dicts in the API server's JSON shape, so the Workflow
+and Job builders, ``invoke --dry-run`` and the golden-manifest tests all see the same bytes.
+
+Labels and annotations make the cluster the durable store of what the runner launched:
+
+=====================================  ================================================
+``app.kubernetes.io/managed-by``       ``hybrid-ingestion-runner``
+``hybrid-runner.io/agent-id``          the agent id (label-safe form)
+``hybrid-runner.io/run-id``            the run id (label-safe form; hashed if it must be)
+``hybrid-runner.io/pipeline-type``     ``metadata``, ``profiler``, ``automation``, ...
+``hybrid-runner.io/kind``              ``pipeline`` or ``automation``
+``hybrid-runner.io/pipeline``          the pipeline FQN (label-safe form), for selection
+annotation ``hybrid-runner.io/run-id``        the full run id
+annotation ``hybrid-runner.io/pipeline-fqn``  the full pipeline FQN
+=====================================  ================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+import attrs
+
+from runtime.executors.base import LaunchSpec
+from runtime.naming import label_value
+from runtime.settings import Settings
+
+MAIN_CONTAINER = "main"
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "hybrid-ingestion-runner"
+AGENT_LABEL = "hybrid-runner.io/agent-id"
+RUN_ID_LABEL = "hybrid-runner.io/run-id"
+PIPELINE_TYPE_LABEL = "hybrid-runner.io/pipeline-type"
+KIND_LABEL = "hybrid-runner.io/kind"
+PIPELINE_LABEL = "hybrid-runner.io/pipeline"
+RUN_ID_ANNOTATION = "hybrid-runner.io/run-id"
+PIPELINE_FQN_ANNOTATION = "hybrid-runner.io/pipeline-fqn"
+PIPELINE_TYPE_ANNOTATION = "hybrid-runner.io/pipeline-type"
+
+#: The names the ingestion process reads; nothing else may override them.
+CONTRACT_ENV = ("config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_UNSAFE = re.compile(r"[^a-z0-9-]+")
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleSpec:
+    """A scheduled pipeline (``deploy_pipeline``): a CronWorkflow or CronJob, not one run.
+
+    Each scheduled execution is a new run whose id the ingestion process makes up itself, so
+    the pod gets no ``pipelineRunId``.
+    """
+
+    pipeline_fqn: str
+    pipeline_type: str
+    config: dict[str, Any]
+    image: str
+    schedule: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    env: dict[str, str] = attrs.field(factory=dict)
+    kind: str = "pipeline"
+
+
+def selector(agent_id: str) -> str:
+    """The label selector of everything this agent launched (watches and re-adoption)."""
+    return f"{MANAGED_BY_LABEL}={MANAGED_BY},{AGENT_LABEL}={label_value(agent_id or 'default')}"
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a DNS-1123 label (the deterministic run name always is)."""
+    if len(name) > 63 or not _DNS_LABEL.match(name):
+        raise ValueError(f"{name!r} is not a valid Kubernetes object name (DNS-1123 label)")
+    return name
+
+
+def schedule_name(pipeline_fqn: str) -> str:
+    """Deterministic name of a pipeline's CronWorkflow/CronJob: at most 52 characters.
+
+    52 because the CronJob controller appends ``-<11 digits>`` to name each Job it creates.
+    """
+    slug = _UNSAFE.sub("-", pipeline_fqn.lower()).strip("-")[:32].strip("-") or "pipeline"
+    digest = hashlib.sha256(pipeline_fqn.encode()).hexdigest()[:8]
+    return f"omsched-{slug}-{digest}"
+
+
+def _base_labels(settings: Settings, pipeline_type: str, kind: str, fqn: str) -> dict[str, str]:
+    return {
+        MANAGED_BY_LABEL: MANAGED_BY,
+        AGENT_LABEL: label_value(settings.agent_id or "default"),
+        PIPELINE_TYPE_LABEL: label_value(pipeline_type),
+        KIND_LABEL: kind,
+        PIPELINE_LABEL: label_value(fqn),
+    }
+
+
+def run_labels(settings: Settings, spec: LaunchSpec) -> dict[str, str]:
+    out = _base_labels(settings, spec.pipeline_type, spec.kind, spec.pipeline_fqn)
+    out[RUN_ID_LABEL] = label_value(spec.run_id)
+    return out
+
+
+def run_annotations(spec: LaunchSpec) -> dict[str, str]:
+    return {
+        RUN_ID_ANNOTATION: spec.run_id,
+        PIPELINE_FQN_ANNOTATION: spec.pipeline_fqn,
+        PIPELINE_TYPE_ANNOTATION: spec.pipeline_type,
+    }
+
+
+def schedule_labels(settings: Settings, spec: ScheduleSpec) -> dict[str, str]:
+    return _base_labels(settings, spec.pipeline_type, spec.kind, spec.pipeline_fqn)
+
+
+def schedule_annotations(spec: ScheduleSpec) -> dict[str, str]:
+    return {
+        PIPELINE_FQN_ANNOTATION: spec.pipeline_fqn,
+        PIPELINE_TYPE_ANNOTATION: spec.pipeline_type,
+    }
+
+
+def resources(settings: Settings, kind: str) -> dict[str, dict[str, str]]:
+    """Requests/limits from INGESTION_* (pipelines) or INGESTION_AUTOMATION_WORKFLOW_*."""
+    if kind == "automation":
+        cpu_req, cpu_lim = settings.automation_cpu_request, settings.automation_cpu_limit
+        mem_req, mem_lim = settings.automation_memory_request, settings.automation_memory_limit
+    else:
+        cpu_req, cpu_lim = settings.ingestion_cpu_request, settings.ingestion_cpu_limit
+        mem_req, mem_lim = settings.ingestion_memory_request, settings.ingestion_memory_limit
+    out: dict[str, dict[str, str]] = {}
+    requests = {k: v for k, v in (("cpu", cpu_req), ("memory", mem_req)) if v}
+    limits = {k: v for k, v in (("cpu", cpu_lim), ("memory", mem_lim)) if v}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def env(
+    settings: Settings,
+    *,
+    config: dict[str, Any],
+    pipeline_type: str,
+    pipeline_fqn: str,
+    run_id: str | None,
+    extra: dict[str, str],
+) -> list[dict[str, str]]:
+    """The container env: the contract first, then the handler's (secrets manager) variables,
+    then INGESTION_EXTRA_ENVS. A name already set is not set again, so neither the request nor
+    the operator's extra variables can replace the contract.
+    """
+    pairs: list[tuple[str, str]] = [
+        ("config", json.dumps(config, separators=(",", ":"))),
+        ("pipelineType", pipeline_type),
+    ]
+    if run_id is not None:
+        pairs.append(("pipelineRunId", run_id))
+    pairs.append(("ingestionPipelineFQN", pipeline_fqn))
+    pairs.extend(extra.items())
+    pairs.extend(settings.ingestion_extra_envs.items())
+    seen: set[str] = set()
+    out: list[dict[str, str]] = []
+    for name, value in pairs:
+        if name in seen or (run_id is None and name == "pipelineRunId"):
+            continue
+        seen.add(name)
+        out.append({"name": name, "value": value})
+    return out
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def command(settings: Settings, kind: str) -> list[str]:
+    return list(settings.automation_command if kind == "automation" else settings.pipeline_command)
+
+
+def main_container(settings: Settings, spec: LaunchSpec) -> dict[str, Any]:
+    """The ``main`` container of one run. It always has a command: without one Argo asks the
+    image registry for the entrypoint."""
+    return _container(
+        settings,
+        image=spec.image,
+        kind=spec.kind,
+        env_list=env(
+            settings,
+            config=spec.config,
+            pipeline_type=spec.pipeline_type,
+            pipeline_fqn=spec.pipeline_fqn,
+            run_id=spec.run_id,
+            extra=spec.env,
+        ),
+    )
+
+
+def schedule_container(settings: Settings, spec: ScheduleSpec) -> dict[str, Any]:
+    return _container(
+        settings,
+        image=spec.image,
+        kind=spec.kind,
+        env_list=env(
+            settings,
+            config=spec.config,
+            pipeline_type=spec.pipeline_type,
+            pipeline_fqn=spec.pipeline_fqn,
+            run_id=None,
+            extra=spec.env,
+        ),
+    )
+
+
+def _container(
+    settings: Settings, *, image: str, kind: str, env_list: list[dict[str, str]]
+) -> dict[str, Any]:
+    if not image:
+        raise ValueError("no ingestion image: set INGESTION_IMAGE or send one with the request")
+    out: dict[str, Any] = {
+        "name": MAIN_CONTAINER,
+        "image": image,
+        "command": command(settings, kind),
+        "env": env_list,
+        "securityContext": container_security_context(),
+    }
+    res = resources(settings, kind)
+    if res:
+        out["resources"] = res
+    return out
+
+
+def pod_fields(settings: Settings) -> dict[str, Any]:
+    """Pod-level fields shared by both executors (Workflow spec and Job pod template accept
+    them under the same names)."""
+    out: dict[str, Any] = {}
+    if settings.ingestion_service_account:
+        out["serviceAccountName"] = settings.ingestion_service_account
+    out["automountServiceAccountToken"] = settings.ingestion_automount_sa_token
+    if settings.ingestion_image_pull_secrets:
+        out["imagePullSecrets"] = [{"name": n} for n in settings.ingestion_image_pull_secrets]
+    out["securityContext"] = pod_security_context()
+    return out

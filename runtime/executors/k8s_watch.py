@@ -1,0 +1,218 @@
+"""List + watch of one resource kind under the runner's label selector, on its own thread.
+
+The classic informer loop, small enough to read in one go:
+
+1. **list** (``label_selector``) -> every object now, and the list's ``resourceVersion``;
+   ``on_sync(items)`` lets the executor rebuild its view (objects that vanished while nobody
+   watched are noticed here);
+2. **watch** from that ``resourceVersion`` with a server-side ``timeout_seconds`` and bookmarks;
+   each ADDED / MODIFIED / DELETED goes to ``on_event(type, obj)``; when the server ends the
+   stream the loop watches again from the last ``resourceVersion`` it saw;
+3. **410 Gone** (the resourceVersion is older than etcd's history) -> list again; so does the
+   periodic resync (``resync_seconds``), which bounds how long a missed event can stay missed;
+4. any other failure (API server down, 5xx, 403 while RBAC is being fixed) -> wait with an
+   exponential backoff (``backoff`` doubling up to ``max_backoff``) and start over at 1.
+
+Objects reach the callbacks as the API server's JSON dicts (camelCase), whatever the kind.
+``stop()`` ends the thread promptly: it sets the stop flag and shuts the stream's socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch import Watch
+
+from runtime.errors import RunnerError
+from runtime.executors.k8s_client import TRANSPORT_ERRORS, KubeCaller, Op, get_path, to_dict
+
+log = logging.getLogger(__name__)
+
+SyncCallback = Callable[[list[dict[str, Any]]], None]
+EventCallback = Callable[[str, dict[str, Any]], None]
+
+
+class RawWatch(Watch):
+    """A ``Watch`` that hands out the objects as JSON dicts, never as client models.
+
+    (Deserialising every event into models only to turn them back into dicts costs time; and
+    the library's ``deserialize=False`` mode cannot report ERROR events such as 410.)
+    """
+
+    def get_return_type(self, func: Any) -> None:
+        return None
+
+
+class ResourceWatcher:
+    """One resource kind (Workflows, Jobs or Pods) in one namespace under one label selector."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        list_fn: Callable[..., Any],
+        list_args: tuple[Any, ...],
+        namespace: str,
+        resource: str,
+        label_selector: str,
+        on_sync: SyncCallback,
+        on_event: EventCallback,
+        caller: KubeCaller,
+        watch_timeout: int = 300,
+        resync_seconds: float = 900.0,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        watch_factory: Callable[[], Watch] = RawWatch,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._list_fn = list_fn
+        self._list_args = list_args
+        self.namespace = namespace
+        self.resource = resource
+        self.label_selector = label_selector
+        self._on_sync = on_sync
+        self._on_event = on_event
+        self._caller = caller
+        self.watch_timeout = watch_timeout
+        self.resync_seconds = resync_seconds
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._watch_factory = watch_factory
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watch: Watch | None = None
+        self._resource_version: str | None = None
+        self._last_sync = 0.0
+        #: Counters for health and tests.
+        self.lists = 0
+        self.relists_after_gone = 0
+        self.failures = 0
+        self.healthy = False
+        self.last_error: str | None = None
+
+    # -- list ------------------------------------------------------------------------------
+
+    def list_now(self) -> str | None:
+        """List, hand the items to ``on_sync`` and remember the resourceVersion to watch from.
+
+        Raises the runner's errors (ExecutorUnavailable, Forbidden, NotFound) unchanged.
+        """
+        result = to_dict(
+            self._caller(
+                Op("list", self.resource, self.namespace),
+                self._list_fn,
+                *self._list_args,
+                label_selector=self.label_selector,
+            )
+        )
+        items = [to_dict(item) for item in result.get("items") or []]
+        self._resource_version = get_path(result, "metadata", "resourceVersion")
+        self._last_sync = self._clock()
+        self.lists += 1
+        self._on_sync(items)
+        self.healthy = True
+        self.last_error = None
+        return self._resource_version
+
+    # -- thread ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        watch = self._watch
+        if watch is not None:
+            try:
+                watch.stop()  # type: ignore[no-untyped-call]
+            except Exception:  # pragma: no cover - best effort on a closing socket
+                log.debug("closing the %s watch stream failed", self.name, exc_info=True)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        delay = self.backoff
+        while not self._stop.is_set():
+            try:
+                if (
+                    self._resource_version is None
+                    or self._clock() - self._last_sync >= self.resync_seconds
+                ):
+                    self.list_now()
+                    if self._stop.is_set():
+                        break
+                self._watch_once()
+                delay = self.backoff
+            except ApiException as exc:
+                if exc.status == 410:
+                    log.info("%s watch expired (410 Gone); listing again", self.name)
+                    self._resource_version = None
+                    self.relists_after_gone += 1
+                    continue
+                self._failed(f"HTTP {exc.status}: {exc.reason}", delay)
+                delay = min(delay * 2, self.max_backoff)
+            except (RunnerError, *TRANSPORT_ERRORS) as exc:  # type: ignore[misc]
+                self._failed(f"{type(exc).__name__}: {exc}", delay)
+                delay = min(delay * 2, self.max_backoff)
+            except Exception as exc:
+                log.exception("%s watch loop failed unexpectedly", self.name)
+                self._failed(f"{type(exc).__name__}: {exc}", delay)
+                delay = min(delay * 2, self.max_backoff)
+        self.healthy = False
+
+    def _failed(self, error: str, delay: float) -> None:
+        self.failures += 1
+        self.healthy = False
+        self.last_error = error
+        if self._stop.is_set():
+            return
+        log.warning("%s watch failed (%s); retrying in %.1fs", self.name, error, delay)
+        self._stop.wait(delay)
+
+    def _watch_once(self) -> None:
+        watch = self._watch_factory()
+        self._watch = watch
+        try:
+            stream = watch.stream(  # type: ignore[no-untyped-call]
+                self._list_fn,
+                *self._list_args,
+                label_selector=self.label_selector,
+                resource_version=self._resource_version,
+                timeout_seconds=self.watch_timeout,
+                allow_watch_bookmarks=True,
+                _request_timeout=self.watch_timeout + 30,
+            )
+            for event in stream:
+                if self._stop.is_set():
+                    break
+                kind = str(event.get("type", ""))
+                obj = event.get("raw_object")
+                obj = to_dict(obj if obj is not None else event.get("object"))
+                version = get_path(obj, "metadata", "resourceVersion")
+                if version:
+                    self._resource_version = str(version)
+                self.healthy = True
+                self.last_error = None
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
+                    self._on_event(kind, obj)
+                if self._clock() - self._last_sync >= self.resync_seconds:
+                    break
+        finally:
+            self._watch = None

@@ -1,0 +1,311 @@
+"""``EXECUTOR_TYPE=simpleK8s``: one ``batch/v1`` Job per run, no Argo needed.
+
+The manifest, built by the pure ``job_manifest``::
+
+    apiVersion: batch/v1
+    kind: Job
+    metadata: {name: om-<run>-<hash>, namespace, labels, annotations}   # see k8s_pod
+    spec:
+      backoffLimit: 0                       # an ingestion run is not retried behind the server
+      ttlSecondsAfterFinished: ARGO_SECONDS_AFTER_COMPLETION_TTL
+      activeDeadlineSeconds: ...            # when configured
+      template:
+        metadata: {labels, annotations}
+        spec:
+          restartPolicy: Never
+          containers: [main]
+          serviceAccountName / automountServiceAccountToken / imagePullSecrets / securityContext
+          tolerations / nodeSelector / priorityClassName   # SIMPLEK8S_PIPELINE_TYPE_CONFIGS
+
+Kill deletes the Job with ``propagationPolicy: Foreground`` (its pod goes first); a Job that is
+already gone counts as killed. State comes from the Job's conditions (``Complete`` -> success,
+``Failed`` -> failed with the condition's reason, e.g. ``DeadlineExceeded``), refined by the
+pod's diagnostics.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from kubernetes import client as k8s
+
+from runtime.executors.base import FAILED, QUEUED, RUNNING, SUCCESS, LaunchSpec
+from runtime.executors.k8s_client import parse_time_ms, to_dict
+from runtime.executors.k8s_diagnostics import Diagnosis
+from runtime.executors.k8s_executor import (
+    KubeExecutor,
+    ObjectState,
+    annotated_failure,
+    failure_annotations,
+)
+from runtime.executors.k8s_pod import (
+    ScheduleSpec,
+    check_name,
+    main_container,
+    pod_fields,
+    run_annotations,
+    run_labels,
+    schedule_annotations,
+    schedule_container,
+    schedule_labels,
+    schedule_name,
+)
+from runtime.executors.scheduling import (
+    Placement,
+    apply_container_placement,
+    parse_pipeline_type_configs,
+    placement_for,
+    unused_variables,
+)
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def job_spec(
+    settings: Settings,
+    *,
+    container: dict[str, Any],
+    placement: Placement,
+    pod_labels: dict[str, str],
+    pod_annotations: dict[str, str],
+    active_deadline_seconds: int | None = None,
+    backoff_limit: int = 0,
+) -> dict[str, Any]:
+    """A JobSpec around ``container`` (also a CronJob's ``jobTemplate.spec``)."""
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [apply_container_placement(container, placement)],
+    }
+    pod_spec.update(pod_fields(settings))
+    pod_spec.update(placement.pod_fields(priority_key="priorityClassName"))
+    spec: dict[str, Any] = {
+        "backoffLimit": backoff_limit,
+        "ttlSecondsAfterFinished": settings.argo_ttl_seconds,
+    }
+    if active_deadline_seconds:
+        spec["activeDeadlineSeconds"] = active_deadline_seconds
+    spec["template"] = {
+        "metadata": {"labels": dict(pod_labels), "annotations": dict(pod_annotations)},
+        "spec": pod_spec,
+    }
+    return spec
+
+
+def job_manifest(
+    settings: Settings,
+    spec: LaunchSpec,
+    *,
+    placements: dict[str, Placement] | None = None,
+    active_deadline_seconds: int | None = None,
+) -> dict[str, Any]:
+    """The Job that runs ``spec`` (pure: settings + spec -> manifest)."""
+    obj_labels = run_labels(settings, spec)
+    obj_annotations = run_annotations(spec)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": check_name(spec.run_name),
+            "namespace": settings.ingestion_namespace,
+            "labels": obj_labels,
+            "annotations": obj_annotations,
+        },
+        "spec": job_spec(
+            settings,
+            container=main_container(settings, spec),
+            placement=placement_for(placements or {}, spec.pipeline_type),
+            pod_labels=obj_labels,
+            pod_annotations=obj_annotations,
+            active_deadline_seconds=active_deadline_seconds,
+        ),
+    }
+
+
+def cron_job_manifest(
+    settings: Settings,
+    spec: ScheduleSpec,
+    *,
+    placements: dict[str, Placement] | None = None,
+    active_deadline_seconds: int | None = None,
+    history_limit: int = 3,
+) -> dict[str, Any]:
+    """A scheduled pipeline (``deploy_pipeline``): one CronJob, concurrency Forbid."""
+    sched_labels = schedule_labels(settings, spec)
+    sched_annotations = schedule_annotations(spec)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": schedule_name(spec.pipeline_fqn),
+            "namespace": settings.ingestion_namespace,
+            "labels": sched_labels,
+            "annotations": sched_annotations,
+        },
+        "spec": {
+            "schedule": spec.schedule,
+            "timeZone": spec.timezone,
+            "concurrencyPolicy": "Forbid",
+            "suspend": not spec.enabled,
+            "successfulJobsHistoryLimit": history_limit,
+            "failedJobsHistoryLimit": history_limit,
+            "jobTemplate": {
+                "metadata": {
+                    "labels": dict(sched_labels),
+                    "annotations": dict(sched_annotations),
+                },
+                "spec": job_spec(
+                    settings,
+                    container=schedule_container(settings, spec),
+                    placement=placement_for(placements or {}, spec.pipeline_type),
+                    pod_labels=sched_labels,
+                    pod_annotations=sched_annotations,
+                    active_deadline_seconds=active_deadline_seconds,
+                ),
+            },
+        },
+    }
+
+
+def job_state(obj: dict[str, Any]) -> ObjectState:
+    """What a Job says about its run: its conditions first, then its counters."""
+    status = obj.get("status") or {}
+    start = parse_time_ms(status.get("startTime"))
+    true_conditions = {
+        c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"
+    }
+    failure = annotated_failure(obj)
+    for kind in ("Complete", "SuccessCriteriaMet"):
+        if kind in true_conditions:
+            end = parse_time_ms(status.get("completionTime")) or parse_time_ms(
+                true_conditions[kind].get("lastTransitionTime")
+            )
+            return ObjectState(state=SUCCESS, start_date=start, end_date=end)
+    for kind in ("Failed", "FailureTarget"):
+        if kind in true_conditions:
+            cond = true_conditions[kind]
+            end = parse_time_ms(cond.get("lastTransitionTime"))
+            if failure is not None:
+                reason, message = failure
+            else:
+                reason = str(cond.get("reason") or "Failed")
+                message = str(cond.get("message") or f"Job failed ({reason})")
+            return ObjectState(
+                state=FAILED, reason=reason, message=message, start_date=start, end_date=end
+            )
+    if failure is not None:
+        return ObjectState(state=FAILED, reason=failure[0], message=failure[1], start_date=start)
+    if status.get("active"):
+        return ObjectState(state=RUNNING, start_date=start)
+    return ObjectState(state=QUEUED, start_date=start)
+
+
+class SimpleK8sExecutor(KubeExecutor):
+    name: str = "simpleK8s"
+    resource: ClassVar[str] = "jobs.batch"
+    kind_name: ClassVar[str] = "Job"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        batch_api: Any = None,
+        placements: dict[str, Placement] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(settings, **options)
+        self._batch_api = batch_api
+        self.placements = (
+            placements
+            if placements is not None
+            else parse_pipeline_type_configs(settings.simplek8s_pipeline_type_configs, "simpleK8s")
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> SimpleK8sExecutor:
+        """Validate SIMPLEK8S_PIPELINE_TYPE_CONFIGS and build the executor (``ConfigError``
+        names the variable) and log a warning for each variable that has no effect with it. No
+        cluster is contacted until ``start()`` or the first launch."""
+        executor = cls(settings, **options)
+        for warning in unused_variables(cls.name, settings):
+            log.warning(warning)
+        return executor
+
+    @property
+    def batch_api(self) -> Any:
+        if self._batch_api is None:
+            self._batch_api = k8s.BatchV1Api(self._clients.get())
+        return self._batch_api
+
+    def build(self, spec: LaunchSpec) -> dict[str, Any]:
+        return job_manifest(
+            self.settings,
+            spec,
+            placements=self.placements,
+            active_deadline_seconds=self.active_deadline_seconds,
+        )
+
+    def build_schedule(self, spec: ScheduleSpec) -> dict[str, Any]:
+        return cron_job_manifest(
+            self.settings,
+            spec,
+            placements=self.placements,
+            active_deadline_seconds=self.active_deadline_seconds,
+        )
+
+    def object_state(self, obj: dict[str, Any]) -> ObjectState:
+        return job_state(obj)
+
+    # -- API calls ---------------------------------------------------------------------------
+
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return to_dict(
+            self._call(
+                "create",
+                self.batch_api.create_namespaced_job,
+                namespace=self.namespace,
+                body=body,
+                target=body["metadata"]["name"],
+            )
+        )
+
+    def _read(self, name: str) -> dict[str, Any]:
+        return to_dict(
+            self._call(
+                "get",
+                self.batch_api.read_namespaced_job,
+                name=name,
+                namespace=self.namespace,
+            )
+        )
+
+    def _workload_list(self) -> tuple[Any, tuple[Any, ...]]:
+        return self.batch_api.list_namespaced_job, (self.namespace,)
+
+    def _kill_workload(self, run_id: str, name: str, **options: Any) -> bool:
+        self._call(
+            "delete",
+            self.batch_api.delete_namespaced_job,
+            name=name,
+            namespace=self.namespace,
+            propagation_policy="Foreground",
+        )
+        return True
+
+    def _end_workload(self, name: str, diagnosis: Diagnosis) -> None:
+        # An already exceeded deadline: the Job controller fails the Job and removes its pod,
+        # and the Job stays (until its TTL) with the runner's reason in its annotations.
+        self._call(
+            "patch",
+            self.batch_api.patch_namespaced_job,
+            name=name,
+            namespace=self.namespace,
+            body={
+                "metadata": {"annotations": failure_annotations(diagnosis)},
+                "spec": {"activeDeadlineSeconds": 1},
+            },
+            _content_type=MERGE_PATCH,
+        )

@@ -1,0 +1,290 @@
+"""Pod status -> reason + message, from pod statuses as the API server reports them."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView, diagnose
+from tests.runtime.executors.k8s_support import FakeClock
+
+TAINT = (
+    "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: ingestion}. "
+    "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+)
+
+
+def pod(status: dict[str, Any], *, name: str = "om-run-1-abc") -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ingestion",
+            "annotations": {"hybrid-runner.io/run-id": "run-1"},
+        },
+        "spec": {
+            "containers": [
+                {"name": "main", "image": "img:1", "resources": {"limits": {"memory": "4096Mi"}}}
+            ]
+        },
+        "status": status,
+    }
+
+
+def main_status(state: dict[str, Any], restarts: int = 0, name: str = "main") -> dict[str, Any]:
+    return {
+        "name": name,
+        "state": state,
+        "ready": False,
+        "restartCount": restarts,
+        "image": "registry.example.com/ingestion:om-1.11.1-cl-1.11.1",
+        "imageID": "",
+    }
+
+
+UNSCHEDULABLE = pod(
+    {
+        "phase": "Pending",
+        "qosClass": "Guaranteed",
+        "conditions": [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": "2024-05-01T10:00:00Z",
+                "reason": "Unschedulable",
+                "message": TAINT,
+            }
+        ],
+    }
+)
+IMAGE_PULL_BACKOFF = pod(
+    {
+        "phase": "Pending",
+        "startTime": "2024-05-01T10:00:00Z",
+        "containerStatuses": [
+            main_status(
+                {
+                    "waiting": {
+                        "reason": "ImagePullBackOff",
+                        "message": 'Back-off pulling image "registry.example.com/ingestion:nope"',
+                    }
+                }
+            )
+        ],
+    }
+)
+ERR_IMAGE_PULL = copy.deepcopy(IMAGE_PULL_BACKOFF)
+ERR_IMAGE_PULL["status"]["containerStatuses"][0]["state"]["waiting"] = {
+    "reason": "ErrImagePull",
+    "message": "rpc error: code = NotFound desc = failed to pull and unpack image "
+    '"registry.example.com/ingestion:nope": not found',
+}
+OOM_KILLED = pod(
+    {
+        "phase": "Failed",
+        "containerStatuses": [
+            main_status(
+                {
+                    "terminated": {
+                        "reason": "OOMKilled",
+                        "exitCode": 137,
+                        "startedAt": "2024-05-01T10:00:05Z",
+                        "finishedAt": "2024-05-01T10:03:00Z",
+                    }
+                }
+            )
+        ],
+    }
+)
+EVICTED = pod(
+    {
+        "phase": "Failed",
+        "reason": "Evicted",
+        "message": "The node was low on resource: memory. Threshold quantity: 100Mi, "
+        "available: 50Mi. Container main was using 3Gi, request is 1Gi.",
+    }
+)
+CRASH_LOOP = pod(
+    {
+        "phase": "Running",
+        "containerStatuses": [
+            main_status(
+                {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": "back-off 5m0s restarting failed container=main",
+                    }
+                },
+                restarts=6,
+            )
+        ],
+    }
+)
+DEADLINE = pod(
+    {
+        "phase": "Failed",
+        "reason": "DeadlineExceeded",
+        "message": "Pod was active on the node longer than the specified deadline",
+    }
+)
+EXIT_1 = pod(
+    {
+        "phase": "Failed",
+        "containerStatuses": [
+            main_status(
+                {"terminated": {"reason": "Error", "exitCode": 1, "message": "Traceback ..."}}
+            )
+        ],
+    }
+)
+CONFIG_ERROR = pod(
+    {
+        "phase": "Pending",
+        "containerStatuses": [
+            main_status(
+                {
+                    "waiting": {
+                        "reason": "CreateContainerConfigError",
+                        "message": 'secret "mysql-password" not found',
+                    }
+                }
+            )
+        ],
+    }
+)
+ARGO_INIT_PULL = pod(
+    {
+        "phase": "Pending",
+        "initContainerStatuses": [
+            main_status(
+                {"waiting": {"reason": "ErrImagePull", "message": "quay.io unreachable"}},
+                name="init",
+            )
+        ],
+        "containerStatuses": [
+            main_status({"waiting": {"reason": "PodInitializing"}}, name="wait"),
+            main_status({"waiting": {"reason": "PodInitializing"}}),
+        ],
+    }
+)
+PREEMPTED = pod(
+    {
+        "phase": "Failed",
+        "conditions": [
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": "Preempted in order to admit critical pod",
+            }
+        ],
+    }
+)
+RUNNING = pod(
+    {
+        "phase": "Running",
+        "startTime": "2024-05-01T10:00:00Z",
+        "containerStatuses": [main_status({"running": {"startedAt": "2024-05-01T10:00:05Z"}})],
+    }
+)
+SUCCEEDED = pod(
+    {
+        "phase": "Succeeded",
+        "containerStatuses": [main_status({"terminated": {"reason": "Completed", "exitCode": 0}})],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("sample", "reason", "in_message", "fail_after"),
+    [
+        (UNSCHEDULABLE, "Unschedulable", "untolerated taint {dedicated: ingestion}", None),
+        (IMAGE_PULL_BACKOFF, "ImagePullBackOff", "Back-off pulling image", 120.0),
+        (ERR_IMAGE_PULL, "ImagePullBackOff", "failed to pull and unpack image", 120.0),
+        (ARGO_INIT_PULL, "ImagePullBackOff", "container init: quay.io unreachable", 120.0),
+        (OOM_KILLED, "OOMKilled", "memory limit 4096Mi", 0.0),
+        (EVICTED, "Evicted", "low on resource: memory", 0.0),
+        (CRASH_LOOP, "CrashLoopBackOff", "restarted 6 times", 60.0),
+        (DEADLINE, "DeadlineExceeded", "longer than the specified deadline", 0.0),
+        (EXIT_1, "Error", "exited with code 1: Traceback", 0.0),
+        (CONFIG_ERROR, "CreateContainerConfigError", 'secret "mysql-password" not found', 60.0),
+        (PREEMPTED, "Preempted", "Preempted in order to admit critical pod", 0.0),
+    ],
+)
+def test_diagnose_recorded_statuses(
+    sample: dict[str, Any], reason: str, in_message: str, fail_after: float | None
+) -> None:
+    condition = diagnose(PodView.from_pod(sample))
+    assert condition is not None
+    assert condition.reason == reason
+    assert in_message in condition.message
+    assert condition.fail_after == fail_after
+
+
+@pytest.mark.parametrize("sample", [RUNNING, SUCCEEDED])
+def test_healthy_pods_have_no_diagnosis(sample: dict[str, Any]) -> None:
+    assert diagnose(PodView.from_pod(sample)) is None
+
+
+def test_deleted_pod_before_finishing_is_pod_deleted_but_not_after_success() -> None:
+    assert diagnose(PodView.from_pod(RUNNING, deleted=True)).reason == "PodDeleted"  # type: ignore[union-attr]
+    assert diagnose(PodView.from_pod(SUCCEEDED, deleted=True)) is None
+
+
+def test_pod_view_keeps_what_matters() -> None:
+    view = PodView.from_pod(RUNNING)
+    assert view.run_id == "run-1"
+    assert view.name == "om-run-1-abc"
+    assert view.started_ms == 1714557600000
+    assert view.main is not None and view.main.waiting_reason is None
+    assert not view.finished
+    assert PodView.from_pod(OOM_KILLED).memory_limit == "4096Mi"
+
+
+def test_tracker_applies_image_pull_grace_across_errimagepull_flapping() -> None:
+    clock = FakeClock(0.0)
+    tracker = DiagnosisTracker(Grace(image_pull_report=15, image_pull=120), clock)
+    assert tracker.observe("run-1", PodView.from_pod(ERR_IMAGE_PULL)) is None
+    clock.advance(20)
+    report = tracker.observe("run-1", PodView.from_pod(IMAGE_PULL_BACKOFF))
+    assert report is not None and report.reason == "ImagePullBackOff" and not report.fatal
+    clock.advance(60)
+    assert not tracker.observe("run-1", PodView.from_pod(ERR_IMAGE_PULL)).fatal  # type: ignore[union-attr]
+    clock.advance(45)
+    final = tracker.observe("run-1", PodView.from_pod(IMAGE_PULL_BACKOFF))
+    assert final is not None and final.fatal
+    assert "(for 125s)" in final.message
+    assert tracker.waiting() == ["run-1"]
+
+
+def test_tracker_resets_when_condition_clears() -> None:
+    clock = FakeClock(0.0)
+    tracker = DiagnosisTracker(Grace(image_pull=120), clock)
+    tracker.observe("run-1", PodView.from_pod(IMAGE_PULL_BACKOFF))
+    clock.advance(100)
+    assert tracker.observe("run-1", PodView.from_pod(RUNNING)) is None
+    assert tracker.waiting() == []
+    clock.advance(100)
+    diagnosis = tracker.observe("run-1", PodView.from_pod(IMAGE_PULL_BACKOFF))
+    assert diagnosis is None or not diagnosis.fatal
+
+
+def test_unschedulable_is_reported_at_once_and_never_fatal_by_default() -> None:
+    clock = FakeClock(0.0)
+    tracker = DiagnosisTracker(Grace(), clock)
+    first = tracker.observe("run-1", PodView.from_pod(UNSCHEDULABLE))
+    assert first is not None and not first.fatal and first.reason == "Unschedulable"
+    clock.advance(86400)
+    assert not tracker.observe("run-1", PodView.from_pod(UNSCHEDULABLE)).fatal  # type: ignore[union-attr]
+    strict = DiagnosisTracker(Grace(unschedulable_fail=600), clock)
+    strict.observe("run-1", PodView.from_pod(UNSCHEDULABLE))
+    clock.advance(601)
+    assert strict.observe("run-1", PodView.from_pod(UNSCHEDULABLE)).fatal  # type: ignore[union-attr]
+
+
+def test_terminal_conditions_are_fatal_immediately() -> None:
+    tracker = DiagnosisTracker(Grace(), FakeClock(0.0))
+    diagnosis = tracker.observe("run-1", PodView.from_pod(OOM_KILLED))
+    assert diagnosis is not None and diagnosis.fatal and diagnosis.reason == "OOMKilled"

@@ -1,0 +1,156 @@
+"""The pod contract shared by both Kubernetes executors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runtime.executors.k8s_pod import (
+    ScheduleSpec,
+    main_container,
+    pod_fields,
+    resources,
+    run_annotations,
+    run_labels,
+    schedule_container,
+    schedule_name,
+    selector,
+)
+from runtime.naming import label_value
+from tests.runtime.executors.k8s_support import make_settings, make_spec
+
+
+def env_dict(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_pipeline_container_contract() -> None:
+    settings = make_settings(INGESTION_EXTRA_ENVS="HTTPS_PROXY=http://proxy:3128,LOG=debug")
+    spec = make_spec(config={"source": {"type": "mysql"}, "workflowConfig": {}})
+    container = main_container(settings, spec)
+    assert container["name"] == "main"
+    assert container["command"] == ["python", "main.py"]
+    assert container["image"] == spec.image
+    names = [e["name"] for e in container["env"]]
+    assert names[:4] == ["config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN"]
+    env = env_dict(container)
+    assert json.loads(env["config"]) == spec.config
+    assert env["pipelineType"] == "metadata"
+    assert env["pipelineRunId"] == spec.run_id
+    assert env["ingestionPipelineFQN"] == spec.pipeline_fqn
+    assert env["KUBERNETES_IN_CLUSTER"] == "true"
+    assert env["HTTPS_PROXY"] == "http://proxy:3128"
+    assert container["resources"] == {
+        "requests": {"cpu": "1000m", "memory": "4096Mi"},
+        "limits": {"cpu": "1000m", "memory": "4096Mi"},
+    }
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def test_automation_container_uses_automation_command_and_resources() -> None:
+    settings = make_settings(AUTOMATION_COMMAND="python /opt/run_automation.py --verbose")
+    spec = make_spec(kind="automation", pipeline_type="automation")
+    container = main_container(settings, spec)
+    assert container["command"] == ["python", "/opt/run_automation.py", "--verbose"]
+    assert container["resources"] == {
+        "requests": {"cpu": "200m", "memory": "256Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi"},
+    }
+
+
+def test_contract_names_cannot_be_overridden_by_request_or_extra_envs() -> None:
+    settings = make_settings(INGESTION_EXTRA_ENVS='{"pipelineType": "evil", "X": "1"}')
+    spec = make_spec(env={"config": "{}", "AWS_DEFAULT_REGION": "eu-west-1", "X": "2"})
+    container = main_container(settings, spec)
+    names = [e["name"] for e in container["env"]]
+    assert len(names) == len(set(names)), "no duplicate env names"
+    env = env_dict(container)
+    assert env["pipelineType"] == "metadata"
+    assert json.loads(env["config"]) == spec.config
+    assert env["X"] == "2", "the handler's variables come before INGESTION_EXTRA_ENVS"
+
+
+def test_no_resources_when_unset() -> None:
+    settings = make_settings(
+        INGESTION_CPU_REQUEST="",
+        INGESTION_CPU_LIMIT="",
+        INGESTION_MEMORY_REQUEST="",
+        INGESTION_MEMORY_LIMIT="",
+    )
+    assert resources(settings, "pipeline") == {}
+    assert "resources" not in main_container(settings, make_spec())
+
+
+def test_missing_image_is_refused() -> None:
+    import attrs
+
+    with pytest.raises(ValueError, match="INGESTION_IMAGE"):
+        main_container(make_settings(), attrs.evolve(make_spec(), image=""))
+
+
+def test_labels_and_annotations() -> None:
+    settings = make_settings()
+    run_id = "9f3c1a7e-2b44-4d0e-8a55-000000000001"
+    spec = make_spec(run_id, fqn="Sample Data.mysql prod/metadata")
+    labels = run_labels(settings, spec)
+    assert labels == {
+        "app.kubernetes.io/managed-by": "hybrid-ingestion-runner",
+        "hybrid-runner.io/agent-id": "agent-1",
+        "hybrid-runner.io/pipeline-type": "metadata",
+        "hybrid-runner.io/kind": "pipeline",
+        "hybrid-runner.io/pipeline": label_value("Sample Data.mysql prod/metadata"),
+        "hybrid-runner.io/run-id": run_id,
+    }
+    assert run_annotations(spec) == {
+        "hybrid-runner.io/run-id": run_id,
+        "hybrid-runner.io/pipeline-fqn": "Sample Data.mysql prod/metadata",
+        "hybrid-runner.io/pipeline-type": "metadata",
+    }
+    # A run id that is not a valid label value is hashed in the label, kept in full in the
+    # annotation.
+    odd = make_spec("run/with spaces:" + "x" * 80)
+    assert run_labels(settings, odd)["hybrid-runner.io/run-id"] == label_value(odd.run_id)
+    assert run_annotations(odd)["hybrid-runner.io/run-id"] == odd.run_id
+
+
+def test_selector_matches_labels() -> None:
+    settings = make_settings(AGENT_ID="My Agent")
+    labels = run_labels(settings, make_spec())
+    for part in selector(settings.agent_id).split(","):
+        key, value = part.split("=")
+        assert labels[key] == value
+
+
+def test_pod_fields() -> None:
+    settings = make_settings(
+        INGESTION_IMAGE_PULL_SECRETS="a, b", INGESTION_AUTOMOUNT_SA_TOKEN="false"
+    )
+    assert pod_fields(settings) == {
+        "serviceAccountName": "ingestion",
+        "automountServiceAccountToken": False,
+        "imagePullSecrets": [{"name": "a"}, {"name": "b"}],
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    assert "serviceAccountName" not in pod_fields(make_settings(INGESTION_SERVICE_ACCOUNT_NAME=""))
+
+
+def test_schedule_container_has_no_run_id_and_name_fits_cronjob_limit() -> None:
+    spec = ScheduleSpec(
+        pipeline_fqn="a.very.long.service.name.with.many.parts.metadata_pipeline_0123456789",
+        pipeline_type="metadata",
+        config={},
+        image="img:1",
+        schedule="0 * * * *",
+    )
+    names = [e["name"] for e in schedule_container(make_settings(), spec)["env"]]
+    assert "pipelineRunId" not in names
+    name = schedule_name(spec.pipeline_fqn)
+    assert len(name) <= 52
+    assert name == schedule_name(spec.pipeline_fqn)
+    assert name != schedule_name(spec.pipeline_fqn + "x")
