@@ -1,0 +1,301 @@
+{{/*
+Names. Every resource is named after the release's full name, so two releases in one namespace
+never collide.
+*/}}
+{{- define "hir.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hir.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<fullname>-<suffix>", shortening the full name so the result stays within 63 characters. */}}
+{{- define "hir.suffixed" -}}
+{{- $full := include "hir.fullname" .ctx }}
+{{- $room := sub 62 (len .suffix) | int }}
+{{- printf "%s-%s" ($full | trunc $room | trimSuffix "-") .suffix }}
+{{- end }}
+
+{{- define "hir.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hir.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "hir.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "hir.labels" -}}
+helm.sh/chart: {{ include "hir.chart" . }}
+{{ include "hir.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: hybrid-ingestion-runner
+{{- end }}
+
+{{- define "hir.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "hir.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "hir.ingestionServiceAccountName" -}}
+{{- $sa := .Values.config.ingestionPods.serviceAccount }}
+{{- if $sa.create }}
+{{- default (include "hir.suffixed" (dict "ctx" . "suffix" "ingestion")) $sa.name }}
+{{- else }}
+{{- required "config.ingestionPods.serviceAccount.name is required when its create is false" $sa.name }}
+{{- end }}
+{{- end }}
+
+{{/* argo or simpleK8s: `executor`, else what Collate's chart infers from the Argo settings. */}}
+{{- define "hir.executor" -}}
+{{- if .Values.executor }}
+{{- .Values.executor }}
+{{- else if or .Values.installArgoWorkflows .Values.config.argoWorkflows.endpoint }}
+{{- "argo" }}
+{{- else }}
+{{- "simpleK8s" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Server URLs from config.serverHost ("acme.getcollate.io" or "https://acme.getcollate.io"):
+SERVER_URL = wss://<host> (as Collate's chart derives it), SERVER_HOST_API_URL = https://<host>/api.
+An http:// host gives ws:// and http:// (local use; the runner also wants ALLOW_INSECURE_WS=true).
+*/}}
+{{- define "hir.serverHost" -}}
+{{- $raw := required "config.serverHost is required (e.g. acme.getcollate.io)" .Values.config.serverHost | trim | trimSuffix "/" }}
+{{- $raw | trimPrefix "https://" | trimPrefix "http://" }}
+{{- end }}
+
+{{- define "hir.serverInsecure" -}}
+{{- if hasPrefix "http://" (.Values.config.serverHost | trim) }}true{{ end }}
+{{- end }}
+
+{{- define "hir.serverUrl" -}}
+{{- if .Values.config.serverUrl }}
+{{- .Values.config.serverUrl }}
+{{- else }}
+{{- printf "%s://%s" (ternary "ws" "wss" (eq (include "hir.serverInsecure" .) "true")) (include "hir.serverHost" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "hir.serverHostApiUrl" -}}
+{{- printf "%s://%s/api" (ternary "http" "https" (eq (include "hir.serverInsecure" .) "true")) (include "hir.serverHost" .) }}
+{{- end }}
+
+{{/* The Secret and key holding AUTH_TOKEN. */}}
+{{- define "hir.authSecretName" -}}
+{{- if .Values.config.authTokenSecret.name }}
+{{- .Values.config.authTokenSecret.name }}
+{{- else }}
+{{- include "hir.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{- define "hir.authSecretKey" -}}
+{{- if .Values.config.authTokenSecret.name }}
+{{- .Values.config.authTokenSecret.key }}
+{{- else }}
+{{- "authToken" }}
+{{- end }}
+{{- end }}
+
+{{/* The docker-registry Secret the ECR helper maintains. */}}
+{{- define "hir.ecrPullSecretName" -}}
+{{- default (include "hir.suffixed" (dict "ctx" . "suffix" "registry")) .Values.ecrRegistryHelper.pullSecretName }}
+{{- end }}
+
+{{- define "hir.ecrServiceAccountName" -}}
+{{- if .Values.ecrRegistryHelper.serviceAccount.create }}
+{{- default (include "hir.suffixed" (dict "ctx" . "suffix" "ecr")) .Values.ecrRegistryHelper.serviceAccount.name }}
+{{- else }}
+{{- required "ecrRegistryHelper.serviceAccount.name is required when its create is false" .Values.ecrRegistryHelper.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Ingestion pods' pull secrets as a comma-separated string. */}}
+{{- define "hir.ingestionPullSecrets" -}}
+{{- $secrets := .Values.config.ingestionPods.imagePullSecrets }}
+{{- if kindIs "slice" $secrets }}
+{{- join "," $secrets }}
+{{- else if $secrets }}
+{{- $secrets }}
+{{- else if .Values.ecrRegistryHelper.enabled }}
+{{- include "hir.ecrPullSecretName" . }}
+{{- end }}
+{{- end }}
+
+{{/* Ingestion pods' extra env as a JSON object (INGESTION_EXTRA_ENVS accepts one). */}}
+{{- define "hir.ingestionExtraEnvs" -}}
+{{- $in := .Values.config.ingestionPods.extraEnvs }}
+{{- $out := dict }}
+{{- if kindIs "map" $in }}
+{{- range $k, $v := $in }}
+{{- $_ := set $out $k (toString $v) }}
+{{- end }}
+{{- else }}
+{{- range $in }}
+{{- $kv := regexSplit "[=:]" . 2 }}
+{{- if ne (len $kv) 2 }}
+{{- fail (printf "config.ingestionPods.extraEnvs: %q is not KEY=VALUE" .) }}
+{{- end }}
+{{- $_ := set $out (index $kv 0 | trim) (index $kv 1) }}
+{{- end }}
+{{- end }}
+{{- if $out }}{{ toJson $out }}{{ end }}
+{{- end }}
+
+{{/*
+RBAC rules. These MUST equal runtime/permissions.py (rules_for / ingestion_rules_for):
+tests/helm compares them for every executor and secrets manager.
+*/}}
+{{- define "hir.runnerRules" -}}
+{{- $executor := include "hir.executor" . }}
+{{- if eq $executor "argo" }}
+- apiGroups: ["argoproj.io"]
+  resources: ["workflows", "cronworkflows"]
+  verbs: ["create", "get", "list", "watch", "patch", "delete"]
+{{- else if eq $executor "simpleK8s" }}
+- apiGroups: ["batch"]
+  resources: ["jobs", "cronjobs"]
+  verbs: ["create", "get", "list", "watch", "patch", "delete"]
+{{- end }}
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["list", "watch"]
+{{- if eq .Values.config.secretsManager "kubernetes" }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
+{{- end }}
+
+{{- define "hir.ingestionRules" -}}
+{{- if eq (include "hir.executor" .) "argo" }}
+- apiGroups: ["argoproj.io"]
+  resources: ["workflowtaskresults"]
+  verbs: ["create", "patch"]
+{{- end }}
+{{- if eq .Values.config.secretsManager "kubernetes" }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
+{{- end }}
+
+{{/* Mount point of customConfig in the runner pod. */}}
+{{- define "hir.customConfigDir" -}}
+/etc/hybrid-runner/custom
+{{- end }}
+
+{{/*
+The runner's environment: only names from runtime/settings.py VARIABLES. A name given in
+`extraEnvs` replaces the chart's own entry (no duplicate names in the container).
+*/}}
+{{- define "hir.env" -}}
+{{- $v := .Values }}
+{{- $c := .Values.config }}
+{{- $p := .Values.config.ingestionPods }}
+{{- $env := list }}
+{{- $env = append $env (dict "name" "AGENT_ID" "value" (required "config.agentId is required" $c.agentId)) }}
+{{- $env = append $env (dict "name" "AUTH_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" (include "hir.authSecretName" .) "key" (include "hir.authSecretKey" .)))) }}
+{{- $env = append $env (dict "name" "SERVER_URL" "value" (include "hir.serverUrl" .)) }}
+{{- $env = append $env (dict "name" "SERVER_HOST_API_URL" "value" (include "hir.serverHostApiUrl" .)) }}
+{{- if not (kindIs "invalid" $c.reconnectDelaySeconds) }}
+{{- $env = append $env (dict "name" "RECONNECT_DELAY_SECONDS" "value" (toString $c.reconnectDelaySeconds)) }}
+{{- end }}
+{{- $env = append $env (dict "name" "EXECUTOR_TYPE" "value" (include "hir.executor" .)) }}
+{{- $env = append $env (dict "name" "SECRETS_MANAGER" "value" $c.secretsManager) }}
+{{- if not (kindIs "invalid" $c.dynamicIngestionVersionEnabled) }}
+{{- $env = append $env (dict "name" "DYNAMIC_INGESTION_VERSION_ENABLED" "value" (toString $c.dynamicIngestionVersionEnabled)) }}
+{{- end }}
+{{- $env = append $env (dict "name" "INGESTION_NAMESPACE" "value" .Release.Namespace) }}
+{{- if $p.repository }}
+{{- $image := $p.repository }}
+{{- if $p.tag }}{{ $image = printf "%s:%s" $p.repository $p.tag }}{{ end }}
+{{- $env = append $env (dict "name" "INGESTION_IMAGE" "value" $image) }}
+{{- end }}
+{{- $env = append $env (dict "name" "INGESTION_SERVICE_ACCOUNT_NAME" "value" (include "hir.ingestionServiceAccountName" .)) }}
+{{- with include "hir.ingestionPullSecrets" . }}
+{{- $env = append $env (dict "name" "INGESTION_IMAGE_PULL_SECRETS" "value" .) }}
+{{- end }}
+{{- if not (kindIs "invalid" $p.automountSAToken) }}
+{{- $env = append $env (dict "name" "INGESTION_AUTOMOUNT_SA_TOKEN" "value" (toString $p.automountSAToken)) }}
+{{- end }}
+{{- with include "hir.ingestionExtraEnvs" . }}
+{{- $env = append $env (dict "name" "INGESTION_EXTRA_ENVS" "value" .) }}
+{{- end }}
+{{- range $kind, $prefix := dict "resources" "INGESTION" "automationResources" "INGESTION_AUTOMATION_WORKFLOW" }}
+{{- $r := get $p $kind | default dict }}
+{{- range $bound, $suffix := dict "limits" "LIMIT" "requests" "REQUEST" }}
+{{- $b := get $r $bound | default dict }}
+{{- range $res := list "cpu" "memory" }}
+{{- with get $b $res }}
+{{- $env = append $env (dict "name" (printf "%s_%s_%s" $prefix (upper $res) $suffix) "value" (toString .)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $p.customConfig.enabled }}
+{{- if $p.customConfig.workflowParams }}
+{{- $env = append $env (dict "name" "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH" "value" (printf "%s/workflow-params.yaml" (include "hir.customConfigDir" .))) }}
+{{- end }}
+{{- if $p.customConfig.containerParams }}
+{{- $env = append $env (dict "name" "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH" "value" (printf "%s/container-params.yaml" (include "hir.customConfigDir" .))) }}
+{{- end }}
+{{- end }}
+{{- if not (kindIs "invalid" $c.argoWorkflows.secondsAfterCompletionTTL) }}
+{{- $env = append $env (dict "name" "ARGO_SECONDS_AFTER_COMPLETION_TTL" "value" ($c.argoWorkflows.secondsAfterCompletionTTL | int64 | toString)) }}
+{{- end }}
+{{- $env = append $env (dict "name" "SHUTDOWN_GRACE_SECONDS" "value" (toString (sub (int $v.terminationGracePeriodSeconds) 15))) }}
+{{- $env = append $env (dict "name" "STATE_DIR" "value" "/var/lib/hybrid-runner") }}
+{{- $env = append $env (dict "name" "METRICS_SERVER_PORT" "value" ($v.metricsServerConfiguration.port | int64 | toString)) }}
+{{- $env = append $env (dict "name" "METRICS_SERVER_PATH" "value" $v.metricsServerConfiguration.path) }}
+{{- $env = append $env (dict "name" "LOG_LEVEL" "value" $v.logging.level) }}
+{{- $env = append $env (dict "name" "LOG_FORMAT" "value" $v.logging.format) }}
+{{- $user := dict }}
+{{- range $v.extraEnvs }}{{ $_ := set $user .name true }}{{ end }}
+{{- $out := list }}
+{{- range $env }}{{ if not (hasKey $user .name) }}{{ $out = append $out . }}{{ end }}{{ end }}
+{{- toYaml (concat $out $v.extraEnvs) }}
+{{- end }}
+
+{{/* Fail early on combinations the runner would refuse at start-up. */}}
+{{- define "hir.validate" -}}
+{{- if and .Values.installArgoWorkflows (not (hasKey (.Subcharts | default dict) "argoWorkflows")) }}
+{{- fail "installArgoWorkflows is true but the argo-workflows chart is not in the chart's charts/ directory: run `helm dependency update` on the chart first" }}
+{{- end }}
+{{- if and (not .Values.config.authToken) (not .Values.config.authTokenSecret.name) }}
+{{- fail "set config.authToken or config.authTokenSecret.name (an existing Secret with the bot JWT)" }}
+{{- end }}
+{{- if has .Values.config.secretsManager (list "managed-azure-kv" "azure-kv") }}
+{{- $names := list }}
+{{- range .Values.extraEnvs }}{{ $names = append $names .name }}{{ end }}
+{{- if not (has "AZURE_KEY_VAULT_NAME" $names) }}
+{{- fail (printf "config.secretsManager=%s needs AZURE_KEY_VAULT_NAME in extraEnvs" .Values.config.secretsManager) }}
+{{- end }}
+{{- end }}
+{{- if lt (int .Values.terminationGracePeriodSeconds) 20 }}
+{{- fail "terminationGracePeriodSeconds must be at least 20 (the runner drains for it minus 15)" }}
+{{- end }}
+{{- end }}

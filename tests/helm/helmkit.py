@@ -1,0 +1,147 @@
+"""Rendering the chart with Helm's own Go SDK (PyPI ``helm-python-sdk``) and reading the result.
+
+No helm binary and no cluster: ``Chart.render`` is ``helm template``. The argo-workflows
+subchart is not in the repository (``helm dependency update`` fetches it), so every scenario
+here renders with ``installArgoWorkflows: false`` unless it brings a stub subchart of its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import yaml
+
+CHART_DIR = Path(__file__).resolve().parents[2] / "helm"
+NAMESPACE = "argo-workflows"
+RELEASE = "my-runner"
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.test-bot-token.signature"
+
+#: Kinds that come from CRDs: kubernetes-validate has no schema for them.
+CRD_KINDS = {
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
+}
+KUBE_VERSIONS = ("1.28", kubernetes_validate.latest_version())
+
+#: The docs' minimal values (Collate "Deploy via Helm"): agent id, bot token, instance host.
+MINIMAL: dict[str, Any] = {
+    "config": {
+        "agentId": "collate-hybrid-runner",
+        "authToken": TOKEN,
+        "serverHost": "acme.getcollate.io",
+    },
+}
+
+
+@functools.cache
+def chart() -> helm_python.Chart:
+    return helm_python.Chart.load(str(CHART_DIR))
+
+
+def merge(base: Mapping[str, Any], *overlays: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge (maps merge key by key; anything else from the overlay wins)."""
+    out = copy.deepcopy(dict(base))
+    for overlay in overlays:
+        for key, value in overlay.items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+class Rendered:
+    """One render: manifests by template path, parsed objects, and lookups."""
+
+    def __init__(self, manifests: Mapping[str, str]) -> None:
+        self.manifests = dict(manifests)
+        self.notes = next((t for p, t in manifests.items() if p.endswith("NOTES.txt")), "")
+        self.objects: list[dict[str, Any]] = []
+        for path, text in sorted(manifests.items()):
+            if path.endswith("NOTES.txt"):
+                continue
+            self.objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.objects)
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def one(self, kind: str, name: str | None = None) -> dict[str, Any]:
+        found = [o for o in self.all(kind) if name is None or o["metadata"]["name"] == name]
+        assert len(found) == 1, f"{len(found)} {kind} named {name!r}"
+        return found[0]
+
+    @property
+    def deployment(self) -> dict[str, Any]:
+        return self.one("Deployment")
+
+    @property
+    def pod(self) -> dict[str, Any]:
+        spec: dict[str, Any] = self.deployment["spec"]["template"]
+        return spec
+
+    @property
+    def container(self) -> dict[str, Any]:
+        containers = self.pod["spec"]["containers"]
+        assert [c["name"] for c in containers] == ["runner"]
+        container: dict[str, Any] = containers[0]
+        return container
+
+    @property
+    def env(self) -> dict[str, dict[str, Any]]:
+        """The runner's env entries by name (asserting there are no duplicate names)."""
+        entries = self.container["env"]
+        names = [e["name"] for e in entries]
+        assert len(names) == len(set(names)), f"duplicate env names: {names}"
+        return {e["name"]: e for e in entries}
+
+    @property
+    def env_values(self) -> dict[str, str]:
+        return {name: e["value"] for name, e in self.env.items() if "value" in e}
+
+    def role_rules(self, name: str) -> list[dict[str, Any]]:
+        rules: list[dict[str, Any]] = self.one("Role", name)["rules"]
+        return rules
+
+    def names(self) -> set[tuple[str, str]]:
+        return {(o["kind"], o["metadata"]["name"]) for o in self.objects}
+
+
+def render(
+    values: Mapping[str, Any] | None = None,
+    *,
+    name: str = RELEASE,
+    namespace: str = NAMESPACE,
+    chart_obj: helm_python.Chart | None = None,
+) -> Rendered:
+    manifests = (chart_obj or chart()).render(dict(values or {}), name=name, namespace=namespace)
+    return Rendered(manifests)
+
+
+def fullname(release: str = RELEASE) -> str:
+    return f"{release}-hybrid-ingestion-runner"
+
+
+def validate_objects(rendered: Rendered) -> None:
+    """Every object against the Kubernetes schemas (strict: unknown fields fail)."""
+    for obj in rendered:
+        kind = obj["kind"]
+        if kind in CRD_KINDS:
+            assert obj["apiVersion"] == CRD_KINDS[kind]
+            continue
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(obj, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:  # pragma: no cover - message
+                raise AssertionError(
+                    f"{kind}/{obj['metadata']['name']} invalid for Kubernetes {version}: "
+                    f"{exc.message} at {list(exc.path)}"
+                ) from None
