@@ -25,8 +25,10 @@ TRIALS = 20
 def start_runner(server: ReferenceServer, state: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, **runner_env(server, state)}
     return subprocess.Popen(
-        [sys.executable, "-m", "runtime"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "runtime"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
