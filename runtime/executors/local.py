@@ -3,7 +3,9 @@
 It keeps the ingestion pod's contract (same env variables, configurable command), writes every
 run's record and output under ``STATE_DIR/runs/<runName>/`` so a restarted runner still answers
 ``status`` for earlier runs and learns how runs ended while it was down, and kills a run's whole
-process group with SIGTERM, then SIGKILL after a grace period.
+process group with SIGTERM, then SIGKILL after a grace period. ``logs`` serves a run's
+``output.log`` in byte-offset chunks. There is no scheduler here: the schedule methods answer
+``Unsupported`` (use ``argo`` or ``simpleK8s`` for scheduled pipelines).
 """
 
 from __future__ import annotations
@@ -22,14 +24,20 @@ from typing import Any
 
 import attrs
 
-from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound
+from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound, Unsupported
 from runtime.executors.base import (
     FAILED,
+    LOG_CHUNK_BYTES,
     QUEUED,
     RUNNING,
     STOPPED,
     SUCCESS,
     LaunchSpec,
+    LogChunk,
+    PipelineDeletion,
+    ScheduleRef,
+    ScheduleSpec,
+    log_chunk,
 )
 from runtime.executors.local_supervisor import write_json_atomic
 from runtime.executors.table import RunRecord, RunTable
@@ -38,6 +46,7 @@ from runtime.settings import VARIABLES, Settings
 log = logging.getLogger("runtime.executors.local")
 
 POLL_SECONDS = 0.1
+HEALTH_TTL = 5.0
 # The runner's own configuration stays out of the ingestion process, above all AUTH_TOKEN;
 # these few are meant for the ingestion's secrets loader and are passed on.
 _PASSED_THROUGH = {"AWS_DEFAULT_REGION", "AZURE_KEY_VAULT_NAME", "GOOGLE_CLOUD_PROJECT"}
@@ -78,9 +87,11 @@ def _alive(pid: int, start_time: str | None) -> bool:
 
 class LocalExecutor:
     name = "local"
+    supports_schedules = False
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, log_chunk_bytes: int = LOG_CHUNK_BYTES) -> None:
         self.settings = settings
+        self.log_chunk_bytes = log_chunk_bytes
         self.table = RunTable()
         self.runs_dir = Path(settings.state_dir).expanduser().resolve() / "runs"
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -89,6 +100,8 @@ class LocalExecutor:
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
         self._ready = False
+        self._health: dict[str, str] = {}
+        self._health_at = float("-inf")
 
     # ------------------------------------------------------------------ protocol
 
@@ -198,6 +211,14 @@ class LocalExecutor:
         self._finish(run_id)
 
     def health(self) -> dict[str, str]:
+        # Answered from a probe at most every HEALTH_TTL seconds: `status` asks on every call.
+        now = time.monotonic()
+        if now - self._health_at > HEALTH_TTL:
+            self._health = self._probe_state_dir()
+            self._health_at = now
+        return dict(self._health)
+
+    def _probe_state_dir(self) -> dict[str, str]:
         probe = self.runs_dir / ".probe"
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -378,17 +399,43 @@ class LocalExecutor:
                 if not self._is_running(record.run_id, record):
                     self._finish(record.run_id)
 
-    def logs(self, run_id: str, after: int = 0, limit: int = 65536) -> tuple[str, int, int]:
-        """A chunk of a run's output from byte ``after``: (text, next offset, total bytes)."""
+    def logs(self, run_id: str, after: int = 0) -> LogChunk:
+        """The run's output (stdout and stderr, ``output.log``) from byte ``after``."""
         record = self.table.get(run_id)
         if record is None:
             raise NotFound(f"run {run_id!r} is not known to this runner")
+        final = record.final  # before reading: a final run's output is complete
         path = self.runs_dir / record.run_name / "output.log"
+        start = max(0, after)
         try:
             with path.open("rb") as handle:
                 total = os.fstat(handle.fileno()).st_size
-                handle.seek(after)
-                data = handle.read(limit)
+                handle.seek(start)
+                window = handle.read(self.log_chunk_bytes)
         except FileNotFoundError:
-            return "", 0, 0
-        return data.decode("utf-8", "replace"), after + len(data), total
+            window, total = b"", 0
+        except OSError as exc:
+            raise ExecutorUnavailable(f"cannot read the output of run {run_id!r}: {exc}") from None
+        return log_chunk(window, start=start, total=total, final=final)
+
+    # ------------------------------------------------------------------ schedules
+
+    def _unsupported(self) -> Unsupported:
+        return Unsupported(
+            "scheduled pipelines need a cluster scheduler: set EXECUTOR_TYPE=argo (CronWorkflow) "
+            "or EXECUTOR_TYPE=simpleK8s (CronJob); the local executor runs single runs only"
+        )
+
+    def render_schedule(self, spec: ScheduleSpec) -> list[dict[str, Any]]:
+        raise self._unsupported()
+
+    def deploy_schedule(self, spec: ScheduleSpec) -> ScheduleRef:
+        raise self._unsupported()
+
+    def toggle_schedule(
+        self, pipeline_fqn: str, enabled: bool, *, dry_run: bool = False
+    ) -> ScheduleRef:
+        raise self._unsupported()
+
+    def delete_pipeline(self, pipeline_fqn: str, *, dry_run: bool = False) -> PipelineDeletion:
+        raise self._unsupported()

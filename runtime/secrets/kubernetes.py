@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+from typing import TYPE_CHECKING, Any
 
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+if TYPE_CHECKING:
+    from kubernetes import client
 
 from runtime.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
 
@@ -57,6 +57,11 @@ class KubernetesSecretStore:
         )
 
     def check(self, secret_id: str) -> None:
+        # Imported here: the kubernetes client costs ~30 MiB, and a runner whose requests hold no
+        # reference (or that runs the local executor) never needs it.
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         api = self._core_api()
         where = f"Secret {secret_id!r} in namespace {self.namespace!r}"
         try:
@@ -90,13 +95,15 @@ class KubernetesSecretStore:
         return {"KUBERNETES_IN_CLUSTER": "true", "KUBERNETES_NAMESPACE": self.namespace}
 
     def _core_api(self) -> client.CoreV1Api:
+        from kubernetes import client
+
         with self._lock:
             if self._api is None:
                 api_client = self._api_client or _load_api_client()
                 self._api = client.CoreV1Api(api_client)
             return self._api
 
-    def _api_error(self, exc: ApiException, secret_id: str, where: str) -> Exception:
+    def _api_error(self, exc: Any, secret_id: str, where: str) -> Exception:
         status = exc.status or 0
         detail = _status_message(exc)
         if status == 404:
@@ -126,6 +133,8 @@ class KubernetesSecretStore:
 
 def _load_api_client() -> client.ApiClient:
     """In-cluster configuration (the runner's pod), else the local kubeconfig."""
+    from kubernetes import client, config
+
     configuration = client.Configuration()
     try:
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
@@ -143,7 +152,7 @@ def _load_api_client() -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-def _status_message(exc: ApiException) -> str:
+def _status_message(exc: Any) -> str:
     """The ``message`` of the API server's Status object (an error reply, never secret data)."""
     if not exc.body:
         return ""

@@ -6,11 +6,12 @@ import socket
 from typing import Any
 
 import google.auth
+import kubernetes.client
+import kubernetes.config
 import pytest
 
 from runtime.metrics import Metrics
 from runtime.secrets import SecretsService, build_secrets
-from runtime.secrets import kubernetes as k8s_module
 from runtime.secrets.aws import AwsSecretStore
 from runtime.secrets.azure import AzureKeyVaultStore
 from runtime.secrets.gcp import GcpSecretStore
@@ -33,8 +34,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
     monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
     monkeypatch.setattr(google.auth, "default", refuse("google.auth.default"))
-    monkeypatch.setattr(k8s_module.config, "load_incluster_config", refuse("incluster config"))
-    monkeypatch.setattr(k8s_module.config, "load_kube_config", refuse("kubeconfig"))
+    monkeypatch.setattr(kubernetes.config, "load_incluster_config", refuse("incluster config"))
+    monkeypatch.setattr(kubernetes.config, "load_kube_config", refuse("kubeconfig"))
     return attempts
 
 

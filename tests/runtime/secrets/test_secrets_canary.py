@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
+import kubernetes.client
+import kubernetes.config
 import pytest
 from kubernetes import client
 from prometheus_client import generate_latest
@@ -20,7 +22,6 @@ from prometheus_client import generate_latest
 from runtime.errors import RunnerError, SecretNotFound
 from runtime.metrics import Metrics
 from runtime.secrets import SecretsService, SecretStore
-from runtime.secrets import kubernetes as k8s_module
 from runtime.secrets.kubernetes import KubernetesSecretStore
 from tests.runtime.secrets.azure_server import FakeKeyVault
 from tests.runtime.secrets.gcp_server import FakeSecretManager
@@ -85,7 +86,7 @@ def setup_kubernetes(request: pytest.FixtureRequest, canary: str) -> tuple[Secre
 
     api.read_namespaced_secret.side_effect = read
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
-    monkeypatch.setattr(k8s_module.client, "CoreV1Api", lambda api_client: api)
+    monkeypatch.setattr(kubernetes.client, "CoreV1Api", lambda api_client: api)
     store = KubernetesSecretStore("ingestion", api_client=mock.Mock(spec=client.ApiClient))
     return store, lambda: base64.b64decode(secret.data["value"]).decode()  # type: ignore[index]
 

@@ -26,7 +26,6 @@ from runtime.errors import (
 )
 from runtime.metrics import Metrics
 from runtime.secrets import SecretsService
-from runtime.secrets import kubernetes as k8s_module
 from runtime.secrets.kubernetes import KubernetesSecretStore
 from tests.runtime.secrets.secrets_testlib import core_v1_mock, nested_document, timed
 
@@ -79,7 +78,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeCluster, Any, Any]:
         built_with.append(api_client)
         return api
 
-    monkeypatch.setattr(k8s_module.client, "CoreV1Api", core_v1)
+    monkeypatch.setattr(client, "CoreV1Api", core_v1)
     return fake, api, (api_client, built_with)
 
 
@@ -104,8 +103,8 @@ def test_present_secret_passes_with_explicit_timeout(cluster: Any, store: Kubern
 
 def test_construction_contacts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     loader = mock.Mock(side_effect=AssertionError("loaded configuration"))
-    monkeypatch.setattr(k8s_module.config, "load_incluster_config", loader)
-    monkeypatch.setattr(k8s_module.config, "load_kube_config", loader)
+    monkeypatch.setattr(config, "load_incluster_config", loader)
+    monkeypatch.setattr(config, "load_kube_config", loader)
     store = KubernetesSecretStore(NAMESPACE)
     assert store.pod_env() == {"KUBERNETES_IN_CLUSTER": "true", "KUBERNETES_NAMESPACE": NAMESPACE}
     assert store.provider == "kubernetes"
