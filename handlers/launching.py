@@ -1,9 +1,13 @@
-"""What run_pipeline and test_connection share: preflight, image, spec, launch or dry-run."""
+"""What run_pipeline, test_connection and deploy_pipeline share: the secret preflight, the
+secrets-provider settings, the image (``pod_inputs``); and for the first two the launch or
+dry-run itself (``launch``)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
+
+import attrs
 
 from runtime.context import Context
 from runtime.executors.base import QUEUED, LaunchSpec, RunKind
@@ -12,6 +16,40 @@ from runtime.messages import LaunchResult
 from runtime.naming import run_name
 
 DRY_RUN_STATE = "dryRun"
+
+
+@attrs.frozen(kw_only=True)
+class PodInputs:
+    """What the ingestion pod gets besides the contract's names: config, image, extra env."""
+
+    config: dict[str, Any]
+    image: str
+    env: dict[str, str]
+
+
+def pod_inputs(
+    ctx: Context, *, kind: RunKind, config: dict[str, Any], image: str | None
+) -> PodInputs:
+    """Preflight every ``secret:`` reference, set the secrets provider and loader in the config,
+    resolve the image: the same for a single run and for every run of a schedule."""
+    # Checked on the request as sent: the values stay in the customer's store.
+    checked = ctx.secrets.preflight(config)
+    if checked:
+        ctx.logger.info("secret preflight passed for %d reference(s)", checked)
+    if kind == "automation":
+        pod_config = ctx.secrets.configure_automation(config)
+    else:
+        pod_config = ctx.secrets.configure_workflow_config(config)
+    return PodInputs(
+        config=pod_config,
+        image=resolve_image(
+            ctx.settings.ingestion_image,
+            requested=image,
+            dynamic=ctx.settings.dynamic_ingestion_version,
+            server_version=ctx.runner.server_version,
+        ),
+        env=ctx.secrets.pod_env(),
+    )
 
 
 def launch(
@@ -32,28 +70,16 @@ def launch(
         ctx.logger.info("run %s already known (%s); not launching again", run_id, known.state)
         return LaunchResult(run_id=run_id, run_name=known.run_name, state=known.state)
 
-    # Checked on the request as sent: the values stay in the customer's store.
-    checked = ctx.secrets.preflight(config)
-    if checked:
-        ctx.logger.info("secret preflight passed for %d reference(s)", checked)
-    if kind == "automation":
-        pod_config = ctx.secrets.configure_automation(config)
-    else:
-        pod_config = ctx.secrets.configure_workflow_config(config)
+    pod = pod_inputs(ctx, kind=kind, config=config, image=image)
     spec = LaunchSpec(
         run_id=run_id,
         run_name=name,
         kind=kind,
         pipeline_type=pipeline_type,
         pipeline_fqn=pipeline_fqn,
-        config=pod_config,
-        image=resolve_image(
-            ctx.settings.ingestion_image,
-            requested=image,
-            dynamic=ctx.settings.dynamic_ingestion_version,
-            server_version=ctx.runner.server_version,
-        ),
-        env=ctx.secrets.pod_env(),
+        config=pod.config,
+        image=pod.image,
+        env=pod.env,
     )
     started = time.perf_counter()
     if ctx.dry_run:

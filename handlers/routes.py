@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
-from handlers import check_connection, kill, run_pipeline, status
-from runtime.messages import CheckConnection, Kill, Request, RunPipeline, Status
+from handlers import (
+    check_connection,
+    delete_pipeline,
+    deploy_pipeline,
+    kill,
+    logs,
+    run_pipeline,
+    status,
+    toggle_pipeline,
+)
+from runtime.messages import (
+    CheckConnection,
+    DeletePipeline,
+    DeployPipeline,
+    Kill,
+    Logs,
+    Request,
+    RunPipeline,
+    Status,
+    TogglePipeline,
+)
 from runtime.router import Handler
 
 ROUTES: dict[type[Request], Handler] = {
@@ -11,4 +30,8 @@ ROUTES: dict[type[Request], Handler] = {
     CheckConnection: check_connection.handle,
     Kill: kill.handle,
     Status: status.handle,
+    Logs: logs.handle,
+    DeployPipeline: deploy_pipeline.handle,
+    TogglePipeline: toggle_pipeline.handle,
+    DeletePipeline: delete_pipeline.handle,
 }

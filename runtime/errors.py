@@ -58,6 +58,12 @@ class LaunchFailed(RunnerError):
     code = "launch_failed"
 
 
+class Unsupported(RunnerError):
+    """The configured executor cannot do this at all (schedules under ``EXECUTOR_TYPE=local``)."""
+
+    code = "unsupported"
+
+
 class Timeout(RunnerError):
     code = "timeout"
     retryable = True

@@ -76,7 +76,56 @@ class Status(Request):
     pipeline_fqn: str | None = None
 
 
-REQUEST_TYPES: tuple[type[Request], ...] = (RunPipeline, CheckConnection, Kill, Status)
+@attrs.frozen(kw_only=True)
+class Logs(Request):
+    """One chunk of a run's log, from byte offset ``after`` (a decimal string; default "0")."""
+
+    TYPE: ClassVar[str] = "logs"
+    run_id: str = attrs.field(validator=_non_empty)
+    after: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DeployPipeline(Request):
+    """Create or update a pipeline's schedule (CronWorkflow / CronJob); idempotent on the FQN."""
+
+    TYPE: ClassVar[str] = "deploy_pipeline"
+    pipeline_fqn: str = attrs.field(validator=_non_empty)
+    pipeline_type: str = attrs.field(validator=_non_empty)
+    schedule: str
+    config: dict[str, Any]
+    timezone: str | None = None
+    enabled: bool = True
+    image: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TogglePipeline(Request):
+    """Suspend (``enabled: false``) or resume a deployed pipeline's schedule."""
+
+    TYPE: ClassVar[str] = "toggle_pipeline"
+    pipeline_fqn: str = attrs.field(validator=_non_empty)
+    enabled: bool
+
+
+@attrs.frozen(kw_only=True)
+class DeletePipeline(Request):
+    """Remove a pipeline's schedule and its finished runs' objects; active runs stay."""
+
+    TYPE: ClassVar[str] = "delete_pipeline"
+    pipeline_fqn: str = attrs.field(validator=_non_empty)
+
+
+REQUEST_TYPES: tuple[type[Request], ...] = (
+    RunPipeline,
+    CheckConnection,
+    Kill,
+    Status,
+    Logs,
+    DeployPipeline,
+    TogglePipeline,
+    DeletePipeline,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +201,35 @@ class LaunchResult:
 @attrs.frozen(kw_only=True)
 class RunsResult:
     runs: list[RunView]
+
+
+@attrs.frozen(kw_only=True)
+class LogsResult:
+    """A chunk of a run's log. ``after`` is absent once the end is reached and the run is
+    final; ``total`` is the log's size in bytes as known now."""
+
+    run_id: str
+    content: str
+    total: int
+    after: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleResult:
+    """``deploy_pipeline`` and ``toggle_pipeline``: the schedule object and its state."""
+
+    pipeline_fqn: str
+    schedule_name: str
+    enabled: bool
+
+
+@attrs.frozen(kw_only=True)
+class DeleteResult:
+    """``delete_pipeline``: objects removed (schedule, finished runs) and active runs kept."""
+
+    pipeline_fqn: str
+    deleted: list[str]
+    kept: list[str]
 
 
 @attrs.frozen(kw_only=True)

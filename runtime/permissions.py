@@ -46,7 +46,10 @@ __all__ = [
 
 #: Verbs on the runner's own workloads (Workflows/CronWorkflows or Jobs/CronJobs): launch is
 #: create (409 -> adopt with get), status is list + watch, kill and toggle are patch
-#: (``spec.shutdown``, ``spec.suspend``), cleanup and undeploy are delete.
+#: (``spec.shutdown``, ``spec.suspend``), cleanup and undeploy are delete. ``deploy_pipeline``
+#: re-deploys with get + a JSON patch replacing ``spec`` (so no ``update``); ``delete_pipeline``
+#: lists a pipeline's runs by label and deletes the finished ones one by one (no
+#: ``deletecollection``: a selector cannot tell finished runs from active ones).
 WORKLOAD_VERBS = ("create", "get", "list", "watch", "patch", "delete")
 _READ = ("get", "list", "watch")
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import secrets
 import shlex
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -94,6 +97,12 @@ async def make_runner(server: ReferenceServer, tmp_path: Path) -> AsyncIterator[
     yield make
     for runner in runners:
         await runner.stop(grace=2)
+        # Local runs outlive their runner by design; a test's runs must not outlive the test.
+        for record in runner.context.executor.table.all():
+            pid = int(record.extra.get("pid", 0)) if not record.final else 0
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, signal.SIGKILL)
 
 
 async def http_get(url: str) -> tuple[int, str]:

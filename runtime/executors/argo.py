@@ -36,7 +36,15 @@ from typing import Any, ClassVar
 from kubernetes import client as k8s
 
 from runtime.errors import LaunchFailed, NotFound
-from runtime.executors.base import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS, LaunchSpec
+from runtime.executors.base import (
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    SUCCESS,
+    LaunchSpec,
+    ScheduleSpec,
+)
 from runtime.executors.k8s_client import get_path, parse_time_ms, to_dict
 from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import (
@@ -47,7 +55,6 @@ from runtime.executors.k8s_executor import (
     failure_annotations,
 )
 from runtime.executors.k8s_pod import (
-    ScheduleSpec,
     check_name,
     main_container,
     pod_fields,
@@ -263,6 +270,8 @@ class ArgoExecutor(KubeExecutor):
     name: str = "argo"
     resource: ClassVar[str] = "workflows.argoproj.io"
     kind_name: ClassVar[str] = "Workflow"
+    schedule_resource: ClassVar[str] = "cronworkflows.argoproj.io"
+    schedule_kind_name: ClassVar[str] = "CronWorkflow"
 
     def __init__(
         self,
@@ -391,6 +400,81 @@ class ArgoExecutor(KubeExecutor):
             name=name,
             body=body,
             _content_type=MERGE_PATCH,
+        )
+
+    def _delete_workload(self, name: str) -> None:
+        self._call(
+            "delete",
+            self.custom_api.delete_namespaced_custom_object,
+            group=GROUP,
+            version=VERSION,
+            namespace=self.namespace,
+            plural=PLURAL,
+            name=name,
+            propagation_policy="Background",
+        )
+
+    def _create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return to_dict(
+                self._call(
+                    "create",
+                    self.custom_api.create_namespaced_custom_object,
+                    group=GROUP,
+                    version=VERSION,
+                    namespace=self.namespace,
+                    plural=CRON_PLURAL,
+                    body=body,
+                    resource=self.schedule_resource,
+                    target=body["metadata"]["name"],
+                )
+            )
+        except NotFound as exc:
+            raise LaunchFailed(
+                f"cannot create CronWorkflow {body['metadata']['name']} in namespace "
+                f"{self.namespace}: is Argo Workflows installed (CRD cronworkflows.argoproj.io) "
+                f"and does the namespace exist? ({exc.message})"
+            ) from None
+
+    def _read_schedule(self, name: str) -> dict[str, Any]:
+        return to_dict(
+            self._call(
+                "get",
+                self.custom_api.get_namespaced_custom_object,
+                group=GROUP,
+                version=VERSION,
+                namespace=self.namespace,
+                plural=CRON_PLURAL,
+                name=name,
+                resource=self.schedule_resource,
+            )
+        )
+
+    def _patch_schedule(self, name: str, body: Any, content_type: str) -> None:
+        self._call(
+            "patch",
+            self.custom_api.patch_namespaced_custom_object,
+            group=GROUP,
+            version=VERSION,
+            namespace=self.namespace,
+            plural=CRON_PLURAL,
+            name=name,
+            body=body,
+            _content_type=content_type,
+            resource=self.schedule_resource,
+        )
+
+    def _delete_schedule(self, name: str) -> None:
+        self._call(
+            "delete",
+            self.custom_api.delete_namespaced_custom_object,
+            group=GROUP,
+            version=VERSION,
+            namespace=self.namespace,
+            plural=CRON_PLURAL,
+            name=name,
+            propagation_policy="Orphan",
+            resource=self.schedule_resource,
         )
 
     def _workload_list(self) -> tuple[Any, tuple[Any, ...]]:

@@ -1,8 +1,10 @@
-"""What every executor is: the Executor protocol, the launch spec and the run record.
+"""What every executor is: the Executor protocol, the launch and schedule specs, log chunks.
 
 Handlers see executors only through this module. Each executor keeps a ``RunTable`` (the
 in-memory view of its runs, rebuilt from durable state on start) that ``status`` and ``kill``
-read without calling the backend.
+read without calling the backend. Scheduled pipelines (``deploy_pipeline`` and friends) exist
+only where the backend has a scheduler (CronWorkflow, CronJob): an executor without one says so
+with ``supports_schedules = False`` and answers the schedule methods with ``Unsupported``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ RUN_STATES = (QUEUED, RUNNING, SUCCESS, FAILED, PARTIAL_SUCCESS, STOPPED)
 
 RunKind = Literal["pipeline", "automation"]
 
+#: The most log bytes one ``logs`` reply carries: far below MAX_FRAME_BYTES even when every
+#: byte is a control character that JSON escapes as six.
+LOG_CHUNK_BYTES = 64 * 1024
+
 
 @attrs.frozen(kw_only=True)
 class LaunchSpec:
@@ -41,11 +47,94 @@ class LaunchSpec:
     env: dict[str, str] = attrs.field(factory=dict)
 
 
+@attrs.frozen(kw_only=True)
+class ScheduleSpec:
+    """A scheduled pipeline (``deploy_pipeline``): a CronWorkflow or CronJob, not one run.
+
+    Each scheduled execution is a new run whose id the ingestion process makes up itself, so
+    the pod gets no ``pipelineRunId``; the runner tracks it under its object's name.
+    """
+
+    pipeline_fqn: str
+    pipeline_type: str
+    config: dict[str, Any]
+    image: str
+    #: Five-field cron expression (minute hour day-of-month month day-of-week).
+    schedule: str
+    #: IANA time zone the schedule is read in.
+    timezone: str = "UTC"
+    enabled: bool = True
+    env: dict[str, str] = attrs.field(factory=dict)
+    kind: str = "pipeline"
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleRef:
+    """What ``deploy_schedule`` / ``toggle_schedule`` leave behind: the object and its state."""
+
+    name: str
+    enabled: bool
+
+
+@attrs.frozen(kw_only=True)
+class PipelineDeletion:
+    """What ``delete_pipeline`` removed (schedule and finished runs) and the active runs kept."""
+
+    deleted: list[str]
+    kept: list[str]
+
+
+@attrs.frozen(kw_only=True)
+class LogChunk:
+    """One chunk of a run's log, in the shape of OpenMetadata's ingestion log API.
+
+    Offsets count bytes of the UTF-8 log. ``after`` is the offset to ask from next; None once the
+    end is reached and the run is final (a live run's chunk always has one, to poll from).
+    ``total`` is the log's size in bytes as known now.
+    """
+
+    content: str
+    after: int | None
+    total: int
+
+
+def _complete_prefix(data: bytes) -> bytes:
+    """``data`` without a UTF-8 sequence cut off at its end (at most three bytes dropped)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: look further back for the lead byte
+        need = 1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
+        return data[:-back] if need > back and back < len(data) else data
+    return data
+
+
+def log_chunk(window: bytes, *, start: int, total: int, final: bool) -> LogChunk:
+    """A chunk from ``window``, the log's bytes from offset ``start`` (at most one chunk's worth).
+
+    A chunk that stops before the end of the log never splits a character: the next chunk
+    starts at its first byte instead. ``final`` must be read *before* the log itself, so that
+    nothing can be written after the bytes this chunk saw.
+    """
+    end = start + len(window)
+    if end < total:
+        window = _complete_prefix(window)
+        end = start + len(window)
+    if window:
+        total = max(total, end)  # the log grew between measuring and reading it
+    done = final and end >= total
+    return LogChunk(
+        content=window.decode("utf-8", "replace"), after=None if done else end, total=total
+    )
+
+
 class Executor(Protocol):
     """Runs ingestion somewhere; every method but start/stop is synchronous and thread-safe."""
 
     name: str
     table: RunTable
+    #: False when the backend has no scheduler: the schedule methods raise ``Unsupported``.
+    supports_schedules: bool
 
     @property
     def ready(self) -> bool:
@@ -62,6 +151,33 @@ class Executor(Protocol):
 
     def kill(self, run_id: str) -> None:
         """Stop a run known to ``table``; finished runs are left as they are."""
+        ...
+
+    def logs(self, run_id: str, after: int = 0) -> LogChunk:
+        """The run's log from byte ``after``, at most ``LOG_CHUNK_BYTES`` (``NotFound`` for an
+        unknown run)."""
+        ...
+
+    def render_schedule(self, spec: ScheduleSpec) -> list[dict[str, Any]]:
+        """What ``deploy_schedule`` would create or update, as manifests; creates nothing."""
+        ...
+
+    def deploy_schedule(self, spec: ScheduleSpec) -> ScheduleRef:
+        """Create the pipeline's schedule, or update it in place (idempotent on the FQN)."""
+        ...
+
+    def toggle_schedule(
+        self, pipeline_fqn: str, enabled: bool, *, dry_run: bool = False
+    ) -> ScheduleRef:
+        """Suspend or resume the pipeline's schedule (``NotFound`` when it has none)."""
+        ...
+
+    def delete_pipeline(self, pipeline_fqn: str, *, dry_run: bool = False) -> PipelineDeletion:
+        """Delete the pipeline's schedule and its finished runs' objects; active runs stay.
+
+        ``NotFound`` when there is neither. With ``dry_run`` only reads, and reports what it
+        would delete.
+        """
         ...
 
     def health(self) -> dict[str, str]:

@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 
 from runtime.executors.k8s_client import get_path, parse_time_ms
-from runtime.executors.k8s_pod import MAIN_CONTAINER, RUN_ID_ANNOTATION
+from runtime.executors.k8s_pod import MAIN_CONTAINER, run_id_of
 
 IMAGE_PULL_WAITING = frozenset({"ErrImagePull", "ImagePullBackOff", "RegistryUnavailable"})
 IMAGE_FATAL_WAITING = frozenset({"InvalidImageName", "ErrImageNeverPull"})
@@ -135,7 +135,7 @@ class PodView:
                 memory_limit = get_path(container, "resources", "limits", "memory")
         return cls(
             name=str(get_path(pod, "metadata", "name") or ""),
-            run_id=get_path(pod, "metadata", "annotations", RUN_ID_ANNOTATION),
+            run_id=run_id_of(pod, pod=True),
             phase=str(status.get("phase") or "Pending"),
             reason=status.get("reason"),
             message=status.get("message"),

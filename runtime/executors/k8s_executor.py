@@ -1,6 +1,7 @@
 """What the ``argo`` and ``simpleK8s`` executors share: launch, kill, the watch-backed run table,
-diagnostics, log capture and re-adoption. Subclasses say how to build, create, read, stop and
-interpret their workload (a Workflow or a Job); everything else is here.
+diagnostics, logs, re-adoption and scheduled pipelines. Subclasses say how to build, create,
+read, stop and interpret their workload (a Workflow or a Job) and its schedule (a CronWorkflow
+or a CronJob); everything else is here.
 
 State flow::
 
@@ -19,6 +20,20 @@ workload, recording the reason in annotations so that a restarted runner re-adop
 the same reason. The tail of the ``main`` container's log is captured as soon as the pod
 finishes, before TTLs or pod GC remove it, and kept (bounded) in ``record.extra["log_tail"]``.
 
+Logs: ``logs(run_id, after)`` reads the live log of the run's pod (up to ``max_log_bytes``)
+while the pod exists, else the captured tail, and returns one chunk of at most
+``log_chunk_bytes`` from byte offset ``after``.
+
+Schedules: ``deploy_schedule`` creates the CronWorkflow/CronJob under a name derived from the
+pipeline FQN; on 409 it checks the existing one is this agent's schedule of that pipeline and
+replaces its spec with a JSON patch (only ``create``, ``get`` and ``patch`` are needed, no
+``update``). ``toggle_schedule`` merge-patches ``spec.suspend``. ``delete_pipeline`` deletes
+the schedule with ``propagationPolicy: Orphan`` (the cron controllers own their runs, and the
+default cascade would take active runs along), then lists the pipeline's Workflows/Jobs by
+label and deletes the finished ones, one by one (no ``deletecollection``: a label selector
+cannot tell finished from active). Runs a schedule starts are tracked like any other: see
+``k8s_pod.run_id_of``.
+
 Re-adoption: ``start()`` lists this agent's pods and workloads (label selector managed-by +
 agent-id), rebuilds the table from labels, annotations and status, then starts the watch
 threads; ``ready`` turns true only once a list of workloads has succeeded.
@@ -28,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -42,24 +56,35 @@ from runtime.errors import Conflict, LaunchFailed, NotFound, RunnerError
 from runtime.executors.base import (
     FAILED,
     FINAL_STATES,
+    LOG_CHUNK_BYTES,
     QUEUED,
     RUNNING,
     STOPPED,
     LaunchSpec,
+    LogChunk,
+    PipelineDeletion,
+    ScheduleRef,
+    ScheduleSpec,
+    log_chunk,
 )
-from runtime.executors.k8s_client import KubeCaller, LazyApiClient, Op, get_path
+from runtime.executors.k8s_client import KubeCaller, LazyApiClient, Op, get_path, to_dict
 from runtime.executors.k8s_diagnostics import Diagnosis, DiagnosisTracker, Grace, PodView
 from runtime.executors.k8s_pod import (
+    AGENT_LABEL,
     KIND_LABEL,
     MAIN_CONTAINER,
     PIPELINE_FQN_ANNOTATION,
+    PIPELINE_LABEL,
     PIPELINE_TYPE_ANNOTATION,
     PIPELINE_TYPE_LABEL,
     RUN_ID_ANNOTATION,
+    run_id_of,
+    schedule_name,
     selector,
 )
 from runtime.executors.k8s_watch import RawWatch, ResourceWatcher
 from runtime.executors.table import RunRecord, RunTable
+from runtime.naming import label_value
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,8 +94,8 @@ FAILURE_MESSAGE_ANNOTATION = "hybrid-runner.io/failure-message"
 KILLED = "Killed"
 #: Workload reasons that say less than the pod's own diagnosis.
 GENERIC_REASONS = frozenset({"Failed", "Error", "BackoffLimitExceeded", "PodFailed"})
-#: Characters per ``logs`` chunk.
-LOG_CHUNK_CHARS = 256 * 1024
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 
 
 @attrs.frozen(kw_only=True)
@@ -100,7 +125,7 @@ class RunMeta:
 
     @classmethod
     def from_object(cls, obj: dict[str, Any]) -> RunMeta | None:
-        run_id = get_path(obj, "metadata", "annotations", RUN_ID_ANNOTATION)
+        run_id = run_id_of(obj)
         name = get_path(obj, "metadata", "name")
         if not run_id or not name:
             return None
@@ -127,29 +152,20 @@ class RunMeta:
         )
 
 
-@attrs.frozen(kw_only=True)
-class LogChunk:
-    """One chunk of a run's log, in the shape of OpenMetadata's log API.
-
-    ``after`` is the value to send for the next chunk, None on the last one; ``total`` is the
-    number of chunks.
-    """
-
-    content: str
-    after: int | None
-    total: int
-
-
-def chunk_log(text: str, after: int | None, size: int = LOG_CHUNK_CHARS) -> LogChunk:
-    total = max(1, math.ceil(len(text) / size))
-    index = max(0, after or 0)
-    if index >= total:
-        return LogChunk(content="", after=None, total=total)
-    return LogChunk(
-        content=text[index * size : (index + 1) * size],
-        after=index + 1 if index + 1 < total else None,
-        total=total,
-    )
+def replacement_patch(existing: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A JSON patch (RFC 6902) making ``existing`` carry ``body``'s spec, labels and annotations:
+    the spec is replaced whole, labels and annotations are set key by key (the controllers' own
+    annotations stay)."""
+    ops: list[dict[str, Any]] = [{"op": "replace", "path": "/spec", "value": body["spec"]}]
+    for field in ("labels", "annotations"):
+        wanted = dict(body["metadata"].get(field) or {})
+        if not isinstance(get_path(existing, "metadata", field), dict):
+            ops.append({"op": "add", "path": f"/metadata/{field}", "value": wanted})
+            continue
+        for key, value in wanted.items():
+            pointer = key.replace("~", "~0").replace("/", "~1")
+            ops.append({"op": "add", "path": f"/metadata/{field}/{pointer}", "value": value})
+    return ops
 
 
 def failure_annotations(diagnosis: Diagnosis) -> dict[str, str]:
@@ -172,10 +188,14 @@ class KubeExecutor:
     """Base of ArgoExecutor and SimpleK8sExecutor (see the module docstring)."""
 
     name: str = ""
+    supports_schedules: bool = True
     #: For messages and RBAC errors, e.g. ``workflows.argoproj.io``.
     resource: ClassVar[str] = ""
     #: What the workload is called in messages: ``Workflow`` or ``Job``.
     kind_name: ClassVar[str] = ""
+    #: The same for scheduled pipelines: ``cronworkflows.argoproj.io``, ``CronWorkflow``.
+    schedule_resource: ClassVar[str] = ""
+    schedule_kind_name: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -198,6 +218,7 @@ class KubeExecutor:
         log_tail_lines: int = 200,
         log_tail_bytes: int = 64 * 1024,
         max_log_bytes: int = 8 * 1024 * 1024,
+        log_chunk_bytes: int = LOG_CHUNK_BYTES,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -225,6 +246,7 @@ class KubeExecutor:
         self.log_tail_lines = log_tail_lines
         self.log_tail_bytes = log_tail_bytes
         self.max_log_bytes = max_log_bytes
+        self.log_chunk_bytes = log_chunk_bytes
         self._clock = clock
         self._monotonic = monotonic
 
@@ -278,6 +300,27 @@ class KubeExecutor:
 
     def _health_extra(self) -> dict[str, str]:
         return {}
+
+    def _delete_workload(self, name: str) -> None:
+        """Delete a finished run's Workflow/Job and its pods."""
+        raise NotImplementedError
+
+    def build_schedule(self, spec: ScheduleSpec) -> dict[str, Any]:
+        """The CronWorkflow/CronJob manifest of a scheduled pipeline (pure)."""
+        raise NotImplementedError
+
+    def _create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _read_schedule(self, name: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _patch_schedule(self, name: str, body: Any, content_type: str) -> None:
+        raise NotImplementedError
+
+    def _delete_schedule(self, name: str) -> None:
+        """Delete the schedule, orphaning the runs it started."""
+        raise NotImplementedError
 
     # -- API objects -----------------------------------------------------------------------
 
@@ -363,12 +406,13 @@ class KubeExecutor:
         if gone:
             self._mark_stopped(run_id, f"{self.kind_name} {name} deleted on request")
 
-    def logs(self, run_id: str, after: int | None = None) -> LogChunk:
-        """The run's ``main`` container log: live from its pod while the pod exists, else the
-        tail captured when it finished."""
+    def logs(self, run_id: str, after: int = 0) -> LogChunk:
+        """The run's ``main`` container log from byte ``after``: live from its pod while the pod
+        exists (up to ``max_log_bytes``), else the tail captured when it finished."""
         record = self.table.get(run_id)
         if record is None:
             raise NotFound(f"run {run_id!r} is not known to this runner")
+        final = record.final  # before the log: a final run writes nothing more
         text: str | None = None
         with self._lock:
             pod = self._pods.get(run_id)
@@ -388,8 +432,138 @@ class KubeExecutor:
             except RunnerError as exc:
                 log.debug("live log of %s unavailable: %s", pod.name, exc)
         if text is None:
-            text = str(record.extra.get("log_tail") or "")
-        return chunk_log(text, after)
+            latest = self.table.get(run_id) or record
+            text = str(latest.extra.get("log_tail") or "")
+        data = text.encode("utf-8", "replace")
+        start = max(0, after)
+        return log_chunk(
+            data[start : start + self.log_chunk_bytes], start=start, total=len(data), final=final
+        )
+
+    # -- scheduled pipelines (deploy_pipeline, toggle_pipeline, delete_pipeline) ---------------
+
+    def render_schedule(self, spec: ScheduleSpec) -> list[dict[str, Any]]:
+        return [self.build_schedule(spec)]
+
+    def deploy_schedule(self, spec: ScheduleSpec) -> ScheduleRef:
+        """Create the schedule; if its deterministic name exists (a re-deploy, a re-sent
+        request), replace its spec in place with a JSON patch (so fields dropped from the new
+        manifest go too) after checking it is this agent's schedule of this pipeline."""
+        body = self.build_schedule(spec)
+        name = body["metadata"]["name"]
+        kind = self.schedule_kind_name
+        try:
+            self._create_schedule(body)
+            log.info("created %s %s for pipeline %s", kind, name, spec.pipeline_fqn)
+        except Conflict:
+            try:
+                existing = self._owned_schedule(name, spec.pipeline_fqn)
+            except NotFound:
+                # Deleted between our create and our read: create it once more.
+                self._create_schedule(body)
+            else:
+                self._patch_schedule(name, replacement_patch(existing, body), JSON_PATCH)
+                log.info("updated %s %s for pipeline %s", kind, name, spec.pipeline_fqn)
+        except NotFound as exc:
+            raise LaunchFailed(
+                f"cannot create {kind} {name} in namespace {self.namespace}: {exc.message}"
+            ) from None
+        return ScheduleRef(name=name, enabled=spec.enabled)
+
+    def toggle_schedule(
+        self, pipeline_fqn: str, enabled: bool, *, dry_run: bool = False
+    ) -> ScheduleRef:
+        name = schedule_name(pipeline_fqn)
+        try:
+            self._owned_schedule(name, pipeline_fqn)
+            if not dry_run:
+                self._patch_schedule(name, {"spec": {"suspend": not enabled}}, MERGE_PATCH)
+        except NotFound:
+            raise NotFound(self._no_schedule(pipeline_fqn, name)) from None
+        log.info("%s %s %s", "resumed" if enabled else "suspended", self.schedule_kind_name, name)
+        return ScheduleRef(name=name, enabled=enabled)
+
+    def delete_pipeline(self, pipeline_fqn: str, *, dry_run: bool = False) -> PipelineDeletion:
+        """Delete the schedule (orphaning its runs: the cron controllers own them and would
+        otherwise take active ones along), then every finished run of the pipeline."""
+        name = schedule_name(pipeline_fqn)
+        deleted: list[str] = []
+        kept: list[str] = []
+        try:
+            self._owned_schedule(name, pipeline_fqn)
+        except NotFound:
+            has_schedule = False
+        else:
+            has_schedule = True
+            if not dry_run:
+                try:
+                    self._delete_schedule(name)
+                except NotFound:
+                    pass
+            deleted.append(name)
+        runs = self._pipeline_workloads(pipeline_fqn)
+        for obj in runs:
+            obj_name = str(get_path(obj, "metadata", "name"))
+            run_id = run_id_of(obj)
+            record = self.table.get(run_id) if run_id else None
+            if not (self.object_state(obj).final or (record is not None and record.final)):
+                kept.append(obj_name)
+                continue
+            if not dry_run:
+                try:
+                    self._delete_workload(obj_name)
+                except NotFound:
+                    pass  # its TTL was quicker
+            deleted.append(obj_name)
+        if not has_schedule and not runs:
+            raise NotFound(f"pipeline {pipeline_fqn!r} has no schedule and no runs on this runner")
+        log.info(
+            "deleted pipeline %s: %d object(s) removed, %d active run(s) kept",
+            pipeline_fqn,
+            len(deleted),
+            len(kept),
+        )
+        return PipelineDeletion(deleted=deleted, kept=kept)
+
+    def _pipeline_workloads(self, pipeline_fqn: str) -> list[dict[str, Any]]:
+        """This agent's Workflows/Jobs of one pipeline, by label (an API list: the objects
+        themselves, including ones whose records the table has already forgotten)."""
+        list_fn, list_args = self._workload_list()
+        result = to_dict(
+            self._call(
+                "list",
+                list_fn,
+                *list_args,
+                label_selector=f"{self.label_selector},{PIPELINE_LABEL}={label_value(pipeline_fqn)}",
+            )
+        )
+        items = [to_dict(item) for item in result.get("items") or []]
+        # The label may be a hash of the FQN: the annotation has the full name.
+        mine = [
+            obj
+            for obj in items
+            if get_path(obj, "metadata", "annotations", PIPELINE_FQN_ANNOTATION) == pipeline_fqn
+        ]
+        return sorted(mine, key=lambda obj: str(get_path(obj, "metadata", "name")))
+
+    def _owned_schedule(self, name: str, pipeline_fqn: str) -> dict[str, Any]:
+        """The schedule object, if it is this agent's schedule of ``pipeline_fqn``."""
+        obj = self._read_schedule(name)
+        agent = get_path(obj, "metadata", "labels", AGENT_LABEL)
+        fqn = get_path(obj, "metadata", "annotations", PIPELINE_FQN_ANNOTATION)
+        if agent != label_value(self.settings.agent_id or "default") or fqn != pipeline_fqn:
+            raise Conflict(
+                f"{self.schedule_kind_name} {name} in namespace {self.namespace} exists but "
+                f"belongs to pipeline {fqn!r} of agent {agent!r}, not to {pipeline_fqn!r} of "
+                "this runner"
+            )
+        return obj
+
+    def _no_schedule(self, pipeline_fqn: str, name: str) -> str:
+        return (
+            f"pipeline {pipeline_fqn!r} has no schedule on this runner ({self.schedule_kind_name} "
+            f"{name} not found in namespace {self.namespace})"
+        )
 
     def health(self) -> dict[str, str]:
         out = {"kubernetes": self._watcher_health(self._workload_watcher)}

@@ -20,7 +20,15 @@ Labels and annotations make the cluster the durable store of what the runner lau
 ``hybrid-runner.io/pipeline``          the pipeline FQN (label-safe form), for selection
 annotation ``hybrid-runner.io/run-id``        the full run id
 annotation ``hybrid-runner.io/pipeline-fqn``  the full pipeline FQN
+annotation ``hybrid-runner.io/schedule``      on scheduled runs: the CronWorkflow/CronJob name
 =====================================  ================================================
+
+Runs started by a schedule are made by Argo's or Kubernetes' cron controller, which copies the
+schedule's ``workflowMetadata`` / ``jobTemplate.metadata`` onto each Workflow/Job: they carry
+the agent's labels (so the watch sees them) and the schedule annotation but no run id. Their
+run id is the object's name (``<schedule>-<timestamp>``), which both controllers also put in a
+label of the pod (``workflows.argoproj.io/workflow``, ``batch.kubernetes.io/job-name``):
+``scheduled_run_id`` reads it, so ``status``, ``kill`` and ``logs`` work for them as for any run.
 """
 
 from __future__ import annotations
@@ -28,11 +36,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
-from runtime.executors.base import LaunchSpec
+from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.naming import label_value
 from runtime.settings import Settings
 
@@ -48,31 +55,19 @@ PIPELINE_LABEL = "hybrid-runner.io/pipeline"
 RUN_ID_ANNOTATION = "hybrid-runner.io/run-id"
 PIPELINE_FQN_ANNOTATION = "hybrid-runner.io/pipeline-fqn"
 PIPELINE_TYPE_ANNOTATION = "hybrid-runner.io/pipeline-type"
+SCHEDULE_ANNOTATION = "hybrid-runner.io/schedule"
+#: Labels the cron controllers' workloads put on their pods, naming the Workflow / Job.
+WORKLOAD_NAME_LABELS = (
+    "workflows.argoproj.io/workflow",
+    "batch.kubernetes.io/job-name",
+    "job-name",
+)
 
 #: The names the ingestion process reads; nothing else may override them.
 CONTRACT_ENV = ("config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
-
-
-@attrs.frozen(kw_only=True)
-class ScheduleSpec:
-    """A scheduled pipeline (``deploy_pipeline``): a CronWorkflow or CronJob, not one run.
-
-    Each scheduled execution is a new run whose id the ingestion process makes up itself, so
-    the pod gets no ``pipelineRunId``.
-    """
-
-    pipeline_fqn: str
-    pipeline_type: str
-    config: dict[str, Any]
-    image: str
-    schedule: str
-    timezone: str = "UTC"
-    enabled: bool = True
-    env: dict[str, str] = attrs.field(factory=dict)
-    kind: str = "pipeline"
 
 
 def selector(agent_id: str) -> str:
@@ -129,7 +124,28 @@ def schedule_annotations(spec: ScheduleSpec) -> dict[str, str]:
     return {
         PIPELINE_FQN_ANNOTATION: spec.pipeline_fqn,
         PIPELINE_TYPE_ANNOTATION: spec.pipeline_type,
+        SCHEDULE_ANNOTATION: schedule_name(spec.pipeline_fqn),
     }
+
+
+def run_id_of(obj: Mapping[str, Any], *, pod: bool = False) -> str | None:
+    """The run id of a Workflow/Job (``pod=False``) or of its pod: the run-id annotation, or for
+    a run started by a schedule, the workload's name (see the module docstring)."""
+    metadata = obj.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    run_id = annotations.get(RUN_ID_ANNOTATION)
+    if run_id:
+        return str(run_id)
+    if not annotations.get(SCHEDULE_ANNOTATION):
+        return None
+    if not pod:
+        name = metadata.get("name")
+        return str(name) if name else None
+    labels = metadata.get("labels") or {}
+    for label in WORKLOAD_NAME_LABELS:
+        if labels.get(label):
+            return str(labels[label])
+    return None
 
 
 def resources(settings: Settings, kind: str) -> dict[str, dict[str, str]]:

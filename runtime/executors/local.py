@@ -422,8 +422,8 @@ class LocalExecutor:
 
     def _unsupported(self) -> Unsupported:
         return Unsupported(
-            "scheduled pipelines need a cluster scheduler: set EXECUTOR_TYPE=argo (CronWorkflow) "
-            "or EXECUTOR_TYPE=simpleK8s (CronJob); the local executor runs single runs only"
+            "the local executor cannot schedule pipelines: use EXECUTOR_TYPE=argo "
+            "(CronWorkflow) or EXECUTOR_TYPE=simpleK8s (CronJob)"
         )
 
     def render_schedule(self, spec: ScheduleSpec) -> list[dict[str, Any]]:

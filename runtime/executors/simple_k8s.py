@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from kubernetes import client as k8s
 
-from runtime.executors.base import FAILED, QUEUED, RUNNING, SUCCESS, LaunchSpec
+from runtime.executors.base import FAILED, QUEUED, RUNNING, SUCCESS, LaunchSpec, ScheduleSpec
 from runtime.executors.k8s_client import parse_time_ms, to_dict
 from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import (
@@ -40,7 +40,6 @@ from runtime.executors.k8s_executor import (
     failure_annotations,
 )
 from runtime.executors.k8s_pod import (
-    ScheduleSpec,
     check_name,
     main_container,
     pod_fields,
@@ -207,6 +206,8 @@ class SimpleK8sExecutor(KubeExecutor):
     name: str = "simpleK8s"
     resource: ClassVar[str] = "jobs.batch"
     kind_name: ClassVar[str] = "Job"
+    schedule_resource: ClassVar[str] = "cronjobs.batch"
+    schedule_kind_name: ClassVar[str] = "CronJob"
 
     def __init__(
         self,
@@ -284,6 +285,61 @@ class SimpleK8sExecutor(KubeExecutor):
 
     def _workload_list(self) -> tuple[Any, tuple[Any, ...]]:
         return self.batch_api.list_namespaced_job, (self.namespace,)
+
+    def _delete_workload(self, name: str) -> None:
+        # Background: the Job goes now, its pod right after (the API's default orphans pods).
+        self._call(
+            "delete",
+            self.batch_api.delete_namespaced_job,
+            name=name,
+            namespace=self.namespace,
+            propagation_policy="Background",
+        )
+
+    def _create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        return to_dict(
+            self._call(
+                "create",
+                self.batch_api.create_namespaced_cron_job,
+                namespace=self.namespace,
+                body=body,
+                resource=self.schedule_resource,
+                target=body["metadata"]["name"],
+            )
+        )
+
+    def _read_schedule(self, name: str) -> dict[str, Any]:
+        return to_dict(
+            self._call(
+                "get",
+                self.batch_api.read_namespaced_cron_job,
+                name=name,
+                namespace=self.namespace,
+                resource=self.schedule_resource,
+            )
+        )
+
+    def _patch_schedule(self, name: str, body: Any, content_type: str) -> None:
+        self._call(
+            "patch",
+            self.batch_api.patch_namespaced_cron_job,
+            name=name,
+            namespace=self.namespace,
+            body=body,
+            _content_type=content_type,
+            resource=self.schedule_resource,
+        )
+
+    def _delete_schedule(self, name: str) -> None:
+        # batch/v1 CronJobs delete their Jobs by default, active ones included: orphan them.
+        self._call(
+            "delete",
+            self.batch_api.delete_namespaced_cron_job,
+            name=name,
+            namespace=self.namespace,
+            propagation_policy="Orphan",
+            resource=self.schedule_resource,
+        )
 
     def _kill_workload(self, run_id: str, name: str, **options: Any) -> bool:
         self._call(

@@ -104,6 +104,60 @@ async def test_run_updates_report_every_state_change(
     assert final["endDate"] >= final["startDate"]
 
 
+async def test_logs_of_a_local_run_page_through_the_wire_until_the_end(
+    server: ReferenceServer, make_runner: MakeRunner
+) -> None:
+    await make_runner()
+    # About 100 KB of output: more than one 64 KiB chunk.
+    frame = {**sample("run_pipeline.json"), "config": {"standIn": {"seconds": 0, "lines": 4000}}}
+    await server.request(AGENT, frame)
+    await server.wait_event(AGENT, lambda e: e["type"] == "run_update" and e["state"] == "success")
+    request = sample("logs.json")
+    assert request["runId"] == frame["runId"]
+    pieces: list[str] = []
+    replies = []
+    while True:
+        reply = await server.request(AGENT, {**request, "id": f"logs-{len(replies)}"})
+        assert reply["ok"] is True, reply
+        result = reply["result"]
+        replies.append(result)
+        pieces.append(result["content"])
+        assert len(result["content"].encode()) <= 64 * 1024
+        if "after" not in result:
+            break
+        request["after"] = result["after"]
+    text = "".join(pieces)
+    assert len(replies) == 2
+    assert replies[0]["after"] == str(len(replies[0]["content"].encode()))
+    assert text.count("stand-in: step ") == 4000
+    assert text.endswith("stand-in: exiting with 0\n")
+    assert replies[-1]["total"] == len(text.encode())
+    assert replies[-1]["runId"] == frame["runId"]
+
+    unknown = await server.request(AGENT, {"type": "logs", "runId": "no-such-run"})
+    assert unknown["error"]["code"] == "not_found"
+    bad = await server.request(AGENT, {"type": "logs", "runId": frame["runId"], "after": 5})
+    assert bad["error"]["code"] == "invalid_message"
+    assert "$.after" in bad["error"]["message"]
+
+
+async def test_schedules_under_the_local_executor_answer_unsupported(
+    server: ReferenceServer, make_runner: MakeRunner
+) -> None:
+    await make_runner()
+    for name in ("deploy_pipeline.json", "toggle_pipeline.json", "delete_pipeline.json"):
+        reply = await server.request(AGENT, sample(name))
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "unsupported"
+        assert reply["error"]["retryable"] is False
+        assert "EXECUTOR_TYPE=argo" in reply["error"]["message"]
+    bad = await server.request(
+        AGENT, {**sample("deploy_pipeline.json"), "id": "bad-cron", "schedule": "daily"}
+    )
+    assert bad["error"]["code"] == "invalid_message"
+    assert bad["error"]["message"].startswith("$.schedule: ")
+
+
 async def test_unknown_type_gets_an_error_reply_with_its_id(
     server: ReferenceServer, make_runner: MakeRunner
 ) -> None:

@@ -15,7 +15,7 @@ from runtime.executors.argo import (
     workflow_manifest,
     workflow_state,
 )
-from runtime.executors.k8s_pod import ScheduleSpec
+from runtime.executors.base import ScheduleSpec
 from runtime.executors.scheduling import PIPELINE_TYPES, parse_pipeline_type_configs
 from tests.runtime.executors.k8s_support import (
     DOC_ARGO_PIPELINE_TYPE_CONFIGS,

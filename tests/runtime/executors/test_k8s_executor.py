@@ -16,7 +16,7 @@ from runtime.errors import Conflict, ExecutorUnavailable, Forbidden, LaunchFaile
 from runtime.executors.argo import ArgoExecutor
 from runtime.executors.base import LaunchSpec
 from runtime.executors.k8s_diagnostics import Grace
-from runtime.executors.k8s_executor import LOG_CHUNK_CHARS, KubeExecutor, chunk_log
+from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.simple_k8s import SimpleK8sExecutor
 from runtime.executors.table import RunRecord
 from tests.runtime.executors.k8s_support import (
@@ -497,26 +497,45 @@ def test_logs_live_then_captured(h: Harness) -> None:
     h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
     h.core.read_namespaced_pod_log.return_value = "line 1\nline 2\n"
     chunk = h.executor.logs(spec.run_id)
-    assert (chunk.content, chunk.after, chunk.total) == ("line 1\nline 2\n", None, 1)
+    # A running run: the end of what is there so far, and a cursor to poll from.
+    assert (chunk.content, chunk.after, chunk.total) == ("line 1\nline 2\n", 14, 14)
     assert h.core.read_namespaced_pod_log.call_args.kwargs["container"] == "main"
     h.core.read_namespaced_pod_log.return_value = "tail\n"
     h.executor._pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
+    h.executor._workload_event("MODIFIED", h.workload(spec, "success"))
     h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Succeeded"}))
     h.core.read_namespaced_pod_log.side_effect = api_error(404)
-    assert h.executor.logs(spec.run_id).content == "tail\n"
+    last = h.executor.logs(spec.run_id)
+    assert (last.content, last.after, last.total) == ("tail\n", None, 5)
     with pytest.raises(NotFound):
         h.executor.logs("nope")
 
 
-def test_chunk_log() -> None:
-    text = "a" * LOG_CHUNK_CHARS + "b" * 10
-    first = chunk_log(text, None)
-    assert (first.after, first.total, len(first.content)) == (1, 2, LOG_CHUNK_CHARS)
-    second = chunk_log(text, first.after)
-    assert (second.content, second.after) == ("b" * 10, None)
-    assert chunk_log(text, 5).content == ""
-    assert chunk_log("", None).total == 1
+def test_logs_come_in_bounded_chunks_until_the_end(h: Harness) -> None:
+    h.executor.log_chunk_bytes = 1000
+    spec = make_spec()
+    h.launched(spec, "success")
+    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Succeeded"}))
+    assert h.executor.wait_idle()
+    text = "".join(f"line {i} é€\n" for i in range(400))  # multi-byte characters too
+    h.core.read_namespaced_pod_log.side_effect = None
+    h.core.read_namespaced_pod_log.return_value = text
+    pieces: list[str] = []
+    after = 0
+    calls = 0
+    while True:
+        chunk = h.executor.logs(spec.run_id, after)
+        calls += 1
+        assert len(chunk.content.encode()) <= 1000
+        assert chunk.total == len(text.encode())
+        pieces.append(chunk.content)
+        if chunk.after is None:
+            break
+        assert chunk.after > after
+        after = chunk.after
+    assert "".join(pieces) == text  # no character split, nothing lost or repeated
+    assert calls == -(-len(text.encode()) // 1000) or calls == -(-len(text.encode()) // 1000) + 1
 
 
 # -- re-adoption, readiness, housekeeping --------------------------------------------------

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from runtime.executors.base import ScheduleSpec
 from runtime.executors.k8s_pod import (
-    ScheduleSpec,
     main_container,
     pod_fields,
     resources,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from runtime.executors.k8s_pod import ScheduleSpec
+from runtime.executors.base import ScheduleSpec
 from runtime.executors.scheduling import PIPELINE_TYPES, parse_pipeline_type_configs
 from runtime.executors.simple_k8s import (
     SimpleK8sExecutor,
