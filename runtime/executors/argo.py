@@ -355,127 +355,57 @@ class ArgoExecutor(KubeExecutor):
 
     # -- API calls ---------------------------------------------------------------------------
 
-    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _custom(self, verb: str, plural: str, **kwargs: Any) -> Any:
+        """A CustomObjectsApi call on ``plural`` (argoproj.io/v1alpha1) in the ingestion namespace;
+        ``verb`` (create, get, patch, delete) names both the RBAC verb and the client method."""
+        method = getattr(self.custom_api, f"{verb}_namespaced_custom_object")
+        if plural == CRON_PLURAL:
+            kwargs["resource"] = self.schedule_resource
+        return self._call(
+            verb,
+            method,
+            group=GROUP,
+            version=VERSION,
+            namespace=self.namespace,
+            plural=plural,
+            **kwargs,
+        )
+
+    def _create_object(self, plural: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = body["metadata"]["name"]
         try:
-            return to_dict(
-                self._call(
-                    "create",
-                    self.custom_api.create_namespaced_custom_object,
-                    group=GROUP,
-                    version=VERSION,
-                    namespace=self.namespace,
-                    plural=PLURAL,
-                    body=body,
-                    target=body["metadata"]["name"],
-                )
-            )
+            return to_dict(self._custom("create", plural, body=body, target=name))
         except NotFound as exc:
             raise LaunchFailed(
-                f"cannot create Workflow {body['metadata']['name']} in namespace "
-                f"{self.namespace}: is Argo Workflows installed (CRD workflows.argoproj.io) and "
-                f"does the namespace exist? ({exc.message})"
+                f"cannot create {kind} {name} in namespace {self.namespace}: is Argo Workflows "
+                f"installed (CRD {plural}.argoproj.io) and does the namespace exist? "
+                f"({exc.message})"
             ) from None
+
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._create_object(PLURAL, "Workflow", body)
 
     def _read(self, name: str) -> dict[str, Any]:
-        return to_dict(
-            self._call(
-                "get",
-                self.custom_api.get_namespaced_custom_object,
-                group=GROUP,
-                version=VERSION,
-                namespace=self.namespace,
-                plural=PLURAL,
-                name=name,
-            )
-        )
+        return to_dict(self._custom("get", PLURAL, name=name))
 
     def _patch(self, name: str, body: dict[str, Any]) -> None:
-        self._call(
-            "patch",
-            self.custom_api.patch_namespaced_custom_object,
-            group=GROUP,
-            version=VERSION,
-            namespace=self.namespace,
-            plural=PLURAL,
-            name=name,
-            body=body,
-            _content_type=MERGE_PATCH,
-        )
+        self._custom("patch", PLURAL, name=name, body=body, _content_type=MERGE_PATCH)
 
     def _delete_workload(self, name: str) -> None:
-        self._call(
-            "delete",
-            self.custom_api.delete_namespaced_custom_object,
-            group=GROUP,
-            version=VERSION,
-            namespace=self.namespace,
-            plural=PLURAL,
-            name=name,
-            propagation_policy="Background",
-        )
+        self._custom("delete", PLURAL, name=name, propagation_policy="Background")
 
     def _create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return to_dict(
-                self._call(
-                    "create",
-                    self.custom_api.create_namespaced_custom_object,
-                    group=GROUP,
-                    version=VERSION,
-                    namespace=self.namespace,
-                    plural=CRON_PLURAL,
-                    body=body,
-                    resource=self.schedule_resource,
-                    target=body["metadata"]["name"],
-                )
-            )
-        except NotFound as exc:
-            raise LaunchFailed(
-                f"cannot create CronWorkflow {body['metadata']['name']} in namespace "
-                f"{self.namespace}: is Argo Workflows installed (CRD cronworkflows.argoproj.io) "
-                f"and does the namespace exist? ({exc.message})"
-            ) from None
+        return self._create_object(CRON_PLURAL, "CronWorkflow", body)
 
     def _read_schedule(self, name: str) -> dict[str, Any]:
-        return to_dict(
-            self._call(
-                "get",
-                self.custom_api.get_namespaced_custom_object,
-                group=GROUP,
-                version=VERSION,
-                namespace=self.namespace,
-                plural=CRON_PLURAL,
-                name=name,
-                resource=self.schedule_resource,
-            )
-        )
+        return to_dict(self._custom("get", CRON_PLURAL, name=name))
 
     def _patch_schedule(self, name: str, body: Any, content_type: str) -> None:
-        self._call(
-            "patch",
-            self.custom_api.patch_namespaced_custom_object,
-            group=GROUP,
-            version=VERSION,
-            namespace=self.namespace,
-            plural=CRON_PLURAL,
-            name=name,
-            body=body,
-            _content_type=content_type,
-            resource=self.schedule_resource,
-        )
+        self._custom("patch", CRON_PLURAL, name=name, body=body, _content_type=content_type)
 
     def _delete_schedule(self, name: str) -> None:
-        self._call(
-            "delete",
-            self.custom_api.delete_namespaced_custom_object,
-            group=GROUP,
-            version=VERSION,
-            namespace=self.namespace,
-            plural=CRON_PLURAL,
-            name=name,
-            propagation_policy="Orphan",
-            resource=self.schedule_resource,
-        )
+        # Orphan: the CronWorkflow's active runs must outlive it (delete_pipeline keeps them).
+        self._custom("delete", CRON_PLURAL, name=name, propagation_policy="Orphan")
 
     def _workload_list(self) -> tuple[Any, tuple[Any, ...]]:
         return self.custom_api.list_namespaced_custom_object, (
