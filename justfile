@@ -29,9 +29,14 @@ invoke message *flags:
 fake-server token="dev-token":
     uv run hybrid-runner fake-server --token {{token}}
 
-# Benchmarks; rewrites docs/performance.md with this machine's numbers.
-bench:
-    uv run python -m bench.run_all
+# Benchmarks; rewrites docs/performance.md with this machine's numbers (`--quick`: smoke run,
+# `--doc-only`: rewrite the page from bench/results/).
+bench *args:
+    uv run python -m bench.run_all {{args}}
+
+# The runner image (needs a Docker engine; none exists on the project's CI machines).
+image tag="hybrid-ingestion-runner:0.1.0":
+    docker build -t {{tag}} .
 
 # Real-cluster end-to-end tests (issue 6: kind and the local control plane; not written yet).
 e2e:

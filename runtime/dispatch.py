@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -80,9 +79,9 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handler")
         self._slots = asyncio.Semaphore(max_concurrent)
         self._inflight: dict[str, asyncio.Future[Reply]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.accepting = True
-        self._on_idle: list[Callable[[], None]] = []
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._histograms: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -91,7 +90,7 @@ class Dispatcher:
         try:
             request = decode_request(text)
         except FrameError as exc:
-            self.metrics.messages.labels("-", exc.code).inc()
+            self._count("-", exc.code)
             log.warning("refused frame: %s: %s", exc.code, exc.message)
             return error_reply(exc.request_id, exc)
         return await self.dispatch(request)
@@ -101,35 +100,44 @@ class Dispatcher:
         kind = request.TYPE
         cached = self.cache.get(request.id)
         if cached is not None:
-            self.metrics.messages.labels(kind, "duplicate").inc()
+            self._count(kind, "duplicate")
             return cached
         twin = self._inflight.get(request.id)
         if twin is not None:
-            self.metrics.messages.labels(kind, "duplicate").inc()
+            self._count(kind, "duplicate")
             return await asyncio.shield(twin)
         if not self.accepting:
-            self.metrics.messages.labels(kind, ShuttingDown.code).inc()
+            self._count(kind, ShuttingDown.code)
             return error_reply(request.id, ShuttingDown("runner is shutting down; send again"))
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._inflight[request.id] = future
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
         started = time.perf_counter()
         try:
             reply = await self._run(request)
         finally:
             self._inflight.pop(request.id, None)
-            if task is not None:
-                self._tasks.discard(task)
         # Retryable errors are not remembered: the point of re-sending is to try again.
         if reply.ok or (reply.error is not None and not reply.error.retryable):
             self.cache.put(request.id, reply)
         future.set_result(reply)
         outcome = "ok" if reply.ok else reply.error.code if reply.error else "error"
-        self.metrics.messages.labels(kind, outcome).inc()
-        self.metrics.server_response_time.labels(kind).observe(time.perf_counter() - started)
+        self._count(kind, outcome)
+        self._latency(kind).observe(time.perf_counter() - started)
         return reply
+
+    def _count(self, kind: str, outcome: str) -> None:
+        # Label lookups take a lock and hash the labels; the hot path reuses the children.
+        key = (kind, outcome)
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = self.metrics.messages.labels(kind, outcome)
+        child.inc()
+
+    def _latency(self, kind: str) -> Any:
+        child = self._histograms.get(kind)
+        if child is None:
+            child = self._histograms[kind] = self.metrics.server_response_time.labels(kind)
+        return child
 
     # ------------------------------------------------------------------ shutdown
 
