@@ -1,0 +1,1 @@
+"""The Docker-free local control plane: build.sh builds it, cluster.py runs it."""
