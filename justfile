@@ -38,9 +38,13 @@ bench *args:
 image tag="hybrid-ingestion-runner:0.1.0":
     docker build -t {{tag}} .
 
-# Real-cluster end-to-end tests (issue 6: kind and the local control plane; not written yet).
-e2e:
-    @echo "e2e: the real-cluster suite is not written yet (see docs/testing.md when it lands)"; exit 1
+# Build (once; cached under ~/.cache/hybrid-runner) the Docker-free local control plane.
+controlplane:
+    bash e2e/controlplane/build.sh
+
+# Real-cluster end-to-end tests on the local control plane (E2E_BACKEND=local; see docs/testing.md).
+e2e *args: controlplane
+    E2E_REQUIRE=1 uv run pytest e2e {{args}}
 
 # Lint, types and tests: what .ci/run does after installing.
 check: lint typecheck test
