@@ -25,7 +25,13 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` and ``runtime`` i
 
 from bench._common import RESULTS, ROOT, machine
 
-BENCHMARKS = ("status_roundtrip", "idle_rss", "status_many_runs", "reconnect")
+BENCHMARKS = (
+    "status_roundtrip",
+    "idle_rss",
+    "status_many_runs",
+    "reconnect",
+    "launch_overhead",
+)
 DOC = ROOT / "docs" / "performance.md"
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -428,6 +434,90 @@ def reconnect_section(data: dict[str, Any], summary: list[list[str]]) -> list[st
     ]
 
 
+def launch_section(data: dict[str, Any], summary: list[list[str]]) -> list[str]:
+    target = data["target_p99_ms"]
+    rows = []
+    worst = 0.0
+    for executor, r in data["results"].items():
+        launch, base = r["run_pipeline"], r["status_baseline"]
+        worst = max(worst, launch["p99_ms"])
+        rows.append(
+            [
+                executor,
+                f"{launch['p50_ms']:.3f} ms",
+                f"{launch['p99_ms']:.3f} ms",
+                f"{base['p50_ms']:.3f} ms / {base['p99_ms']:.3f} ms",
+            ]
+        )
+    summary.append(
+        [
+            "run_pipeline handler overhead without the API round trip: p99 (worst executor)",
+            f"< {target:g} ms",
+            f"{worst:.2f} ms",
+            "status {runId} in the same dispatcher (section 5)",
+            verdict(worst < target),
+        ]
+    )
+    return [
+        "## 5. run_pipeline overhead without the API round trip (`bench/launch_overhead.py`)",
+        "",
+        "In-process: codec, Dispatcher, the run_pipeline handler and the Argo / Job executor",
+        "(manifest, create, adoption into the run table) with the Kubernetes API replaced by an",
+        f"object that returns the created body at once; {data['count']} launches of distinct",
+        "runIds, the first tenth as warm-up. Baseline: `status {runId}` through the same",
+        "dispatcher, interleaved.",
+        "",
+        *table(["Executor", "run_pipeline p50", "run_pipeline p99", "status p50 / p99"], rows),
+        "",
+    ]
+
+
+# Documented defaults of peers, with where they come from (read, not measured here).
+PEERS = (
+    (
+        "Collate's hybrid runner (Java)",
+        "500m / 500Mi",
+        "-",
+        "its public Helm chart / Terraform (issue 7 of this project)",
+    ),
+    (
+        "Prefect worker (prefect-worker chart)",
+        "100m / 256Mi",
+        "1000m / 1Gi",
+        "PrefectHQ/prefect-helm charts/prefect-worker/values.yaml `worker.resources`",
+    ),
+    (
+        "Dagster daemon (dagster chart)",
+        "none set",
+        "none set",
+        "dagster-io/dagster helm/dagster/values.yaml `dagsterDaemon.resources: {}`",
+    ),
+)
+
+
+def footprint_section(results: dict[str, dict[str, Any]]) -> list[str]:
+    rss = results.get("idle_rss")
+    measured = (
+        f"idle RSS {rss['runner']['idle']['rss_mib']:.1f} MiB (measured, section 2)"
+        if rss
+        else "idle RSS not measured in this run"
+    )
+    rows = [
+        ["this runner (helm/values.yaml `resources`)", "50m / 128Mi", "- / 256Mi", measured],
+        *[[name, req, lim, src] for name, req, lim, src in PEERS],
+    ]
+    return [
+        "## Footprint next to peers",
+        "",
+        "CPU / memory requests and limits that each project's own chart gives its long-running",
+        "agent. Only this runner's memory is measured here; the others are their documented",
+        "defaults.",
+        "",
+        *table(["Agent", "Requests (CPU / memory)", "Limits", "Source or measurement"], rows),
+        "",
+    ]
+
+
 def machine_section(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[str]:
     m = next(iter(results.values()))["machine"] if results else meta.get("machine", {})
     runs = meta.get("runs", {})
@@ -611,6 +701,8 @@ def render() -> str:
     )
     if "reconnect" in results:
         sections += reconnect_section(results["reconnect"], summary)
+    if "launch_overhead" in results:
+        sections += launch_section(results["launch_overhead"], summary)
     analysis = analysis_lines(results)
     lines = [
         "# Performance",
@@ -635,6 +727,7 @@ def render() -> str:
         lines += ["### Where the time and memory go (targets missed)", "", *analysis, ""]
     lines += machine_section(meta, results)
     lines += sections
+    lines += footprint_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 
