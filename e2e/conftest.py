@@ -95,3 +95,29 @@ def api(cluster: LocalControlPlane) -> Iterator[Any]:
     client = cluster.api_client()
     yield client
     client.close()
+
+
+@pytest.fixture
+async def deploy(
+    cluster: LocalControlPlane,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Any:
+    """``await deploy(executor)``: the chart's Role in ``namespace``, a kubeconfig bound to it
+    (the runner's only identity), a ReferenceServer; start runners with ``start_runner()``."""
+    from e2e.runner_kit import USER, Deployment, chart_role_rules, use_kubeconfig
+
+    made: list[Deployment] = []
+
+    async def make(executor: str) -> Deployment:
+        kubeconfig = cluster.kubeconfig_for_role(namespace, USER, rules=chart_role_rules(executor))
+        use_kubeconfig(monkeypatch, kubeconfig)
+        deployment = Deployment(cluster, namespace, executor, kubeconfig, tmp_path / "state")
+        await deployment.server.start()
+        made.append(deployment)
+        return deployment
+
+    yield make
+    for deployment in made:
+        await deployment.close()

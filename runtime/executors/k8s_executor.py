@@ -795,6 +795,10 @@ class KubeExecutor:
                 and (reason is None or reason in GENERIC_REASONS)
             ):
                 reason, message = diagnosis.reason, diagnosis.message
+        elif diagnosis is not None and diagnosis.fatal and run_id in self._killing:
+            # The pod died of our own kill (e.g. exit 143) before the workload's phase moved.
+            state, reason, message = STOPPED, "Killed", "stopped by a kill request"
+            end = end or self._now_ms()
         elif diagnosis is not None and diagnosis.fatal:
             state, reason, message = FAILED, diagnosis.reason, diagnosis.message
             end = end or self._now_ms()

@@ -669,3 +669,27 @@ def test_from_settings_warns_about_the_other_executors_variable(
     with caplog.at_level("WARNING"):
         SimpleK8sExecutor.from_settings(settings)
     assert caplog.text == ""
+
+
+def test_a_pod_ending_from_our_kill_reports_stopped_not_failed() -> None:
+    # Found by the e2e suite: the pod's exit 143 reached the runner before the Workflow's phase.
+    h = build("argo")
+    spec = make_spec()
+    h.launched(spec, "running")
+    h.executor.kill(spec.run_id)
+    h.executor._pod_event(
+        "MODIFIED",
+        h.pod(
+            spec,
+            {
+                "phase": "Failed",
+                "containerStatuses": [
+                    {
+                        "name": "main",
+                        "state": {"terminated": {"exitCode": 143, "reason": "Error"}},
+                    }
+                ],
+            },
+        ),
+    )
+    assert (h.record().state, h.record().reason) == ("stopped", "Killed")
