@@ -39,6 +39,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from runtime.errors import LaunchFailed
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.naming import label_value
 from runtime.settings import Settings
@@ -253,7 +254,9 @@ def _container(
     settings: Settings, *, image: str, kind: str, env_list: list[dict[str, str]]
 ) -> dict[str, Any]:
     if not image:
-        raise ValueError("no ingestion image: set INGESTION_IMAGE or send one with the request")
+        raise LaunchFailed(
+            "no ingestion image: set INGESTION_IMAGE on the runner or send `image` with the request"
+        )
     out: dict[str, Any] = {
         "name": MAIN_CONTAINER,
         "image": image,

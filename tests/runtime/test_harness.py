@@ -92,3 +92,13 @@ def test_a_bad_environment_value_is_named(tmp_path: Path) -> None:
     result = invoke(tmp_path, str(MESSAGES / "status.json"), LOG_FORMAT="yaml")
     assert result.returncode == 2
     assert "LOG_FORMAT" in result.stderr
+
+
+def test_a_kubernetes_launch_without_any_image_is_a_clear_launch_failure(tmp_path: Path) -> None:
+    result = invoke(
+        tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run", EXECUTOR_TYPE="argo"
+    )
+    assert result.returncode == 1
+    reply = json.loads(result.stderr.strip().splitlines()[-1])
+    assert reply["error"]["code"] == "launch_failed"
+    assert "INGESTION_IMAGE" in reply["error"]["message"]
