@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from runtime.errors import LaunchFailed
 from runtime.executors.base import ScheduleSpec
 from runtime.executors.k8s_pod import (
     main_container,
@@ -90,7 +91,7 @@ def test_no_resources_when_unset() -> None:
 def test_missing_image_is_refused() -> None:
     import attrs
 
-    with pytest.raises(ValueError, match="INGESTION_IMAGE"):
+    with pytest.raises(LaunchFailed, match="INGESTION_IMAGE"):
         main_container(make_settings(), attrs.evolve(make_spec(), image=""))
 
 
