@@ -32,6 +32,7 @@ BENCHMARKS = (
     "reconnect",
     "launch_overhead",
     "concurrent_launches",
+    "startup",
 )
 DOC = ROOT / "docs" / "performance.md"
 MB = 1_000_000
@@ -709,6 +710,18 @@ def render() -> str:
     summary.append(concurrent_row(results.get("concurrent_launches")))
     if "reconnect" in results:
         sections += reconnect_section(results["reconnect"], summary)
+    if "startup" in results:
+        st = results["startup"]
+        summary.append(
+            [
+                f"Start-up to ready (`python -m runtime` to /readyz 200, median of "
+                f"{len(st['samples_s'])})",
+                "- (no target)",
+                f"{st['median_s']:.2f} s (max {st['max_s']:.2f} s)",
+                f"`python -c 'import aiohttp'` {st['baseline_median_s']:.2f} s",
+                "info",
+            ]
+        )
     if "launch_overhead" in results:
         sections += launch_section(results["launch_overhead"], summary)
     analysis = analysis_lines(results)
