@@ -48,3 +48,8 @@ e2e *args: controlplane
 
 # Lint, types and tests: what .ci/run does after installing.
 check: lint typecheck test
+
+# The e2e suite on a kind cluster (needs Docker, kind, kubectl and helm; downloads Argo's release
+# manifest). The runner is installed with helm/; E2E_KEEP_CLUSTER=1 keeps the cluster.
+e2e-kind *args:
+    E2E_BACKEND=kind E2E_REQUIRE=1 uv run pytest e2e {{args}}

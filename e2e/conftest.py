@@ -3,6 +3,11 @@
 ``E2E_BACKEND`` chooses the cluster: ``local`` (default) starts the Docker-free control plane
 built by ``bash e2e/controlplane/build.sh``. Without that build the suite is skipped, with the
 missing files named, unless ``E2E_REQUIRE=1`` (what CI sets): then it fails.
+
+``kind`` (Docker) and ``existing`` (any cluster from KUBECONFIG) install the runner with the
+project's Helm chart (``e2e/kind_backend.py``, fixture ``kube``). The scenarios built on the
+``cluster`` fixture need kwok's pod-outcome stages and skip on those backends; the smoke scenario
+in ``e2e/test_kind_smoke.py`` runs there instead.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import pytest
 from e2e.controlplane.cluster import ControlPlaneError, LocalControlPlane, find_bin_dir
 
 E2E_DIR = Path(__file__).parent
-BACKENDS = ("local",)
+BACKENDS = ("local", "kind", "existing")
+LOCAL_ONLY = "needs kwok pod-outcome stages: local backend only"
 
 
 def _flag(name: str) -> bool:
@@ -53,7 +59,9 @@ def cluster() -> Iterator[LocalControlPlane]:
     """The session's cluster: a local control plane started once for the whole run."""
     name = backend()
     if name not in BACKENDS:
-        _unavailable(f"E2E_BACKEND={name} is not supported by this suite yet ({BACKENDS})")
+        _unavailable(f"E2E_BACKEND={name} is not one of {BACKENDS}")
+    if name != "local":
+        pytest.skip(f"{LOCAL_ONLY} (E2E_BACKEND={name})")
     bin_dir, missing = find_bin_dir()
     if bin_dir is None:
         _unavailable(
@@ -70,6 +78,51 @@ def cluster() -> Iterator[LocalControlPlane]:
         yield cp
     finally:
         cp.stop()
+
+
+@pytest.fixture(scope="session")
+def kube(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's Helm-installable cluster (``E2E_BACKEND=kind|existing``), a
+    ``kind_backend.KubeBackend``: kind cluster created, images built and loaded, Argo installed.
+
+    Skipped on the local backend. Without Docker/kind (or, for ``existing``, a kubeconfig) it is
+    skipped with the reason, or fails when ``E2E_REQUIRE=1``. ``E2E_KEEP_CLUSTER=1`` (or
+    pytest-kind's ``--keep-cluster``) keeps the kind cluster for debugging; a kept cluster of
+    the same name is re-used by the next run."""
+    from e2e import kind_backend
+
+    name = backend()
+    if name not in ("kind", "existing"):
+        pytest.skip(f"runs on E2E_BACKEND=kind|existing only (E2E_BACKEND={name})")
+    kubeconfig = request.config.getoption("kubeconfig", default=None)
+    if name == "existing":
+        try:
+            existing = kind_backend.existing_backend(kubeconfig)
+        except kind_backend.BackendUnavailable as e:
+            _unavailable(str(e))
+        yield existing
+        return
+    session = kind_backend.KindSession(
+        kind_bin=request.config.getoption("kind_bin", default=None),
+        kubectl_bin=request.config.getoption("kind_kubectl_bin", default=None),
+        image=request.config.getoption("kind_image", default=None),
+        keep=_flag("E2E_KEEP_CLUSTER") or bool(request.config.getoption("keep_cluster", False)),
+        workdir=tmp_path_factory.mktemp("kind"),
+    )
+    try:
+        session.check()
+    except kind_backend.BackendUnavailable as e:
+        _unavailable(str(e))
+    try:
+        kb = session.start()
+    except Exception as e:
+        session.stop()
+        pytest.fail(f"the kind backend did not start: {e}", pytrace=False)
+    print(f"\nkind backend ready: {kb.timings}; server host {kb.server_host}")
+    try:
+        yield kb
+    finally:
+        session.stop()
 
 
 @pytest.fixture

@@ -264,3 +264,108 @@ def pipeline_config(fqn: str, run_id: str | None = None) -> dict[str, Any]:
 
 def new_run_id() -> str:
     return str(uuid.uuid4())
+
+
+# -- the runner as a subprocess (`python -m runtime`), for SIGKILL and restart ---------------
+
+
+class RunnerProcess:
+    """``python -m runtime`` with a Deployment's environment and its user's kubeconfig.
+
+    Its ``/readyz`` is on a fixed free port (``self.port``) so that it can be polled from the
+    first moment; stdout/stderr go to ``log_path`` (appended across restarts).
+    """
+
+    def __init__(self, deployment: Deployment, log_path: Path, **extra: str) -> None:
+        from e2e.controlplane.cluster import free_port
+
+        self.deployment = deployment
+        self.log_path = log_path
+        self.port = free_port()
+        self.extra = extra
+        self.process: Any = None
+
+    def environ(self) -> dict[str, str]:
+        import os
+
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"
+        }
+        env.update(self.deployment.env(METRICS_SERVER_PORT=str(self.port), **self.extra))
+        env["KUBECONFIG"] = str(self.deployment.kubeconfig)
+        env.setdefault("LOG_LEVEL", "INFO")
+        return env
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "runtime"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environ(),
+                cwd=str(Path(__file__).resolve().parents[1]),
+            )
+
+    def sigkill(self) -> None:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (graceful), SIGKILL after ``timeout``."""
+        import signal
+        import subprocess
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.sigkill()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def readyz(self) -> tuple[int, str] | None:
+        """(status, body) of ``/readyz``, or None when nothing answers yet."""
+        import urllib.error
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.port}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as e:
+            return int(e.code), e.read().decode()
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def running_pod(deployment: Deployment, run_id: str) -> Any:
+    """The run's pod once it is Running, else None."""
+    return next(
+        (
+            p
+            for p in deployment.pods()
+            if p.status.phase == "Running"
+            and (p.metadata.labels or {}).get("hybrid-runner.io/run-id") == run_id
+        ),
+        None,
+    )

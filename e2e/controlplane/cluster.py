@@ -630,6 +630,81 @@ class LocalControlPlane:
         finally:
             api.close()
 
+    # -- fault injection ----------------------------------------------------------------------
+
+    def health_url(self, name: str) -> tuple[str, bool]:
+        """The health endpoint ``start()`` waits on for a component, and whether it needs the
+        admin client certificate."""
+        urls = {
+            "etcd": (f"http://127.0.0.1:{self.ports['etcd']}/health", False),
+            "kube-apiserver": (f"{self.server}/readyz", True),
+            "kube-controller-manager": (f"https://127.0.0.1:{self.ports['kcm']}/healthz", False),
+            "kube-scheduler": (f"https://127.0.0.1:{self.ports['scheduler']}/healthz", False),
+            "kwok": (f"https://127.0.0.1:{self.ports['kwok']}/healthz", False),
+            "workflow-controller": (
+                f"http://127.0.0.1:{self.ports['argo_metrics']}/metrics",
+                False,
+            ),
+        }
+        return urls[name]
+
+    def stop_component(self, name: str, *, kill: bool = False, timeout: float = 10.0) -> float:
+        """Stops one component (SIGTERM, or SIGKILL with ``kill``; SIGKILL after ``timeout``).
+
+        For fault tests: ``stop_component("kube-apiserver")`` makes the API unavailable while
+        etcd keeps the data. Returns the seconds it took. ``start_component`` brings it back
+        with the same arguments, port and data.
+        """
+        component = self.components[name]
+        t0 = time.monotonic()
+        _signal_group(component, signal.SIGKILL if kill else component.stop_signal)
+        if component.process is not None:
+            try:
+                component.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(component, signal.SIGKILL)
+                component.process.wait(5)
+        return time.monotonic() - t0
+
+    def start_component(self, name: str, *, wait: bool = True) -> float:
+        """(Re)starts a stopped component as ``start()`` did and waits for its health endpoint.
+
+        Returns the seconds until healthy. A component still running is left alone.
+        """
+        starters = {
+            "etcd": self._start_etcd,
+            "kube-apiserver": self._start_apiserver,
+            "kube-controller-manager": self._start_kcm,
+            "kube-scheduler": self._start_scheduler,
+            "kwok": self._start_kwok,
+            "workflow-controller": self._start_argo,
+        }
+        component = self.components.get(name)
+        if component is not None and component.alive():
+            return 0.0
+        t0 = time.monotonic()
+        starters[name]()
+        if wait:
+            url, client_cert = self.health_url(name)
+            self._wait_http(name, url, client_cert=client_cert)
+        return time.monotonic() - t0
+
+    def restart_dead_components(self) -> list[str]:
+        """Starts again every component that exited (e.g. a controller that gave up while the
+        apiserver was down); returns their names."""
+        dead = [c.name for c in self.components.values() if not c.alive()]
+        order = [
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kwok",
+            "workflow-controller",
+        ]
+        for name in sorted(dead, key=order.index):
+            self.start_component(name)
+        return dead
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def __enter__(self) -> LocalControlPlane:

@@ -1,0 +1,205 @@
+"""Cluster-side faults (issue 7) against the local control plane, with the chart's RBAC.
+
+Each ends with: no run lost, none duplicated, the runner still serving.
+
+* the kube-apiserver stopped (SIGKILL, as a crash) for ~12-18 s while a run is active and while
+  launches are attempted, then started again on the same port with the same etcd;
+* 403 on create (a Role without ``create``);
+* a Workflow/Job deleted by a human while its run is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from e2e.runner_kit import (
+    EXECUTORS,
+    FQN_OK,
+    FQN_RUNNING,
+    USER,
+    Deployment,
+    chart_role_rules,
+    eventually,
+    new_run_id,
+    run_frame,
+    running_pod,
+)
+
+pytestmark = pytest.mark.e2e
+
+OUTAGE_SECONDS = 6.0
+WORKLOAD_RESOURCE = {"argo": "workflows", "simpleK8s": "jobs"}
+
+
+def run_ids(d: Deployment) -> list[str]:
+    return sorted(w["metadata"]["annotations"]["hybrid-runner.io/run-id"] for w in d.workloads())
+
+
+async def test_apiserver_outage_during_a_run_and_launches(deploy: Any, cluster: Any) -> None:
+    d: Deployment = await deploy("argo")
+    await d.start_runner()
+    active = new_run_id()
+    assert (await d.request(run_frame(active, FQN_RUNNING)))["ok"]
+    await d.wait_state(active, "running", timeout=60)
+    pod = await eventually("the running pod", lambda: running_pod(d, active), describe=d.describe)
+
+    late = new_run_id()
+    down = time.monotonic()
+    stop_took = await asyncio.to_thread(cluster.stop_component, "kube-apiserver", kill=True)
+    try:
+        # Launches during the outage: a retryable error, answered in bounded time.
+        attempts = []
+        for _ in range(2):
+            t0 = time.monotonic()
+            reply = await d.request(run_frame(late), timeout=30)
+            attempts.append(time.monotonic() - t0)
+            assert reply["ok"] is False, reply
+            assert reply["error"]["code"] == "executor_unavailable", reply
+            assert reply["error"]["retryable"] is True, reply
+            assert "unavailable" in reply["error"]["message"].lower(), reply
+            await asyncio.sleep(1)
+        # The runner keeps serving from its table.
+        status = await d.request({"type": "status", "runId": active})
+        assert status["ok"] is True, status
+        assert status["result"]["runs"][0]["state"] == "running", status
+        await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
+    finally:
+        start_took = await asyncio.to_thread(cluster.start_component, "kube-apiserver")
+        restarted = await asyncio.to_thread(cluster.restart_dead_components)
+    outage = time.monotonic() - down
+    print(
+        f"\napiserver outage {outage:.1f}s (stop {stop_took:.1f}s, start {start_took:.1f}s); "
+        f"launches during it answered in {', '.join(f'{a:.1f}s' for a in attempts)}; "
+        f"components restarted besides the apiserver: {restarted or 'none'}"
+    )
+
+    # The same launch, re-sent (twice at once) after the outage: exactly one Workflow.
+    resent = time.monotonic()
+    first, second = await asyncio.gather(
+        d.request(run_frame(late), timeout=60), d.request(run_frame(late), timeout=60)
+    )
+    assert first["ok"] is True, first
+    assert second["ok"] is True, second
+    assert first["result"]["runName"] == second["result"]["runName"]
+    print(f"re-sent launch accepted {time.monotonic() - resent:.1f}s after the apiserver was back")
+
+    # The watch resumed: the active run's end is seen, and so is the new run's.
+    await asyncio.to_thread(cluster.finish_pod, d.namespace, pod.metadata.name, exit_code=0)
+    final = await d.wait_state(active, "success", "failed", "stopped", timeout=90)
+    assert final["state"] == "success", (final, d.describe())
+    print(f"active run's success seen {time.monotonic() - resent:.1f}s after the re-sent launch")
+    final = await d.wait_state(late, "success", "failed", "stopped", timeout=90)
+    assert final["state"] == "success", (final, d.describe())
+
+    # No run lost, none duplicated, the table right, still serving.
+    assert await asyncio.to_thread(run_ids, d) == sorted([active, late])
+    for run_id in (active, late):
+        status = await d.request({"type": "status", "runId": run_id})
+        assert [r["state"] for r in status["result"]["runs"]] == ["success"], status
+    assert d.states(active)[-1] == "success"
+    assert d.states(late).count("success") == 1, d.states(late)
+    another = new_run_id()
+    assert (await d.request(run_frame(another, FQN_OK)))["ok"]
+    final = await d.wait_state(another, "success", "failed", timeout=60)
+    assert final["state"] == "success", final
+
+
+def without_create(rules: list[dict[str, Any]], resource: str) -> list[dict[str, Any]]:
+    out = []
+    for rule in rules:
+        rule = dict(rule)
+        if resource in rule.get("resources", []):
+            rule["verbs"] = [v for v in rule["verbs"] if v not in ("create", "*")]
+        out.append(rule)
+    return out
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_forbidden_create_is_a_clear_error_and_not_retried(
+    deploy: Any, executor: str, cluster: Any, namespace: str
+) -> None:
+    d: Deployment = await deploy(executor)
+    resource = WORKLOAD_RESOURCE[executor]
+    rules = chart_role_rules(executor)
+    await asyncio.to_thread(
+        cluster.kubeconfig_for_role, namespace, USER, rules=without_create(rules, resource)
+    )
+    await d.start_runner()
+    run_id = new_run_id()
+    t0 = time.monotonic()
+    reply = await d.request(run_frame(run_id), timeout=30)
+    took = time.monotonic() - t0
+    assert reply["ok"] is False, reply
+    error = reply["error"]
+    assert error["code"] == "forbidden", reply
+    assert error["retryable"] is False, reply
+    assert "create" in error["message"] and resource in error["message"], reply
+    assert namespace in error["message"], reply
+    assert took < 5, f"the refusal took {took:.1f}s"
+
+    # Nothing retried in the background: once create is allowed again, nothing appears.
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(cluster.kubeconfig_for_role, namespace, USER, rules=rules)
+    await asyncio.sleep(2.5)
+    assert await asyncio.to_thread(d.workloads) == []
+    # The refused run is not left half-known as active.
+    status = await d.request({"type": "status", "runId": run_id})
+    if status["ok"]:
+        assert all(r["state"] not in ("queued", "running") for r in status["result"]["runs"]), (
+            status
+        )
+    else:
+        assert status["error"]["code"] == "not_found", status
+    # The refusal is the reply: no run_update for a run that never existed.
+    assert d.states(run_id) == [], d.states(run_id)
+    # Still serving: the same request now launches exactly one workload.
+    again = await d.request(run_frame(run_id), timeout=30)
+    assert again["ok"] is True, again
+    final = await d.wait_state(run_id, "success", "failed", timeout=60)
+    assert final["state"] == "success", final
+    assert await asyncio.to_thread(run_ids, d) == [run_id]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_workload_deleted_by_a_human_is_reported_and_not_resurrected(
+    deploy: Any, executor: str, namespace: str
+) -> None:
+    d: Deployment = await deploy(executor)
+    await d.start_runner()
+    run_id = new_run_id()
+    assert (await d.request(run_frame(run_id, FQN_RUNNING)))["ok"]
+    await d.wait_state(run_id, "running", timeout=60)
+    (workload,) = await asyncio.to_thread(d.workloads, run_id)
+    name = workload["metadata"]["name"]
+
+    # kubectl delete (foreground-free: the default background propagation).
+    if executor == "argo":
+        k8s.CustomObjectsApi(d.admin).delete_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", namespace, "workflows", name
+        )
+    else:
+        k8s.BatchV1Api(d.admin).delete_namespaced_job(
+            name, namespace, propagation_policy="Background"
+        )
+    final = await d.wait_state(run_id, "failed", "stopped", "success", timeout=30)
+    assert final["state"] == "failed", final
+    assert final.get("reason") == "Deleted", final
+    assert name in (final.get("message") or ""), final
+
+    # Not resurrected: no object for the run comes back, the run stays failed.
+    await asyncio.sleep(2)
+    assert await asyncio.to_thread(d.workloads, run_id) == []
+    status = await d.request({"type": "status", "runId": run_id})
+    assert [r["state"] for r in status["result"]["runs"]] == ["failed"], status
+    assert d.states(run_id).count("failed") == 1, d.states(run_id)
+
+    # Still serving.
+    other = new_run_id()
+    assert (await d.request(run_frame(other)))["ok"]
+    assert (await d.wait_state(other, "success", "failed", timeout=60))["state"] == "success"
+    assert await asyncio.to_thread(run_ids, d) == [other]
