@@ -76,7 +76,6 @@ from runtime.executors.scheduling import (
     load_spec_file,
     parse_pipeline_type_configs,
     placement_for,
-    unused_variables,
 )
 from runtime.settings import Settings
 
@@ -304,19 +303,6 @@ class ArgoExecutor(KubeExecutor):
         self.workflow_params = workflow_params
         self.container_params = container_params
         self.pod_gc = pod_gc
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> ArgoExecutor:
-        """Validate the Argo variables, read the customConfig files once, build the executor.
-
-        Raises ``ConfigError`` naming the variable; logs a warning for each variable that has
-        no effect with Argo. No cluster is contacted until ``start()`` or the first launch, so
-        dry runs work anywhere.
-        """
-        executor = cls(settings, **options)
-        for warning in unused_variables(cls.name, settings):
-            log.warning(warning)
-        return executor
 
     @property
     def custom_api(self) -> Any:

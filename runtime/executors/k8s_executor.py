@@ -47,7 +47,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import attrs
 from kubernetes import client as k8s
@@ -83,6 +83,7 @@ from runtime.executors.k8s_pod import (
     selector,
 )
 from runtime.executors.k8s_watch import RawWatch, ResourceWatcher
+from runtime.executors.scheduling import unused_variables
 from runtime.executors.table import RunRecord, RunTable
 from runtime.naming import label_value
 from runtime.settings import Settings
@@ -196,6 +197,17 @@ class KubeExecutor:
     #: The same for scheduled pipelines: ``cronworkflows.argoproj.io``, ``CronWorkflow``.
     schedule_resource: ClassVar[str] = ""
     schedule_kind_name: ClassVar[str] = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Self:
+        """Build the executor from settings: the subclass validates its own variables (a
+        ``ConfigError`` names the variable), and every scheduling variable that has no effect
+        with this executor is logged as a warning. No cluster is contacted until ``start()``
+        or the first launch, so dry runs work anywhere."""
+        executor = cls(settings, **options)
+        for warning in unused_variables(cls.name, settings):
+            log.warning(warning)
+        return executor
 
     def __init__(
         self,

@@ -55,7 +55,6 @@ from runtime.executors.scheduling import (
     apply_container_placement,
     parse_pipeline_type_configs,
     placement_for,
-    unused_variables,
 )
 from runtime.settings import Settings
 
@@ -224,16 +223,6 @@ class SimpleK8sExecutor(KubeExecutor):
             if placements is not None
             else parse_pipeline_type_configs(settings.simplek8s_pipeline_type_configs, "simpleK8s")
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> SimpleK8sExecutor:
-        """Validate SIMPLEK8S_PIPELINE_TYPE_CONFIGS and build the executor (``ConfigError``
-        names the variable) and log a warning for each variable that has no effect with it. No
-        cluster is contacted until ``start()`` or the first launch."""
-        executor = cls(settings, **options)
-        for warning in unused_variables(cls.name, settings):
-            log.warning(warning)
-        return executor
 
     @property
     def batch_api(self) -> Any:
