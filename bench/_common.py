@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import secrets
-import shlex
 import signal
 import socket
 import statistics
@@ -19,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from runtime.demo import local_runner_env
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 AGENT = "bench-agent"
-STAND_IN = shlex.join([sys.executable, "-m", "runtime.stand_in"])
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -131,28 +131,19 @@ def new_token() -> str:
 
 
 def runner_env(server_url: str, token: str, state_dir: Path, **overrides: str) -> dict[str, str]:
-    """The runner's environment, as tests/conftest.py builds it (local executor, stand-in)."""
+    """The runner's environment, as tests/conftest.py builds it (local executor, stand-in), for
+    a separate process: only PATH, HOME, LANG and TMPDIR of this process's own environment."""
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    defaults = {
+        "PYTHONPATH": str(ROOT),
+        "RECONNECT_DELAY_SECONDS": "0.05",
+        "RECONNECT_MAX_DELAY_SECONDS": "0.2",
+        "KILL_GRACE_SECONDS": "2",
+        "SECRETS_PREFLIGHT": "false",
+    }
     env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "AGENT_ID": AGENT,
-            "AUTH_TOKEN": token,
-            "SERVER_URL": server_url,
-            "ALLOW_INSECURE_WS": "true",
-            "EXECUTOR_TYPE": "local",
-            "LOCAL_PIPELINE_COMMAND": STAND_IN,
-            "LOCAL_AUTOMATION_COMMAND": STAND_IN,
-            "STATE_DIR": str(state_dir),
-            "METRICS_SERVER_HOST": "127.0.0.1",
-            "METRICS_SERVER_PORT": "0",
-            "RECONNECT_DELAY_SECONDS": "0.05",
-            "RECONNECT_MAX_DELAY_SECONDS": "0.2",
-            "KILL_GRACE_SECONDS": "2",
-            "SECRETS_PREFLIGHT": "false",
-        }
+        local_runner_env(server_url, token, str(state_dir), AGENT, **{**defaults, **overrides})
     )
-    env.update(overrides)
     return env
 
 

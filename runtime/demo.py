@@ -49,28 +49,40 @@ def _short(reply: dict[str, Any]) -> str:
     return f"error {error.get('code')}: {error.get('message')}"
 
 
+STAND_IN = shlex.join([sys.executable, "-m", "runtime.stand_in"])
+
+
+def local_runner_env(
+    server_url: str, token: str, state_dir: str, agent_id: str = AGENT, **overrides: str
+) -> dict[str, str]:
+    """The environment of a runner on the local executor running the ingestion stand-in,
+    connected to a reference server on 127.0.0.1: the demo's, and the tests' and benchmarks'
+    (with their own overrides)."""
+    env = {
+        "AGENT_ID": agent_id,
+        "AUTH_TOKEN": token,
+        "SERVER_URL": server_url,
+        "ALLOW_INSECURE_WS": "true",
+        "EXECUTOR_TYPE": "local",
+        "LOCAL_PIPELINE_COMMAND": STAND_IN,
+        "LOCAL_AUTOMATION_COMMAND": STAND_IN,
+        "STATE_DIR": state_dir,
+        "METRICS_SERVER_HOST": "127.0.0.1",
+        "METRICS_SERVER_PORT": "0",
+        "KILL_GRACE_SECONDS": "3",
+    }
+    env.update(overrides)
+    return env
+
+
 async def run_demo(verbose: bool = False) -> int:
     configure("INFO" if verbose else "ERROR", "text")
     token = secrets.token_urlsafe(24)
     server = ReferenceServer({token: AGENT}, server_version="1.11.1", heartbeat_seconds=5)
     await server.start()
-    stand_in = shlex.join([sys.executable, "-m", "runtime.stand_in"])
     with tempfile.TemporaryDirectory(prefix="hybrid-runner-demo-") as state_dir:
         settings = Settings.from_env(
-            {
-                "AGENT_ID": AGENT,
-                "AUTH_TOKEN": token,
-                "SERVER_URL": server.ws_url(),
-                "ALLOW_INSECURE_WS": "true",
-                "EXECUTOR_TYPE": "local",
-                "LOCAL_PIPELINE_COMMAND": stand_in,
-                "LOCAL_AUTOMATION_COMMAND": stand_in,
-                "STATE_DIR": state_dir,
-                "METRICS_SERVER_HOST": "127.0.0.1",
-                "METRICS_SERVER_PORT": "0",
-                "KILL_GRACE_SECONDS": "3",
-            },
-            require_server=True,
+            local_runner_env(server.ws_url(), token, state_dir), require_server=True
         )
         runner = build_runner(settings)
         print(f"reference server: {server.ws_url()}")

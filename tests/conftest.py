@@ -7,10 +7,8 @@ import contextlib
 import json
 import os
 import secrets
-import shlex
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,11 @@ from prometheus_client import CollectorRegistry
 
 from runtime.app import Runner
 from runtime.composition import build_runner
+from runtime.demo import local_runner_env
 from runtime.fake_server import ReferenceServer
 from runtime.settings import Settings
 
 MESSAGES = Path(__file__).parent / "messages"
-STAND_IN = shlex.join([sys.executable, "-m", "runtime.stand_in"])
 AGENT = "test-agent"
 
 
@@ -54,24 +52,20 @@ def server_token(srv: ReferenceServer) -> str:
 
 
 def runner_env(srv: ReferenceServer | None, state_dir: Path, **overrides: str) -> dict[str, str]:
-    env = {
-        "AGENT_ID": AGENT,
-        "AUTH_TOKEN": server_token(srv) if srv else "unused-token",
-        "SERVER_URL": srv.ws_url() if srv else f"ws://127.0.0.1:{free_port()}/ws",
-        "ALLOW_INSECURE_WS": "true",
-        "EXECUTOR_TYPE": "local",
-        "LOCAL_PIPELINE_COMMAND": STAND_IN,
-        "LOCAL_AUTOMATION_COMMAND": STAND_IN,
-        "STATE_DIR": str(state_dir),
-        "METRICS_SERVER_HOST": "127.0.0.1",
-        "METRICS_SERVER_PORT": "0",
+    """The demo's runner environment with fast reconnects and no secret preflight."""
+    defaults = {
         "RECONNECT_DELAY_SECONDS": "0.05",
         "RECONNECT_MAX_DELAY_SECONDS": "0.2",
         "KILL_GRACE_SECONDS": "2",
         "SECRETS_PREFLIGHT": "false",
     }
-    env.update(overrides)
-    return env
+    return local_runner_env(
+        srv.ws_url() if srv else f"ws://127.0.0.1:{free_port()}/ws",
+        server_token(srv) if srv else "unused-token",
+        str(state_dir),
+        AGENT,
+        **{**defaults, **overrides},
+    )
 
 
 MakeRunner = Callable[..., Awaitable[Runner]]

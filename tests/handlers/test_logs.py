@@ -12,10 +12,10 @@ import pytest
 
 from handlers import logs
 from runtime import codec
+from runtime.demo import STAND_IN
 from runtime.errors import InvalidMessage, NotFound
 from runtime.executors.base import LOG_CHUNK_BYTES, LaunchSpec
 from runtime.messages import Logs, LogsResult, Reply
-from tests.conftest import STAND_IN
 from tests.handlers.support import KINDS, Kube, kube, local_context, with_status
 from tests.runtime.executors.k8s_support import make_spec
 

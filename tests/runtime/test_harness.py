@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import MESSAGES, STAND_IN
+from runtime.demo import STAND_IN
+from tests.conftest import MESSAGES
 
 
 def invoke(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

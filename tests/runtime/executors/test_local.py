@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from runtime.demo import STAND_IN
 from runtime.errors import ExecutorUnavailable, NotFound
 from runtime.executors.base import LaunchSpec
 from runtime.executors.local import LocalExecutor
 from runtime.executors.table import RunRecord
 from runtime.naming import run_name
 from runtime.settings import Settings
-from tests.conftest import STAND_IN
 
 DUMP_ENV = shlex.join(
     [sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"]
