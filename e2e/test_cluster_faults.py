@@ -203,3 +203,24 @@ async def test_workload_deleted_by_a_human_is_reported_and_not_resurrected(
     assert (await d.request(run_frame(other)))["ok"]
     assert (await d.wait_state(other, "success", "failed", timeout=60))["state"] == "success"
     assert await asyncio.to_thread(run_ids, d) == [other]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_409_storm_makes_one_workload_per_run(deploy: Any, executor: str) -> None:
+    """Ten runs, each sent 5 times at once: the first create of each wins, the others meet 409
+    AlreadyExists and adopt it; every request is answered ok with the same run name."""
+    d: Deployment = await deploy(executor)
+    await d.start_runner()
+    run_ids = [new_run_id() for _ in range(10)]
+    frames = [run_frame(run_id, FQN_RUNNING) for run_id in run_ids for _ in range(5)]
+    replies = await asyncio.gather(*(d.request(frame, timeout=60) for frame in frames))
+    assert all(r["ok"] for r in replies), [r for r in replies if not r["ok"]][:3]
+    names: dict[str, set[str]] = {}
+    for frame, reply in zip(frames, replies, strict=True):
+        names.setdefault(str(frame["runId"]), set()).add(reply["result"]["runName"])
+    assert all(len(n) == 1 for n in names.values()), names
+    workloads = await asyncio.to_thread(d.workloads)
+    ids = sorted(w["metadata"]["annotations"]["hybrid-runner.io/run-id"] for w in workloads)
+    assert ids == sorted(run_ids)
+    status = await d.request({"type": "status"})
+    assert status["result"]["trackedRuns"] == 10, status
