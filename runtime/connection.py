@@ -10,6 +10,7 @@ token or the agent, a slow standby pace when another replica holds the agent id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import random
@@ -94,7 +95,6 @@ class Connection:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._send_lock = asyncio.Lock()
         self._stop = asyncio.Event()
-        self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.sessions = 0
@@ -123,19 +123,7 @@ class Connection:
 
     def run_update(self, record: Any, _old: Any) -> None:
         """RunTable listener: every state change becomes a ``run_update`` event."""
-        self.emit(
-            RunUpdate(
-                run_id=record.run_id,
-                run_name=record.run_name,
-                pipeline_fqn=record.pipeline_fqn,
-                pipeline_type=record.pipeline_type,
-                state=record.state,
-                reason=record.reason,
-                message=record.message,
-                start_date=record.start_date,
-                end_date=record.end_date,
-            )
-        )
+        self.emit(RunUpdate(**attrs.asdict(record.view())))
 
     # ------------------------------------------------------------------ main loop
 
@@ -166,18 +154,9 @@ class Connection:
         return self.backoff.next_delay()
 
     async def _sleep(self, seconds: float) -> None:
-        self._wakeup.clear()
-        stop = asyncio.ensure_future(self._stop.wait())
-        wake = asyncio.ensure_future(self._wakeup.wait())
-        try:
-            await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            wake.cancel()
-
-    def wake(self) -> None:
-        """Skip the current pause (tests and operators poking a standby)."""
-        self._wakeup.set()
+        """Wait ``seconds`` unless ``stop()`` comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _session(self, session: aiohttp.ClientSession, ssl_context: Any) -> Outcome:
         url = self.settings.websocket_url

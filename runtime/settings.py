@@ -565,8 +565,6 @@ VARIABLES: tuple[Variable, ...] = (
     ),
 )
 
-_BY_FIELD = {v.field: v for v in VARIABLES}
-
 
 @attrs.frozen(kw_only=True)
 class Settings:
@@ -703,14 +701,6 @@ class Settings:
         parts = urlsplit(self.server_url)
         scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
         return parts._replace(scheme=scheme).geturl()
-
-    def evolve(self, **changes: Any) -> Settings:
-        return attrs.evolve(self, **changes)
-
-
-def variable(field: str) -> Variable:
-    """The declaration behind a Settings field (for error messages naming the variable)."""
-    return _BY_FIELD[field]
 
 
 def defaults_table() -> str:

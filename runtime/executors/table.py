@@ -116,16 +116,6 @@ class RunTable:
             self._by_pipeline.setdefault(record.pipeline_fqn, {})[record.run_id] = None
             self._active += (not record.final) - (old is not None and not old.final)
 
-    def update(self, run_id: str, **changes: Any) -> RunRecord | None:
-        """Apply ``changes`` to a known run (no-op for an unknown one); returns the new record."""
-        with self._lock:
-            old = self._runs.get(run_id)
-            if old is None:
-                return None
-            new = attrs.evolve(old, **changes)
-        self.put(new)
-        return self._runs.get(run_id)
-
     def remove(self, run_id: str) -> None:
         with self._lock:
             old = self._runs.pop(run_id, None)
