@@ -266,6 +266,8 @@ class KubeExecutor:
         self._meta: dict[str, RunMeta] = {}
         self._objects: dict[str, ObjectState] = {}
         self._pods: dict[str, PodView] = {}
+        #: True once a pod list succeeded: from then on a run without a pod has none yet.
+        self._pods_listed = False
         self._seen_at: dict[str, float] = {}
         self._pod_seen_at: dict[str, float] = {}
         self._deleted_at: dict[str, float] = {}
@@ -698,6 +700,7 @@ class KubeExecutor:
         now = self._monotonic()
         seen: set[str] = set()
         with self._lock:
+            self._pods_listed = True
             for pod in items:
                 view = PodView.from_pod(pod)
                 if view.run_id is None:
@@ -821,6 +824,11 @@ class KubeExecutor:
                     state = QUEUED
                 elif pod.phase == "Running" and state == QUEUED:
                     state = RUNNING
+            elif pod is None and state == RUNNING and self._pods_listed:
+                # Argo marks a Workflow Running (and a Job counts a pod active) before the pod
+                # is scheduled: until its pod is seen the run is still queued, else the server
+                # would see running -> queued -> running.
+                state = QUEUED
             if diagnosis is not None:
                 reason, message = diagnosis.reason, diagnosis.message
         if state in FINAL_STATES and end is None:

@@ -126,6 +126,11 @@ class Harness:
     def launched(self, spec: LaunchSpec, state: str = "queued") -> None:
         self.create.return_value = self.workload(spec, state)
         self.executor.launch(spec)
+        if state == "running":
+            # A run is running once its pod is: the pod the watch would deliver.
+            self.executor._pod_event(
+                "ADDED", self.pod(spec, {"phase": "Running", "startTime": "2024-05-01T10:01:00Z"})
+            )
 
     def record(self, run_id: str = "run-0001") -> RunRecord:
         record = self.executor.table.get(run_id)
@@ -159,6 +164,8 @@ def build(kind: str, **options: Any) -> Harness:
         executor = SimpleK8sExecutor(settings, batch_api=api, **common)
     harness = Harness(kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono)
     executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
+    # As after start(): the pods are listed (none yet), so a run without a pod has none yet.
+    executor._sync_pods([])
     return harness
 
 
@@ -191,6 +198,8 @@ def test_launch_409_adopts_the_existing_object(h: Harness) -> None:
     spec = make_spec()
     h.create.side_effect = api_error(409, "already exists")
     h.read.return_value = h.workload(spec, "running")
+    # Its pod, already watched (a pod seen before its workload waits for it).
+    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
     h.executor.launch(spec)
     assert h.create.call_count == 1
     h.read.assert_called_once()
@@ -333,6 +342,28 @@ def test_kill_unknown_or_finished(h: Harness) -> None:
 # -- watch-fed state and diagnostics ------------------------------------------------------------
 
 
+def test_a_running_workload_is_queued_until_its_pod_runs(h: Harness) -> None:
+    spec = make_spec()
+    h.launched(spec)
+    # Argo says Running (a Job counts a pod active) before the pod is even seen.
+    h.executor._workload_event("MODIFIED", h.workload(spec, "running"))
+    assert h.record().state == "queued"
+    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Pending"}))
+    assert h.record().state == "queued"
+    h.executor._pod_event("MODIFIED", h.pod(spec, {"phase": "Running"}))
+    assert h.record().state == "running"
+    assert [u[0] for u in h.updates] == ["queued", "running"]
+
+
+def test_without_a_pod_list_the_workload_state_is_trusted() -> None:
+    h = build("argo")
+    h.executor._pods_listed = False  # the pod watch never listed (RBAC being fixed, say)
+    spec = make_spec()
+    h.launched(spec)
+    h.executor._workload_event("MODIFIED", h.workload(spec, "running"))
+    assert h.record().state == "running"
+
+
 def test_events_drive_state_and_pod_diagnostics(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec)
@@ -364,7 +395,9 @@ def test_events_drive_state_and_pod_diagnostics(h: Harness) -> None:
     h.executor._workload_event("MODIFIED", h.workload(spec, "success"))
     assert h.record().state == "success"
     assert h.record().end_date == 1714557900000
-    assert [u[0] for u in h.updates] == ["queued", "running", "queued", "running", "success"]
+    # Running only once the pod runs: never running -> queued -> running.
+    assert [u[0] for u in h.updates] == ["queued", "queued", "running", "success"]
+    assert h.updates[1] == ("queued", "Unschedulable")
 
 
 def test_image_pull_backoff_fails_after_grace_and_ends_the_workload(h: Harness) -> None:
@@ -600,7 +633,8 @@ def test_not_ready_until_a_list_succeeds() -> None:
     spec = make_spec()
     workloads = ListWatch([api_error(503)] * 8 + [[h.workload(spec, "running")]], hold=30.0)
     h.list.side_effect = workloads
-    h.core.list_namespaced_pod.side_effect = ListWatch([[]], hold=30.0)
+    running_pod = h.pod(spec, {"phase": "Running"})
+    h.core.list_namespaced_pod.side_effect = ListWatch([[running_pod]], hold=30.0)
     try:
         asyncio.run(h.executor.start())
         assert not h.executor.ready
