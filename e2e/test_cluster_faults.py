@@ -120,7 +120,7 @@ def without_create(rules: list[dict[str, Any]], resource: str) -> list[dict[str,
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
-async def test_forbidden_create_is_a_clear_error_and_not_retried(
+async def test_forbidden_create_is_a_clear_error_a_failed_run_and_not_retried(
     deploy: Any, executor: str, cluster: Any, namespace: str
 ) -> None:
     d: Deployment = await deploy(executor)
@@ -142,27 +142,32 @@ async def test_forbidden_create_is_a_clear_error_and_not_retried(
     assert namespace in error["message"], reply
     assert took < 5, f"the refusal took {took:.1f}s"
 
+    # The run is reported failed, with the reason and the same explanation.
+    update = await d.wait_state(run_id, "failed", timeout=10)
+    assert update["reason"] == "Forbidden", update
+    assert update["message"] == error["message"], update
+    status = await d.request({"type": "status", "runId": run_id})
+    assert status["ok"] is True, status
+    assert [(r["state"], r["reason"]) for r in status["result"]["runs"]] == [
+        ("failed", "Forbidden")
+    ], status
+
     # Nothing retried in the background: once create is allowed again, nothing appears.
     await asyncio.sleep(0.5)
     await asyncio.to_thread(cluster.kubeconfig_for_role, namespace, USER, rules=rules)
     await asyncio.sleep(2.5)
     assert await asyncio.to_thread(d.workloads) == []
-    # The refused run is not left half-known as active.
-    status = await d.request({"type": "status", "runId": run_id})
-    if status["ok"]:
-        assert all(r["state"] not in ("queued", "running") for r in status["result"]["runs"]), (
-            status
-        )
-    else:
-        assert status["error"]["code"] == "not_found", status
-    # The refusal is the reply: no run_update for a run that never existed.
-    assert d.states(run_id) == [], d.states(run_id)
-    # Still serving: the same request now launches exactly one workload.
+    # A failed run stays failed: the same runId answers its state and creates nothing.
     again = await d.request(run_frame(run_id), timeout=30)
-    assert again["ok"] is True, again
-    final = await d.wait_state(run_id, "success", "failed", timeout=60)
+    assert again["ok"] is True and again["result"]["state"] == "failed", again
+    assert await asyncio.to_thread(d.workloads) == []
+    assert d.states(run_id) == ["failed"], d.states(run_id)
+    # Still serving: a new run launches exactly one workload.
+    retry_id = new_run_id()
+    assert (await d.request(run_frame(retry_id), timeout=30))["ok"] is True
+    final = await d.wait_state(retry_id, "success", "failed", timeout=60)
     assert final["state"] == "success", final
-    assert await asyncio.to_thread(run_ids, d) == [run_id]
+    assert await asyncio.to_thread(run_ids, d) == [retry_id]
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)

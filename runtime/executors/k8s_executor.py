@@ -369,6 +369,43 @@ class KubeExecutor:
 
     def launch(self, spec: LaunchSpec) -> None:
         body = self.build(spec)
+        try:
+            obj = self._create_or_adopt(spec, body)
+        except RunnerError as exc:
+            if not exc.retryable:
+                self._launch_refused(spec, exc)
+            raise
+        meta = RunMeta.from_spec(spec)
+        with self._lock:
+            self._meta.setdefault(spec.run_id, meta)
+            if self.table.get(spec.run_id) is None or spec.run_id not in self._objects:
+                self._observe_workload(obj, meta=meta)
+            if self.table.get(spec.run_id) is None:  # pragma: no cover - defensive
+                self.table.put(self._new_record(meta, ObjectState(state=QUEUED), spec.run_name))
+
+    def _launch_refused(self, spec: LaunchSpec, exc: RunnerError) -> None:
+        """A create refused for good (RBAC, missing namespace or CRD, a foreign object): the
+        run is failed, so the server hears it as a run_update too, and the same run id is not
+        launched again; the record is forgotten like a deleted run's."""
+        now = self._now_ms()
+        record = self._new_record(
+            RunMeta.from_spec(spec),
+            ObjectState(
+                state=FAILED,
+                reason=type(exc).__name__,
+                message=exc.message,
+                start_date=now,
+                end_date=now,
+            ),
+            spec.run_name,
+        )
+        with self._lock:
+            if self.table.get(spec.run_id) is not None:
+                return
+            self.table.put(record)
+            self._deleted_at[spec.run_id] = self._monotonic()
+
+    def _create_or_adopt(self, spec: LaunchSpec, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
         try:
             obj = self._create(body)
@@ -389,13 +426,7 @@ class KubeExecutor:
         except NotFound as exc:
             # A create answered 404: the namespace, or for Argo the CRD, does not exist.
             raise LaunchFailed(f"cannot create {self.kind_name} {name}: {exc.message}") from None
-        meta = RunMeta.from_spec(spec)
-        with self._lock:
-            self._meta.setdefault(spec.run_id, meta)
-            if self.table.get(spec.run_id) is None or spec.run_id not in self._objects:
-                self._observe_workload(obj, meta=meta)
-            if self.table.get(spec.run_id) is None:  # pragma: no cover - defensive
-                self.table.put(self._new_record(meta, ObjectState(state=QUEUED), name))
+        return obj
 
     def kill(self, run_id: str) -> None:
         self._kill(run_id)

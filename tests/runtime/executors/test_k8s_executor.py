@@ -219,14 +219,18 @@ def test_launch_409_for_another_runs_object_is_a_conflict(h: Harness) -> None:
     h.read.return_value = other
     with pytest.raises(Conflict, match="belongs to run 'someone-else'"):
         h.executor.launch(spec)
-    assert h.executor.table.get(spec.run_id) is None
+    record = h.record(spec.run_id)
+    assert (record.state, record.reason) == ("failed", "Conflict")
+    assert "belongs to run 'someone-else'" in (record.message or "")
 
 
 def test_launch_404_is_launch_failed(h: Harness) -> None:
     h.create.side_effect = api_error(404, 'namespaces "ingestion" not found')
     with pytest.raises(LaunchFailed, match="not found"):
         h.executor.launch(make_spec())
-    assert len(h.executor.table) == 0
+    record = h.record()
+    assert (record.state, record.reason) == ("failed", "LaunchFailed")
+    assert 'namespaces "ingestion" not found' in (record.message or "")
 
 
 def test_launch_403_names_the_missing_permission(h: Harness) -> None:
@@ -235,6 +239,21 @@ def test_launch_403_names_the_missing_permission(h: Harness) -> None:
         h.executor.launch(make_spec())
     resource = "workflows.argoproj.io" if h.kind == "argo" else "jobs.batch"
     assert f"the runner's Role lacks create on {resource} in namespace ingestion" in str(info.value)
+    # The run is failed (the server hears it as a run_update), with the same explanation.
+    record = h.record()
+    assert (record.state, record.reason, record.message) == ("failed", "Forbidden", str(info.value))
+    assert h.updates == [("failed", "Forbidden")]
+    assert record.end_date is not None
+
+
+def test_a_refused_run_is_forgotten_like_a_deleted_one(h: Harness) -> None:
+    h.create.side_effect = api_error(403, "forbidden")
+    with pytest.raises(Forbidden):
+        h.executor.launch(make_spec())
+    h.executor.housekeeping()
+    assert len(h.executor.table) == 1
+    h.mono.advance(h.executor._retain_deleted + 1)
+    h.executor.housekeeping()
     assert len(h.executor.table) == 0
 
 
