@@ -155,6 +155,19 @@ class KubeCaller:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._sleep = sleep
+        self._failing = False
+        self._recovery_listeners: list[Callable[[], None]] = []
+
+    def on_recovery(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the calling thread) when a call succeeds after one gave up:
+        the API server is back, and whoever is backing off can try again now."""
+        self._recovery_listeners.append(listener)
+
+    def _succeeded(self) -> None:
+        if self._failing:
+            self._failing = False
+            for listener in self._recovery_listeners:
+                listener()
 
     def __call__(
         self,
@@ -170,13 +183,17 @@ class KubeCaller:
         last: str = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
             except ApiException as exc:
                 if exc.status not in RETRYABLE_STATUSES:
+                    self._succeeded()  # the API server answered: it is up
                     raise map_api_error(exc, op) from None
                 last = f"HTTP {exc.status}: {api_message(exc)}"
             except TRANSPORT_ERRORS as exc:
                 last = f"{type(exc).__name__}: {exc}"
+            else:
+                self._succeeded()
+                return result
             if attempt < self.attempts:
                 log.debug(
                     "%s failed (%s); retry %d/%d in %.2fs",
@@ -188,6 +205,7 @@ class KubeCaller:
                 )
                 self._sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
+        self._failing = True
         raise ExecutorUnavailable(
             f"Kubernetes API unavailable: could not {op} after {self.attempts} attempts ({last})"
         )

@@ -222,7 +222,7 @@ class KubeExecutor:
         watch_timeout: int = 300,
         resync_seconds: float = 900.0,
         watch_backoff: float = 1.0,
-        watch_max_backoff: float = 30.0,
+        watch_max_backoff: float = 8.0,
         watch_factory: Callable[[], Any] = RawWatch,
         housekeeping_seconds: float = 5.0,
         retain_deleted_seconds: float = 3600.0,
@@ -243,6 +243,8 @@ class KubeExecutor:
         self._clients = LazyApiClient(api_client)
         self._core_api = core_api
         self._caller = caller or KubeCaller()
+        # A launch that gets through after an outage ends the watches' backoff at once.
+        self._caller.on_recovery(self._nudge_watchers)
         self._tracker = DiagnosisTracker(grace or Grace(), monotonic)
         self._watch_options: dict[str, Any] = {
             "watch_timeout": watch_timeout,
@@ -660,6 +662,10 @@ class KubeExecutor:
             **self._watch_options,
         )
         self._watchers = [self._pod_watcher, self._workload_watcher]
+
+    def _nudge_watchers(self) -> None:
+        for watcher in self._watchers:
+            watcher.nudge()
 
     def _start_sync(self) -> None:
         self._make_watchers()

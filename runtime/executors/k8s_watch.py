@@ -11,7 +11,10 @@ The classic informer loop, small enough to read in one go:
 3. **410 Gone** (the resourceVersion is older than etcd's history) -> list again; so does the
    periodic resync (``resync_seconds``), which bounds how long a missed event can stay missed;
 4. any other failure (API server down, 5xx, 403 while RBAC is being fixed) -> wait with an
-   exponential backoff (``backoff`` doubling up to ``max_backoff``) and start over at 1.
+   exponential backoff (``backoff`` doubling up to ``max_backoff``, +-20% jitter so that the
+   watchers of many runners do not retry in step) and start over at 1. ``nudge()`` cuts the
+   wait short: the executor calls it when another API call succeeds, so a watch resumes as
+   soon as the API server is back rather than when its backoff runs out.
 
 Objects reach the callbacks as the API server's JSON dicts (camelCase), whatever the kind.
 ``stop()`` ends the thread promptly: it sets the stop flag and shuts the stream's socket.
@@ -20,6 +23,7 @@ Objects reach the callbacks as the API server's JSON dicts (camelCase), whatever
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -66,7 +70,7 @@ class ResourceWatcher:
         watch_timeout: int = 300,
         resync_seconds: float = 900.0,
         backoff: float = 1.0,
-        max_backoff: float = 30.0,
+        max_backoff: float = 8.0,
         watch_factory: Callable[[], Watch] = RawWatch,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -86,6 +90,8 @@ class ResourceWatcher:
         self._watch_factory = watch_factory
         self._clock = clock
         self._stop = threading.Event()
+        #: Set by stop() and nudge(): ends a backoff wait early.
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._watch: Watch | None = None
         self._resource_version: str | None = None
@@ -130,8 +136,13 @@ class ResourceWatcher:
         self._thread = threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True)
         self._thread.start()
 
+    def nudge(self) -> None:
+        """Retry now if backing off (the API server answered someone else)."""
+        self._wake.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         watch = self._watch
         if watch is not None:
             try:
@@ -150,6 +161,7 @@ class ResourceWatcher:
     def _run(self) -> None:
         delay = self.backoff
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 if (
                     self._resource_version is None
@@ -183,8 +195,9 @@ class ResourceWatcher:
         self.last_error = error
         if self._stop.is_set():
             return
+        delay *= random.uniform(0.8, 1.2)
         log.warning("%s watch failed (%s); retrying in %.1fs", self.name, error, delay)
-        self._stop.wait(delay)
+        self._wake.wait(delay)
 
     def _watch_once(self) -> None:
         watch = self._watch_factory()

@@ -186,3 +186,20 @@ def test_autospec_api_signature_is_enforced() -> None:
     with pytest.raises(TypeError):
         api.delete_namespaced_job(name="x")
     assert {500, 503} <= k8s_client.RETRYABLE_STATUSES
+
+
+def test_recovery_listeners_hear_the_first_success_after_a_give_up() -> None:
+    heard: list[str] = []
+    caller = no_sleep_caller(attempts=2)
+    caller.on_recovery(lambda: heard.append("back"))
+    ok = mock.Mock(return_value={"ok": True})
+    caller(WHERE, ok)
+    assert heard == [], "no outage yet: nothing to announce"
+    with pytest.raises(ExecutorUnavailable):
+        caller(WHERE, mock.Mock(side_effect=api_error(503)))
+    # A refusal is an answer too: the API server is up again.
+    with pytest.raises(Forbidden):
+        caller(WHERE, mock.Mock(side_effect=api_error(403, "forbidden")))
+    assert heard == ["back"]
+    caller(WHERE, ok)
+    assert heard == ["back"], "announced once per outage"

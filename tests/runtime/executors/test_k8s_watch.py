@@ -185,3 +185,19 @@ def test_stop_is_prompt_while_the_stream_is_held_open() -> None:
     watcher.stop(timeout=5)
     assert time.monotonic() - started < 1.0
     assert not watcher.running
+
+
+def test_nudge_ends_a_long_backoff_at_once(cleanup: Any) -> None:
+    recorder = Recorder()
+    fake = ListWatch([api_error(503), [obj("a", "5")]], hold=30.0)
+    # A backoff far longer than the test: only the nudge can bring the list in time.
+    watcher, _ = make_watcher(fake, recorder, backoff=60.0, max_backoff=60.0)
+    cleanup(watcher)
+    watcher.start()
+    wait_until(lambda: watcher.failures == 1)
+    assert recorder.syncs == []
+    started = time.monotonic()
+    watcher.nudge()
+    wait_until(lambda: recorder.syncs == [["a"]])
+    assert time.monotonic() - started < 5
+    assert watcher.healthy
