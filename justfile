@@ -21,6 +21,10 @@ fmt:
 typecheck:
     uv run mypy
 
+# Known vulnerabilities in uv.lock, from PyPI's advisory data (README, "Dependency audit").
+audit *args:
+    uv run python -m tools.depaudit {{args}}
+
 # Answer one message file locally: `just invoke tests/messages/status.json [--dry-run]`.
 invoke message *flags:
     uv run hybrid-runner invoke {{message}} {{flags}}
@@ -46,8 +50,8 @@ controlplane:
 e2e *args: controlplane
     E2E_REQUIRE=1 uv run pytest e2e {{args}}
 
-# Lint, types and tests: what .ci/run does after installing.
-check: lint typecheck test
+# Lint, types, the dependency audit and tests: what .ci/run does after installing.
+check: lint typecheck audit test
 
 # The e2e suite on a kind cluster (needs Docker, kind, kubectl and helm; downloads Argo's release
 # manifest). The runner is installed with helm/; E2E_KEEP_CLUSTER=1 keeps the cluster.

@@ -33,7 +33,7 @@ def test_runtime_imports_handlers_only_in_the_composition_root() -> None:
 def test_every_module_opens_with_a_docstring() -> None:
     missing = [
         p.relative_to(ROOT).as_posix()
-        for p in python_files("runtime", "handlers")
+        for p in python_files("runtime", "handlers", "tools")
         if p.stat().st_size and ast.get_docstring(ast.parse(p.read_text())) is None
     ]
     assert missing == []
