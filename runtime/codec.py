@@ -15,6 +15,7 @@ from typing import Any, Union
 
 import attrs
 import cattrs
+import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_tagged_union
 
@@ -68,6 +69,22 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
+class _JsonFloat(float):
+    """A float that ``encode`` leaves to ``json`` (orjson refuses float subclasses)."""
+
+    __slots__ = ()
+
+
+def _float_out(value: float) -> float:
+    # orjson writes every float in [1e-4, 1e16) as json does (repr); outside that range it
+    # writes exponents differently (1e-05 as 0.00001, 1e-07 as 1e-7) and NaN/Infinity as null.
+    # Those floats are marked, so that the frames holding them are written by json as before.
+    # (An int in a float field stays an int; orjson refuses float subclasses by itself.)
+    if type(value) is not float or value == 0.0 or 1e-4 <= abs(value) < 1e16:
+        return value
+    return _JsonFloat(value)
+
+
 def _tag(cl: type) -> str:
     tag: str = cl.TYPE  # type: ignore[attr-defined]
     return tag
@@ -103,6 +120,7 @@ def _build_converter() -> cattrs.Converter:
         return make_dict_unstructure_fn(cl, conv, **overrides)
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_unstructure_hook(float, _float_out)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
 
     # Wire tags come from each class's TYPE; the union strategy writes and reads "type".
@@ -122,10 +140,33 @@ def _build_converter() -> cattrs.Converter:
 
 
 _converter = _build_converter()
-_REQUEST_UNION: Any = Union[REQUEST_TYPES]  # noqa: UP007
 _RUNNER_UNION: Any = Union[RUNNER_FRAME_TYPES]  # noqa: UP007
-_REQUEST_TAGS = {_tag(cl): cl for cl in REQUEST_TYPES}
+# What the request union's hook (cattrs.strategies.configure_tagged_union) calls once it has
+# read the tag: the class's own hook, with the whole object. decode_request reads the tag
+# itself and calls these directly, skipping the dispatch on the Union (which hashes it).
+_REQUEST_HOOKS = {_tag(cl): (cl, _converter.get_structure_hook(cl)) for cl in REQUEST_TYPES}
 _RUNNER_TAGS = {_tag(cl): cl for cl in RUNNER_FRAME_TYPES}
+
+
+# orjson writes what json writes for the JSON-ready data cattrs produces (str keys, str, int
+# up to 64 bits, float as above, bool, None, list, tuple, dict), but it also writes types json
+# refuses (dataclasses, datetimes, subclasses of str/int/dict/list via their base): those are
+# passed through to the fallback, so json raises for them as it always did.
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _dumps(data: Any) -> str:
+    """``json.dumps(data, separators=(",", ":"), ensure_ascii=False)``, through orjson when
+    orjson writes the same text (see ``_float_out``), else through json itself."""
+    try:
+        return orjson.dumps(data, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        # Integers beyond 64 bits, non-str keys, lone surrogates, marked floats, other types.
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def unstructure(obj: Any) -> Any:
@@ -139,12 +180,35 @@ def encode(message: Any) -> str:
     tag = getattr(type(message), "TYPE", "")
     if tag:
         data = {"type": tag, **data}
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return _dumps(data)
+
+
+# orjson reads a frame as json does, except: integers of 19 digits or more (orjson makes some
+# of them floats), nesting deeper than json's recursion limit (orjson allows 1024 levels), and
+# documents json accepts and orjson refuses (NaN, Infinity, lone surrogate escapes, bytes in
+# other encodings). Frames with long digit runs or many brackets, and bytes, go to json
+# directly; everything orjson refuses goes to json too, which accepts it or raises the error
+# it always raised.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_ORJSON_MAX_BRACKETS = 200
+
+
+def _loads(text: str | bytes) -> Any:
+    if (
+        isinstance(text, str)
+        and text.count("{") + text.count("[") <= _ORJSON_MAX_BRACKETS
+        and _LONG_DIGITS.search(text) is None
+    ):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _load_object(text: str | bytes) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError, bad UTF-8 in bytes, and over-long integers.
         raise FrameError(InvalidMessage(f"frame is not valid JSON: {exc}"), None) from None
@@ -160,9 +224,16 @@ def _read_id(data: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _structure(data: dict[str, Any], union: Any, request_id: str | None) -> Any:
+def _structure(
+    data: dict[str, Any],
+    cl: Any,
+    request_id: str | None,
+    hook: Callable[[Any, Any], Any] | None = None,
+) -> Any:
     try:
-        return _converter.structure(data, union)
+        if hook is not None:
+            return hook(data, cl)
+        return _converter.structure(data, cl)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         raise FrameError(InvalidMessage(describe_structure_error(exc)), request_id) from None
 
@@ -200,11 +271,13 @@ def decode_request(text: str | bytes) -> Request:
     tag = data.get("type")
     if not isinstance(tag, str):
         raise FrameError(InvalidMessage("$.type: required string field missing"), request_id)
-    if tag not in _REQUEST_TAGS:
+    known = _REQUEST_HOOKS.get(tag)
+    if known is None:
         raise FrameError(UnknownMessageType(f"unknown message type {tag!r}"), request_id)
     if request_id is None:
         raise FrameError(InvalidMessage("$.id: required non-empty string"), None)
-    request: Request = _structure(data, _REQUEST_UNION, request_id)
+    cl, hook = known
+    request: Request = _structure(data, cl, request_id, hook)
     return request
 
 

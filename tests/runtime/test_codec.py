@@ -194,3 +194,65 @@ def test_welcome_is_checked() -> None:
         codec.decode_welcome('{"type": "status", "id": "x"}')
     with pytest.raises(codec.FrameError, match="protocol"):
         codec.decode_welcome('{"type": "welcome", "protocol": "one"}')
+
+
+# The codec reads and writes through orjson where orjson gives what the standard json module
+# gives, and through json itself elsewhere; these cases are the ones where the two differ.
+@pytest.mark.parametrize(
+    "value",
+    [
+        1.5,
+        0.0,
+        -0.0,
+        1e-05,
+        1e-07,
+        2e16,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        {"a": [1e-07, 3.25, {"b": float("-inf")}]},
+        2**64,
+        -(2**63) - 1,
+        {1: "non-str key"},
+        "é ü \u2028 \x00 \x1f \x7f",
+        (1, 2.5),
+    ],
+    ids=repr,
+)
+def test_encode_writes_what_json_writes(value: object) -> None:
+    reply = Reply(id="x", ok=True, result=value)
+    expected = json.dumps(
+        {"type": "reply", **codec.unstructure(reply)}, separators=(",", ":"), ensure_ascii=False
+    )
+    assert codec.encode(reply) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"kill","id":"x","runId":"r","big":18446744073709551616}',
+        '{"type":"kill","id":"x","runId":"r","big":-9223372036854775809}',
+        '{"type":"kill","id":"x","runId":"r","f":NaN,"g":-Infinity,"h":1e400}',
+        '{"type":"kill","id":"x","runId":"r","s":"\\ud800"}',
+        '{"type":"kill","id":"x","runId":"r","a":1,"a":2}',
+        '{"type":"kill","id":"x","runId":"r","deep":' + "[" * 300 + "]" * 300 + "}",
+    ],
+)
+def test_frames_json_accepts_are_accepted(text: str) -> None:
+    assert codec.decode_request(text) == Kill(id="x", run_id="r")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 5000 + "]" * 5000, "frame is not valid JSON: maximum recursion depth exceeded"),
+        ("\ufeff{}", "frame is not valid JSON: Unexpected UTF-8 BOM"),
+        ("{}\x0c", "frame is not valid JSON: Extra data: line 1 column 3 (char 2)"),
+        ('{"a": NaN', "frame is not valid JSON: Expecting ',' delimiter"),
+    ],
+)
+def test_frames_json_refuses_are_refused_with_its_message(text: str, message: str) -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_request(text)
+    assert caught.value.code == "invalid_message"
+    assert caught.value.message.startswith(message)
