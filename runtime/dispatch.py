@@ -13,12 +13,14 @@ import logging
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from types import CoroutineType
 from typing import Any
 
 import attrs
 
 from runtime.codec import FrameError, decode_request
 from runtime.context import Context
+from runtime.eager import Resume
 from runtime.errors import RunnerError, ShuttingDown, Timeout
 from runtime.logsetup import request_logger
 from runtime.messages import ErrorInfo, Reply, Request
@@ -82,6 +84,9 @@ class Dispatcher:
         self.accepting = True
         self._counters: dict[tuple[str, str], Any] = {}
         self._histograms: dict[str, Any] = {}
+        self._loggers: dict[str, logging.Logger] = {}
+        self._context_source: Context | None = None
+        self._context_fields: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -109,17 +114,27 @@ class Dispatcher:
         if not self.accepting:
             self._count(kind, ShuttingDown.code)
             return error_reply(request.id, ShuttingDown("runner is shutting down; send again"))
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._inflight[request.id] = future
         started = time.perf_counter()
+        run = self._run(request)
+        future: asyncio.Future[Reply] | None = None
         try:
-            reply = await self._run(request)
-        finally:
-            self._inflight.pop(request.id, None)
+            waiting_on = run.send(None)
+        except StopIteration as done:
+            # Answered without waiting: no other request ran meanwhile, so none can be a twin.
+            reply: Reply = done.value
+        else:
+            # It waits (a handler in the thread pool, a slow one): twins wait for its reply.
+            future = asyncio.get_running_loop().create_future()
+            self._inflight[request.id] = future
+            try:
+                reply = await Resume(run, waiting_on)
+            finally:
+                self._inflight.pop(request.id, None)
         # Retryable errors are not remembered: the point of re-sending is to try again.
         if reply.ok or (reply.error is not None and not reply.error.retryable):
             self.cache.put(request.id, reply)
-        future.set_result(reply)
+        if future is not None:
+            future.set_result(reply)
         outcome = "ok" if reply.ok else reply.error.code if reply.error else "error"
         self._count(kind, outcome)
         self._latency(kind).observe(time.perf_counter() - started)
@@ -164,26 +179,55 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ internals
 
+    def _context_for(self, request: Request) -> Context:
+        """The context with a logger carrying this request's ids (``attrs.evolve``, cheaper)."""
+        kind = request.TYPE
+        base = self._loggers.get(kind)
+        if base is None:
+            base = self._loggers[kind] = logging.getLogger(f"handlers.{kind}")
+        logger = request_logger(
+            base,
+            request_id=request.id,
+            run_id=getattr(request, "run_id", None),
+            message_type=kind,
+        )
+        context = self.context
+        if context is not self._context_source:
+            # Every init argument of the shared context but the logger, read once per context.
+            self._context_fields = {
+                a.alias: getattr(context, a.name)
+                for a in attrs.fields(type(context))
+                if a.init and a.name != "logger"
+            }
+            self._context_source = context
+        return type(context)(logger=logger, **self._context_fields)
+
     async def _run(self, request: Request) -> Reply:
         handler, is_async = self.router.lookup(type(request))
-        run_id = getattr(request, "run_id", None)
-        ctx = attrs.evolve(
-            self.context,
-            logger=request_logger(
-                logging.getLogger(f"handlers.{request.TYPE}"),
-                request_id=request.id,
-                run_id=run_id,
-                message_type=request.TYPE,
-            ),
-        )
+        ctx = self._context_for(request)
         try:
-            # asyncio.timeout rather than wait_for: no extra task per request on the hot path.
-            async with self._slots, asyncio.timeout(self.timeout):
+            async with self._slots:
                 if is_async:
-                    result = await handler(request, ctx)
+                    # The handler's first step runs at once: one that finishes without waiting
+                    # (status) needs no timer, since a time limit can only interrupt an await.
+                    # One that waits finishes under the limit, counted from its start.
+                    deadline = asyncio.get_running_loop().time() + self.timeout
+                    coro = handler(request, ctx)
+                    if type(coro) is not CoroutineType:
+                        async with asyncio.timeout_at(deadline):
+                            result = await coro
+                    else:
+                        try:
+                            waiting_on = coro.send(None)
+                        except StopIteration as done:
+                            result = done.value
+                        else:
+                            async with asyncio.timeout_at(deadline):
+                                result = await Resume(coro, waiting_on)
                 else:
-                    loop = asyncio.get_running_loop()
-                    result = await loop.run_in_executor(self._pool, handler, request, ctx)
+                    async with asyncio.timeout(self.timeout):
+                        loop = asyncio.get_running_loop()
+                        result = await loop.run_in_executor(self._pool, handler, request, ctx)
         except RunnerError as exc:
             ctx.logger.info("%s failed: %s: %s", request.TYPE, exc.code, exc.message)
             return error_reply(request.id, exc)

@@ -197,3 +197,65 @@ def test_reply_cache_is_bounded_lru() -> None:
     assert cache.get("b") is None
     assert cache.get("a") is not None
     assert len(cache) == 2
+
+
+async def test_an_async_handler_that_waits_has_its_twins_wait_for_it(tmp_path: Path) -> None:
+    calls = Calls()
+    release = asyncio.Event()
+
+    async def waits(msg: Status, ctx: Context) -> str:
+        calls.bump()
+        await release.wait()
+        return "released"
+
+    dispatcher = make(tmp_path, {"default": waits})
+    first = asyncio.ensure_future(dispatcher.dispatch(Status(id="w")))
+    await asyncio.sleep(0)
+    assert dispatcher.in_flight == 1
+    twin = asyncio.ensure_future(dispatcher.dispatch(Status(id="w")))
+    await asyncio.sleep(0)
+    release.set()
+    assert (await first).result == (await twin).result == "released"
+    assert calls.count == 1
+    assert dispatcher.in_flight == 0
+
+
+async def test_an_async_handler_that_does_not_wait_is_answered_cached_and_counted(
+    tmp_path: Path,
+) -> None:
+    calls = Calls()
+
+    async def at_once(msg: Status, ctx: Context) -> dict[str, str | None]:
+        calls.bump()
+        return {"request": ctx.logger.extra.get("request_id")}  # type: ignore[union-attr]
+
+    async def missing(msg: Kill, ctx: Context) -> str:
+        raise NotFound("no such run")
+
+    dispatcher = make(tmp_path, {"default": at_once, Kill: missing})
+    first = await dispatcher.dispatch(Status(id="s"))
+    assert first == Reply(id="s", ok=True, result={"request": "s"})
+    assert await dispatcher.dispatch(Status(id="s")) == first
+    assert calls.count == 1
+    not_found = await dispatcher.dispatch(Kill(id="k", run_id="r"))
+    assert not_found.error is not None and not_found.error.code == "not_found"
+    sample = dispatcher.metrics.registry.get_sample_value
+    for kind, outcome in [("status", "ok"), ("status", "duplicate"), ("kill", "not_found")]:
+        assert sample("hybrid_runner_messages_total", {"type": kind, "outcome": outcome}) == 1
+    latency = "collate_hybrid_agent_server_response_time_seconds_count"
+    assert sample(latency, {"type": "status"}) == 1
+
+
+async def test_an_async_handler_that_waits_after_a_first_step_still_times_out(
+    tmp_path: Path,
+) -> None:
+    async def busy_then_stuck(msg: Status, ctx: Context) -> str:
+        await asyncio.sleep(0)
+        await asyncio.sleep(10)
+        return "late"
+
+    dispatcher = make(tmp_path, {"default": busy_then_stuck}, timeout=0.2)
+    reply = await dispatcher.dispatch(Status(id="stuck"))
+    assert reply.error is not None
+    assert (reply.error.code, reply.error.retryable) == ("timeout", True)
+    assert dispatcher.in_flight == 0
