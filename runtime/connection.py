@@ -14,6 +14,7 @@ import contextlib
 import enum
 import logging
 import random
+import socket
 import ssl
 import time
 from collections import deque
@@ -39,6 +40,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_NOT_ALLOWED = 4403
 CLOSE_UNSUPPORTED_PROTOCOL = 4400
 CLOSE_AGENT_CONNECTED = 4409
+_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
 
 
 class Outcome(enum.Enum):
@@ -101,6 +103,7 @@ class Connection:
         # The code this runner closes with; shutdown turns it into GOING_AWAY.
         self._close_code = 1000
         self.connected_event = asyncio.Event()
+        self._corked = False
 
     # ------------------------------------------------------------------ events out
 
@@ -305,11 +308,35 @@ class Connection:
             return False
         try:
             async with self._send_lock:
+                if len(self._tasks) > 1 and not self._corked:
+                    self._cork(ws)
                 await ws.send_str(text)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             log.debug("send failed: %s", type(exc).__name__)
             return False
         return True
+
+    def _cork(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Hold back partial TCP segments until the end of this loop iteration.
+
+        With several requests in flight their replies are written one after the other in one
+        iteration; corked, they leave in as few segments as fit, instead of one segment (and
+        one wake-up of the server) each. Linux only (TCP_CORK); elsewhere a no-op. With one
+        request in flight nothing is corked, so a lone reply is not delayed at all."""
+        sock = ws.get_extra_info("socket")
+        if _TCP_CORK is None or sock is None:
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 1)
+        except OSError:
+            return
+        self._corked = True
+        asyncio.get_running_loop().call_soon(self._uncork, sock)
+
+    def _uncork(self, sock: socket.socket) -> None:
+        self._corked = False
+        with contextlib.suppress(OSError):  # the connection may have closed meanwhile
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK or 0, 0)
 
     async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse, period: float) -> None:
         table = self.dispatcher.context.executor.table

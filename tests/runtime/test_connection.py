@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -156,6 +157,26 @@ async def test_schedules_under_the_local_executor_answer_unsupported(
     )
     assert bad["error"]["code"] == "invalid_message"
     assert bad["error"]["message"].startswith("$.schedule: ")
+
+
+async def test_a_burst_of_requests_is_answered_in_full_and_leaves_the_socket_uncorked(
+    server: ReferenceServer, make_runner: MakeRunner
+) -> None:
+    runner = await make_runner()
+    await server.wait_active(AGENT)
+    frames = [{"type": "status", "id": f"burst-{i}"} for i in range(64)]
+    replies = await asyncio.gather(*(server.request(AGENT, f) for f in frames))
+    assert [r["id"] for r in replies] == [f["id"] for f in frames]
+    assert all(r["ok"] for r in replies)
+    # Replies written together are corked until the end of the loop iteration (Linux), then
+    # released: nothing stays held back once the burst is answered.
+    await asyncio.sleep(0.05)
+    ws = runner.connection._ws
+    assert ws is not None
+    sock = ws.get_extra_info("socket")
+    if hasattr(socket, "TCP_CORK"):
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 0
+    assert runner.connection._corked is False
 
 
 async def test_unknown_type_gets_an_error_reply_with_its_id(
