@@ -206,26 +206,30 @@ class Dispatcher:
         handler, is_async = self.router.lookup(type(request))
         ctx = self._context_for(request)
         try:
-            async with self._slots:
-                if is_async:
-                    # The handler's first step runs at once: one that finishes without waiting
-                    # (status) needs no timer, since a time limit can only interrupt an await.
-                    # One that waits finishes under the limit, counted from its start.
-                    deadline = asyncio.get_running_loop().time() + self.timeout
-                    coro = handler(request, ctx)
-                    if type(coro) is not CoroutineType:
-                        async with asyncio.timeout_at(deadline):
-                            result = await coro
-                    else:
-                        try:
-                            waiting_on = coro.send(None)
-                        except StopIteration as done:
-                            result = done.value
-                        else:
-                            async with asyncio.timeout_at(deadline):
-                                result = await Resume(coro, waiting_on)
+            if is_async and not self._slots.locked():
+                # A slot is free, so the handler starts at once, and its first step runs now.
+                # One that finishes there (status) needs neither the slot nor a timer: no
+                # other request runs meanwhile, and a time limit can only interrupt an await.
+                # One that waits takes the slot (still free: nothing else ran since) and
+                # finishes under the limit, counted from its start.
+                deadline = asyncio.get_running_loop().time() + self.timeout
+                coro = handler(request, ctx)
+                if type(coro) is not CoroutineType:
+                    async with self._slots, asyncio.timeout_at(deadline):
+                        result = await coro
                 else:
-                    async with asyncio.timeout(self.timeout):
+                    try:
+                        waiting_on = coro.send(None)
+                    except StopIteration as done:
+                        result = done.value
+                    else:
+                        async with self._slots, asyncio.timeout_at(deadline):
+                            result = await Resume(coro, waiting_on)
+            else:
+                async with self._slots, asyncio.timeout(self.timeout):
+                    if is_async:
+                        result = await handler(request, ctx)
+                    else:
                         loop = asyncio.get_running_loop()
                         result = await loop.run_in_executor(self._pool, handler, request, ctx)
         except RunnerError as exc:
