@@ -5,6 +5,9 @@ Each ends with: no run lost, none duplicated, the runner still serving.
 * the kube-apiserver stopped (SIGKILL, as a crash) for 30 s or more while a run is active and
   while launches are attempted, then started again on the same port with the same etcd: the
   watch alone (no request in between) must bring the active run's end;
+* the network between runner and apiserver partitioned for 30 s (a fault-injecting proxy drops
+  every byte and closes nothing, as when a NAT forgets the connections): the runner's silent
+  watch is noticed and replaced, and what happened meanwhile is reported after the partition;
 * 403 on create (a Role without ``create``);
 * a Workflow/Job deleted by a human while its run is running.
 """
@@ -16,6 +19,7 @@ import time
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from e2e.runner_kit import (
@@ -29,7 +33,9 @@ from e2e.runner_kit import (
     new_run_id,
     run_frame,
     running_pod,
+    use_kubeconfig,
 )
+from tests.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -132,6 +138,64 @@ async def test_apiserver_outage_during_a_run_and_launches(deploy: Any, cluster: 
     assert (await d.request(run_frame(another, FQN_OK)))["ok"]
     final = await d.wait_state(another, "success", "failed", timeout=60)
     assert final["state"] == "success", final
+
+
+PARTITION_SECONDS = 33.0  # not a multiple of the stall limit: the heal lands mid-wait
+STALL_SECONDS = 10
+# A stalled stream is noticed after STALL_SECONDS; a connection opened just before the heal may
+# hang for the client's 10 s connect timeout; then at most one 8 s (+20%) backoff and a list.
+PARTITION_RECOVERY_BOUND = 40.0
+
+
+async def test_partition_between_runner_and_apiserver_during_a_watch(
+    deploy: Any, cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    d: Deployment = await deploy("simpleK8s")
+    # The runner reaches the apiserver only through the proxy; everyone else goes direct.
+    config = yaml.safe_load(d.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    proxy = FaultProxy(int(server.rsplit(":", 1)[1]))
+    port = await proxy.start()
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    proxied = tmp_path / "kubeconfig-through-proxy"
+    proxied.write_text(yaml.safe_dump(config))
+    use_kubeconfig(monkeypatch, proxied)
+    try:
+        await d.start_runner(WATCH_STALL_SECONDS=str(STALL_SECONDS))
+        run_id = new_run_id()
+        assert (await d.request(run_frame(run_id, FQN_RUNNING)))["ok"]
+        await d.wait_state(run_id, "running", timeout=60)
+        pod = await eventually("the running pod", lambda: running_pod(d, run_id))
+
+        proxy.partition()
+        cut = time.monotonic()
+        # The run ends while the runner hears nothing (the Job controller is not partitioned).
+        await asyncio.to_thread(cluster.finish_pod, d.namespace, pod.metadata.name, exit_code=0)
+        await asyncio.sleep(3)
+        status = await d.request({"type": "status", "runId": run_id})
+        assert [r["state"] for r in status["result"]["runs"]] == ["running"], status
+        await asyncio.sleep(max(0.0, PARTITION_SECONDS - (time.monotonic() - cut)))
+        assert d.states(run_id)[-1] == "running", "nothing can arrive through the partition"
+        proxy.heal()
+        healed = time.monotonic()
+
+        final = await d.wait_state(run_id, "success", "failed", "stopped", timeout=120)
+        recovered = time.monotonic() - healed
+        assert final["state"] == "success", (final, d.describe())
+        print(
+            f"\npartition {healed - cut:.1f}s; the run's success reported {recovered:.1f}s after "
+            f"the heal; proxy connections {proxy.connections}"
+        )
+        assert recovered < PARTITION_RECOVERY_BOUND, f"recovery took {recovered:.1f}s"
+
+        # No run lost or duplicated, still serving.
+        assert await asyncio.to_thread(run_ids, d) == [run_id]
+        assert d.states(run_id).count("success") == 1, d.states(run_id)
+        another = new_run_id()
+        assert (await d.request(run_frame(another, FQN_OK)))["ok"]
+        assert (await d.wait_state(another, "success", "failed", timeout=60))["state"] == "success"
+    finally:
+        await proxy.stop()
 
 
 def without_create(rules: list[dict[str, Any]], resource: str) -> list[dict[str, Any]]:

@@ -444,6 +444,15 @@ VARIABLES: tuple[Variable, ...] = (
         "Seconds a finished Workflow or Job is kept before Kubernetes deletes it.",
     ),
     Variable(
+        "WATCH_STALL_SECONDS",
+        "watch_stall_seconds",
+        _int_range(5, 3600),
+        90,
+        "`argo`/`simpleK8s`: a watch stream silent this long is taken for a dead connection "
+        "(a NAT or proxy dropped it) and watched again; the API server sends a bookmark at "
+        "least once a minute, so below 60 quiet namespaces re-watch more often.",
+    ),
+    Variable(
         "PIPELINE_COMMAND",
         "pipeline_command",
         _command,
@@ -608,6 +617,7 @@ class Settings:
     argo_workflow_spec_file: str
     argo_container_spec_file: str
     argo_ttl_seconds: int
+    watch_stall_seconds: int
     pipeline_command: tuple[str, ...]
     automation_command: tuple[str, ...]
     local_pipeline_command: tuple[str, ...]

@@ -1,7 +1,9 @@
 """A small fault-injecting TCP proxy on 127.0.0.1 for the fault tests.
 
 It forwards bytes both ways and can drop every connection, stop forwarding one direction (a
-peer that stops reading), or add latency. It only ever listens on and connects to 127.0.0.1.
+peer that stops reading), add latency, or partition the network: connections go silent
+without being closed, as when a NAT or a firewall forgets them. It only ever listens on and
+connects to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ class FaultProxy:
         self.upstream_paused = asyncio.Event()  # set: runner -> server bytes are held back
         self.downstream_paused = asyncio.Event()  # set: server -> runner bytes are held back
         self.connections = 0
+        self.partitioned = False
+        self._silenced: set[int] = set()  # connections whose bytes are dropped, for good
+        self._open: set[int] = set()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -43,8 +48,22 @@ class FaultProxy:
                 transport.abort()
         self._writers.clear()
 
+    def partition(self) -> None:
+        """Silence every connection: bytes are dropped both ways, nothing is closed. Those open
+        now stay silent for good; new ones are silent until ``heal()``."""
+        self.partitioned = True
+        self._silenced.update(self._open)
+
+    def heal(self) -> None:
+        """New connections work again (the silenced ones stay dead, as after a NAT reset)."""
+        self.partitioned = False
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        conn = self.connections
+        self._open.add(conn)
+        if self.partitioned:
+            self._silenced.add(conn)
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -55,12 +74,16 @@ class FaultProxy:
             (reader, up_writer, self.upstream_paused),
             (up_reader, writer, self.downstream_paused),
         ):
-            task = asyncio.create_task(self._pump(source, sink, paused))
+            task = asyncio.create_task(self._pump(source, sink, paused, conn))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _pump(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, paused: asyncio.Event
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        paused: asyncio.Event,
+        conn: int = 0,
     ) -> None:
         try:
             while True:
@@ -70,6 +93,8 @@ class FaultProxy:
                 data = await source.read(65536)
                 if not data:
                     break
+                if conn in self._silenced:
+                    continue  # lost on the way: the peer never hears of it, nor of a close
                 if self.latency:
                     await asyncio.sleep(self.latency)
                 sink.write(data)
@@ -77,5 +102,7 @@ class FaultProxy:
         except (ConnectionError, OSError):
             pass
         finally:
-            with contextlib.suppress(Exception):
-                sink.close()
+            self._open.discard(conn)
+            if conn not in self._silenced:
+                with contextlib.suppress(Exception):
+                    sink.close()

@@ -248,6 +248,7 @@ class KubeExecutor:
         self._tracker = DiagnosisTracker(grace or Grace(), monotonic)
         self._watch_options: dict[str, Any] = {
             "watch_timeout": watch_timeout,
+            "stall_timeout": float(settings.watch_stall_seconds),
             "resync_seconds": resync_seconds,
             "backoff": watch_backoff,
             "max_backoff": watch_max_backoff,

@@ -8,6 +8,9 @@ The classic informer loop, small enough to read in one go:
 2. **watch** from that ``resourceVersion`` with a server-side ``timeout_seconds`` and bookmarks;
    each ADDED / MODIFIED / DELETED goes to ``on_event(type, obj)``; when the server ends the
    stream the loop watches again from the last ``resourceVersion`` it saw;
+   A stream on which nothing at all arrives for ``stall_timeout`` (the API server sends a
+   bookmark at least once a minute) is a connection that died without a word, as when a NAT
+   or proxy forgets it: it is dropped and watched again from the same resourceVersion;
 3. **410 Gone** (the resourceVersion is older than etcd's history) -> list again; so does the
    periodic resync (``resync_seconds``), which bounds how long a missed event can stay missed;
 4. any other failure (API server down, 5xx, 403 while RBAC is being fixed) -> wait with an
@@ -31,6 +34,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch import Watch
+from urllib3.exceptions import ReadTimeoutError
 
 from runtime.errors import RunnerError
 from runtime.executors.k8s_client import TRANSPORT_ERRORS, KubeCaller, Op, get_path, to_dict
@@ -68,6 +72,7 @@ class ResourceWatcher:
         on_event: EventCallback,
         caller: KubeCaller,
         watch_timeout: int = 300,
+        stall_timeout: float = 90.0,
         resync_seconds: float = 900.0,
         backoff: float = 1.0,
         max_backoff: float = 8.0,
@@ -84,6 +89,9 @@ class ResourceWatcher:
         self._on_event = on_event
         self._caller = caller
         self.watch_timeout = watch_timeout
+        self.stall_timeout = stall_timeout
+        #: Streams dropped for silence (tests and health).
+        self.stalls = 0
         self.resync_seconds = resync_seconds
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -210,22 +218,34 @@ class ResourceWatcher:
                 resource_version=self._resource_version,
                 timeout_seconds=self.watch_timeout,
                 allow_watch_bookmarks=True,
-                _request_timeout=self.watch_timeout + 30,
+                # (connect, read): the read limit is per socket read, so it bounds silence.
+                _request_timeout=(self._caller.timeout, self.stall_timeout),
             )
-            for event in stream:
-                if self._stop.is_set():
-                    break
-                kind = str(event.get("type", ""))
-                obj = event.get("raw_object")
-                obj = to_dict(obj if obj is not None else event.get("object"))
-                version = get_path(obj, "metadata", "resourceVersion")
-                if version:
-                    self._resource_version = str(version)
-                self.healthy = True
-                self.last_error = None
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    self._on_event(kind, obj)
-                if self._clock() - self._last_sync >= self.resync_seconds:
-                    break
+            self._consume(stream)
+        except ReadTimeoutError:
+            # Not a failure of the API server: watch again at once, from where we were.
+            self.stalls += 1
+            log.warning(
+                "%s watch stream silent for %.0fs (connection lost on the way?); watching again",
+                self.name,
+                self.stall_timeout,
+            )
         finally:
             self._watch = None
+
+    def _consume(self, stream: Any) -> None:
+        for event in stream:
+            if self._stop.is_set():
+                break
+            kind = str(event.get("type", ""))
+            obj = event.get("raw_object")
+            obj = to_dict(obj if obj is not None else event.get("object"))
+            version = get_path(obj, "metadata", "resourceVersion")
+            if version:
+                self._resource_version = str(version)
+            self.healthy = True
+            self.last_error = None
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                self._on_event(kind, obj)
+            if self._clock() - self._last_sync >= self.resync_seconds:
+                break

@@ -351,14 +351,20 @@ class FakeWatchResponse:
 
     status = 200
 
-    def __init__(self, events: list[dict[str, Any]], hold: float = 0.0) -> None:
-        self._lines = [json.dumps(e).encode() + b"\n" for e in events]
+    def __init__(self, events: list[dict[str, Any] | Exception], hold: float = 0.0) -> None:
+        # An exception among the events is raised there, as a failing socket read would be.
+        self._lines = [
+            e if isinstance(e, Exception) else json.dumps(e).encode() + b"\n" for e in events
+        ]
         self._hold = hold
         self._closed = threading.Event()
         self.connection = FakeConnection(self._closed)
 
     def stream(self, amt: Any = None, decode_content: Any = None) -> Iterator[bytes]:
-        yield from self._lines
+        for line in self._lines:
+            if isinstance(line, Exception):
+                raise line
+            yield line
         if self._hold:
             self._closed.wait(self._hold)
 
@@ -387,7 +393,7 @@ class ListWatch:
     def __init__(
         self,
         lists: list[list[dict[str, Any]] | Exception],
-        watches: list[list[dict[str, Any]]] | None = None,
+        watches: list[list[dict[str, Any] | Exception]] | None = None,
         *,
         hold: float = 0.2,
     ) -> None:

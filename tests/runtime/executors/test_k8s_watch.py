@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from urllib3.exceptions import ReadTimeoutError
 
 from runtime.errors import Forbidden
 from runtime.executors.k8s_client import KubeCaller
@@ -113,7 +114,8 @@ def test_watch_delivers_events_in_order_and_resumes_from_last_version(cleanup: A
     assert first["label_selector"] == SELECTOR
     assert first["timeout_seconds"] == 60
     assert first["allow_watch_bookmarks"] is True
-    assert first["_request_timeout"] == 90
+    # Connect within the caller's timeout; a read may wait at most the stall limit.
+    assert first["_request_timeout"] == (3.0, 90.0)
     assert second["resource_version"] == "150", "the bookmark's version is where it resumes"
     assert len(fake.list_calls) == 1, "a stream that ends normally is resumed, not relisted"
 
@@ -200,4 +202,26 @@ def test_nudge_ends_a_long_backoff_at_once(cleanup: Any) -> None:
     watcher.nudge()
     wait_until(lambda: recorder.syncs == [["a"]])
     assert time.monotonic() - started < 5
+    assert watcher.healthy
+
+
+def test_a_silent_stream_is_dropped_and_watched_again_from_the_same_version(
+    cleanup: Any,
+) -> None:
+    recorder = Recorder()
+    silence = ReadTimeoutError(None, "/apis/batch/v1/namespaces/ingestion/jobs", "read timed out")  # type: ignore[arg-type]
+    fake = ListWatch(
+        [[obj("a", "5")]],
+        [[event("ADDED", obj("b", "120")), silence], [event("DELETED", obj("b", "121"))]],
+        hold=0.0,
+    )
+    watcher, _ = make_watcher(fake, recorder, stall_timeout=7.0)
+    cleanup(watcher)
+    watcher.list_now()
+    watcher.start()
+    wait_until(lambda: ("DELETED", "b") in recorder.events)
+    assert fake.watch_calls[0]["_request_timeout"] == (3.0, 7.0)
+    assert fake.watch_calls[1]["resource_version"] == "120", "resumed where the stream fell silent"
+    assert len(fake.list_calls) == 1, "a silent stream is not a reason to list again"
+    assert (watcher.stalls, watcher.failures) == (1, 0)
     assert watcher.healthy
