@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -66,10 +67,44 @@ def run(names: list[str], quick: bool) -> dict[str, Any]:
     meta_path = RESULTS / "run_all.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     meta.setdefault("runs", {}).update(runs)
+    if not quick and runs.get("status_roundtrip", {}).get("returncode") == 0:
+        record_roundtrip(meta)
     meta["quick"] = quick
     meta["machine"] = machine()
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+HISTORY_KEEP = 6
+
+
+def record_roundtrip(meta: dict[str, Any]) -> None:
+    """Keep the throughput ratios of the last runs of the status round trip: on a shared
+    2-core machine one run can land on either side of the target, so the doc shows them all."""
+    data = load("status_roundtrip")
+    if data is None:
+        return
+    window = f"window{data['params']['window']}"
+    st = data["raw"]["status"]
+    entry = {
+        "date": data["machine"]["date"],
+        "commit": data["machine"]["git_commit"],
+        "sequential": st["sequential"]["throughput_ratio"],
+        "window": st[window]["throughput_ratio"],
+        "window_reps": st[window].get("throughput_ratio_reps", []),
+        "echo_window_rps": st[window]["echo"]["throughput_rps"],
+        "runner_window_rps": st[window]["runner"]["throughput_rps"],
+        "runner_cpu_us": st[window]["runner"].get("peer_cpu_us_per_request"),
+    }
+    history = meta.setdefault("history", {}).setdefault("status_roundtrip", [])
+    history.append(entry)
+    del history[:-HISTORY_KEEP]
+
+
+def same_commit_runs(data: dict[str, Any], meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Recorded runs of the status round trip made at the commit of ``data``."""
+    history = meta.get("history", {}).get("status_roundtrip", [])
+    return [h for h in history if h["commit"] == data["machine"]["git_commit"]]
 
 
 # ------------------------------------------------------------------------------------ the doc
@@ -113,7 +148,9 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def roundtrip_section(data: dict[str, Any], summary: list[list[str]]) -> list[str]:
+def roundtrip_section(
+    data: dict[str, Any], summary: list[list[str]], runs: list[dict[str, Any]]
+) -> list[str]:
     raw, ref, p = data["raw"], data["reference_server"], data["params"]
     window = f"window{p['window']}"
     min_ratio = data["targets"]["throughput_ratio_min"]
@@ -197,15 +234,28 @@ def roundtrip_section(data: dict[str, Any], summary: list[list[str]]) -> list[st
             "",
         ]
         if query == "status":
+            measured = f"{seq['throughput_ratio']:.0%} / {win['throughput_ratio']:.0%}"
+            ok = min(seq["throughput_ratio"], win["throughput_ratio"]) >= min_ratio
+            if len(runs) > 1:
+                # The verdict is the median over the recorded runs of this commit, not one run.
+                seqs = [r["sequential"] for r in runs]
+                wins = [r["window"] for r in runs]
+                measured = (
+                    f"{statistics.median(seqs):.0%} / {statistics.median(wins):.0%} (median of "
+                    f"{len(runs)} runs; {p['window']} in flight: "
+                    + ", ".join(f"{w:.0%}" for w in wins)
+                    + ")"
+                )
+                ok = min(statistics.median(seqs), statistics.median(wins)) >= min_ratio
             summary += [
                 [
                     "Status round trip: throughput vs bare aiohttp echo (sequential / "
                     f"{p['window']} in flight)",
                     f">= {min_ratio:.0%}",
-                    f"{seq['throughput_ratio']:.0%} / {win['throughput_ratio']:.0%}",
+                    measured,
                     f"echo {rps(seq['echo']['throughput_rps'])} / "
                     f"{rps(win['echo']['throughput_rps'])}",
-                    verdict(min(seq["throughput_ratio"], win["throughput_ratio"]) >= min_ratio),
+                    verdict(ok),
                 ],
                 [
                     "Status round trip: p99 latency (sequential)",
@@ -244,6 +294,42 @@ def roundtrip_section(data: dict[str, Any], summary: list[list[str]]) -> list[st
         ),
         "",
     ]
+    if len(runs) > 1:
+        lines += [
+            "### Runs of this benchmark at this commit",
+            "",
+            "The tables above are the latest run. The machine's load changes from run to run (on",
+            "2 cores, whether another process takes a core decides whether the harness or the",
+            "peer is the limit), so the ratio moves between runs; the summary's verdict is the",
+            "median over these runs (`status`).",
+            "",
+            *table(
+                [
+                    "Run",
+                    "Ratio, sequential",
+                    f"Ratio, {p['window']} in flight (repetitions)",
+                    f"Runner / echo req/s, {p['window']} in flight",
+                    "Runner CPU per request",
+                ],
+                [
+                    [
+                        r["date"],
+                        f"{r['sequential']:.0%}",
+                        f"{r['window']:.0%} ("
+                        + (
+                            f"{min(r['window_reps']):.0%}-{max(r['window_reps']):.0%}"
+                            if r["window_reps"]
+                            else "-"
+                        )
+                        + ")",
+                        f"{rps(r['runner_window_rps'])} / {rps(r['echo_window_rps'])}",
+                        f"{r['runner_cpu_us']:.0f} us" if r.get("runner_cpu_us") else "-",
+                    ]
+                    for r in runs
+                ],
+            ),
+            "",
+        ]
     return lines
 
 
@@ -583,18 +669,30 @@ def machine_section(meta: dict[str, Any], results: dict[str, dict[str, Any]]) ->
     return lines
 
 
-def analysis_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+# Profile labels of single calls (not the nested totals) in the status round trip.
+SMALL_CALLS = ("decode", "handler", "context", "inc", "observe", "encode", "socket_send", "spawn")
+
+
+def analysis_lines(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> list[str]:
     """One paragraph per missed target, from the same run's numbers and profile."""
     out: list[str] = []
     rt = results.get("status_roundtrip")
     if rt:
+        runs = same_commit_runs(rt, meta)
+        runs_below = [r for r in runs if r["window"] < rt["targets"]["throughput_ratio_min"]]
         window = f"window{rt['params']['window']}"
         st, run = rt["raw"]["status"], rt["raw"]["status_run"]
         ratio = min(st["sequential"]["throughput_ratio"], st[window]["throughput_ratio"])
-        if ratio < rt["targets"]["throughput_ratio_min"]:
+        low_reps = [
+            r
+            for r in st[window].get("throughput_ratio_reps", [])
+            if r < rt["targets"]["throughput_ratio_min"]
+        ]
+        if ratio < rt["targets"]["throughput_ratio_min"] or low_reps or runs_below:
             rw, ew = st[window]["runner"], st[window]["echo"]
             prof = rt.get("profile", {})
             share = prof.get("share", {})
+            reps = st[window].get("throughput_ratio_reps", [])
 
             def pct(label: str) -> str:
                 return f"{share.get(label, float('nan')):.0%}"
@@ -602,10 +700,30 @@ def analysis_lines(results: dict[str, dict[str, Any]]) -> list[str]:
             extra = ""
             if share.get("wait_for", 0) > 0.02:
                 extra += f", `asyncio.wait_for` {pct('wait_for')}"
+            if share.get("timeout", 0) > 0.02:
+                extra += f", `asyncio.timeout` {pct('timeout')}"
+            if ratio < rt["targets"]["throughput_ratio_min"]:
+                verdict_text = "missed in this run"
+            elif low_reps:
+                verdict_text = (
+                    f"met on this run's median, but {len(low_reps)} of {len(reps)} "
+                    "repetitions were below the target"
+                )
+            else:
+                verdict_text = "met in this run"
+            if len(runs) > 1:
+                verdict_text += (
+                    f"; {len(runs_below)} of the {len(runs)} runs of this commit were below "
+                    f"the target at {rt['params']['window']} in flight ("
+                    + ", ".join(f"{r['window']:.0%}" for r in runs)
+                    + ")"
+                )
             out.append(
-                f"- **Status throughput** ({st['sequential']['throughput_ratio']:.0%} "
+                f"- **Status throughput** (latest run: {st['sequential']['throughput_ratio']:.0%} "
                 f"sequential / {st[window]['throughput_ratio']:.0%} with "
-                f"{rt['params']['window']} in flight, of echo): with "
+                f"{rt['params']['window']} in flight, of echo; "
+                + (f"repetitions {min(reps):.0%}-{max(reps):.0%}; " if reps else "")
+                + f"{verdict_text}): with "
                 f"{rt['params']['window']} in flight the runner process uses "
                 f"{rw['peer_cpu_util']:.0%} of a core, {rw['peer_cpu_us_per_request']:.0f} us of "
                 f"CPU per `status`, against the echo peer's {ew['peer_cpu_us_per_request']:.0f} "
@@ -621,14 +739,17 @@ def analysis_lines(results: dict[str, dict[str, Any]]) -> list[str]:
                 "its overhead; shares are cumulative, so nested items are part of their parent): "
                 f"`Dispatcher.handle_frame` {pct('handle_frame')} (`codec.decode_request` "
                 f"{pct('decode')}, `Dispatcher.dispatch` {pct('dispatch')}, of which the status "
-                f"handler {pct('handler')}, `asyncio.timeout` {pct('timeout')}, the per-request "
-                f"`attrs.evolve(Context)` {pct('evolve')}, prometheus `labels()` "
-                f"{pct('labels')} and `observe()` {pct('observe')}{extra}), `codec.encode` of "
-                f"the reply {pct('encode')}, `Connection._send` {pct('send')} (the socket "
-                f"`send` syscall alone {pct('socket_send')}: one write per reply, which the "
-                "echo pays too). No single hotspot: the gap is the Python work of decoding "
-                "through cattrs, dispatch bookkeeping and encoding, spread over many small "
-                f"calls. `status {{runId}}` reaches {run['sequential']['throughput_ratio']:.0%}"
+                f"handler {pct('handler')}, the per-request `Context` {pct('context')}, "
+                f"prometheus `inc()` {pct('inc')} and `observe()` {pct('observe')}{extra}), "
+                f"`codec.encode` of the reply {pct('encode')}, `Connection._send` {pct('send')} "
+                f"(the socket `send` syscall alone {pct('socket_send')}), and, outside the "
+                f"answer, the task made for each frame {pct('spawn')}. The echo peer does none "
+                "of decode, dispatch, handler, metrics or task, and its reply is one f-string; "
+                "those are the runner's "
+                f"{rw['peer_cpu_us_per_request'] - ew['peer_cpu_us_per_request']:.0f} us per "
+                "request more, spread over many small calls (no single one above "
+                f"{max((v for k, v in share.items() if k in SMALL_CALLS), default=0):.0%}). "
+                f"`status {{runId}}` reaches {run['sequential']['throughput_ratio']:.0%}"
                 f" / {run[window]['throughput_ratio']:.0%} of echo."
             )
     if rt:
@@ -702,7 +823,8 @@ def render() -> str:
     summary: list[list[str]] = []
     sections: list[str] = []
     if "status_roundtrip" in results:
-        sections += roundtrip_section(results["status_roundtrip"], summary)
+        rt_runs = same_commit_runs(results["status_roundtrip"], meta)
+        sections += roundtrip_section(results["status_roundtrip"], summary, rt_runs)
     if "idle_rss" in results:
         sections += rss_section(results["idle_rss"], summary)
     if "status_many_runs" in results:
@@ -724,7 +846,7 @@ def render() -> str:
         )
     if "launch_overhead" in results:
         sections += launch_section(results["launch_overhead"], summary)
-    analysis = analysis_lines(results)
+    analysis = analysis_lines(results, meta)
     lines = [
         "# Performance",
         "",

@@ -331,7 +331,8 @@ async def reference_section(reps: int, n_seq: int, n_win: int, warmup: int) -> d
 
 # Where a status request's time goes: functions of the runner, by cumulative time. Nested:
 # _answer = handle_frame + encode + send; handle_frame = decode + dispatch; dispatch > _run >
-# handler. A label may sum several functions; "~" marks a C builtin.
+# context, handler. "spawn" (one task per frame, made by the read loop) is outside _answer.
+# A label may sum several functions; "~" marks a C builtin.
 PROFILED: dict[str, tuple[str, ...]] = {
     "answer": ("runtime/connection.py:_answer",),
     "handle_frame": ("runtime/dispatch.py:handle_frame",),
@@ -339,14 +340,16 @@ PROFILED: dict[str, tuple[str, ...]] = {
     "dispatch": ("runtime/dispatch.py:dispatch",),
     "run": ("runtime/dispatch.py:_run",),
     "handler": ("handlers/status.py:handle",),
+    "context": ("runtime/dispatch.py:_context_for",),
     "timeout": ("asyncio/timeouts.py:__aenter__", "asyncio/timeouts.py:__aexit__"),
     "wait_for": ("asyncio/tasks.py:wait_for",),
-    "evolve": ("attr/_make.py:evolve",),
     "labels": ("prometheus_client/metrics.py:labels",),
+    "inc": ("prometheus_client/metrics.py:inc",),
     "observe": ("prometheus_client/metrics.py:observe",),
     "encode": ("runtime/codec.py:encode",),
     "send": ("runtime/connection.py:_send",),
     "socket_send": ("~:<method 'send' of '_socket.socket' objects>",),
+    "spawn": ("asyncio/tasks.py:create_task",),
 }
 
 
