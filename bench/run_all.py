@@ -713,8 +713,8 @@ def analysis_lines(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> 
                 verdict_text = "met in this run"
             if len(runs) > 1:
                 verdict_text += (
-                    f"; {len(runs_below)} of the {len(runs)} runs of this commit were below "
-                    f"the target at {rt['params']['window']} in flight ("
+                    f"; runs of this commit below the target at {rt['params']['window']} in "
+                    f"flight: {len(runs_below)} of {len(runs)} ("
                     + ", ".join(f"{r['window']:.0%}" for r in runs)
                     + ")"
                 )
@@ -867,7 +867,12 @@ def render() -> str:
         "",
     ]
     if analysis:
-        lines += ["### Where the time and memory go (targets missed)", "", *analysis, ""]
+        lines += [
+            "### Where the time and memory go (targets missed in a run or a repetition)",
+            "",
+            *analysis,
+            "",
+        ]
     lines += machine_section(meta, results)
     lines += sections
     lines += footprint_section(results)
