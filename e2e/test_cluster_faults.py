@@ -50,7 +50,17 @@ def run_ids(d: Deployment) -> list[str]:
     return sorted(w["metadata"]["annotations"]["hybrid-runner.io/run-id"] for w in d.workloads())
 
 
+@pytest.mark.timeout(300)  # a 30 s outage, then Argo's controller resumes on its own backoff
 async def test_apiserver_outage_during_a_run_and_launches(deploy: Any, cluster: Any) -> None:
+    try:
+        await _apiserver_outage(deploy, cluster)
+    finally:
+        # The controllers may still be backing off; the next tests start with fresh ones.
+        took = await asyncio.to_thread(cluster.restart_controllers)
+        print(f"controllers restarted after the outage test in {took:.1f}s")
+
+
+async def _apiserver_outage(deploy: Any, cluster: Any) -> None:
     d: Deployment = await deploy("argo")
     await d.start_runner()
     active, doomed = new_run_id(), new_run_id()
@@ -147,6 +157,7 @@ STALL_SECONDS = 10
 PARTITION_RECOVERY_BOUND = 40.0
 
 
+@pytest.mark.timeout(300)
 async def test_partition_between_runner_and_apiserver_during_a_watch(
     deploy: Any, cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
