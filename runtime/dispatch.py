@@ -20,7 +20,7 @@ import attrs
 
 from runtime.codec import FrameError, decode_request
 from runtime.context import Context
-from runtime.eager import Resume
+from runtime.eager import Resume, first_step
 from runtime.errors import RunnerError, ShuttingDown, Timeout
 from runtime.logsetup import request_logger
 from runtime.messages import ErrorInfo, Reply, Request
@@ -85,8 +85,13 @@ class Dispatcher:
         self._counters: dict[tuple[str, str], Any] = {}
         self._histograms: dict[str, Any] = {}
         self._loggers: dict[str, logging.Logger] = {}
-        self._context_source: Context | None = None
-        self._context_fields: dict[str, Any] = {}
+        # Every init argument of the shared context but the logger: each request's context is
+        # built from these and its own logger (cheaper than attrs.evolve).
+        self._context_fields = {
+            a.alias: getattr(context, a.name)
+            for a in attrs.fields(type(context))
+            if a.init and a.name != "logger"
+        }
 
     # ------------------------------------------------------------------ entry points
 
@@ -115,21 +120,19 @@ class Dispatcher:
             self._count(kind, ShuttingDown.code)
             return error_reply(request.id, ShuttingDown("runner is shutting down; send again"))
         started = time.perf_counter()
-        run = self._run(request)
+        step = first_step(self._run(request))
         future: asyncio.Future[Reply] | None = None
-        try:
-            waiting_on = run.send(None)
-        except StopIteration as done:
-            # Answered without waiting: no other request ran meanwhile, so none can be a twin.
-            reply: Reply = done.value
-        else:
+        if isinstance(step, Resume):
             # It waits (a handler in the thread pool, a slow one): twins wait for its reply.
             future = asyncio.get_running_loop().create_future()
             self._inflight[request.id] = future
             try:
-                reply = await Resume(run, waiting_on)
+                reply = await step
             finally:
                 self._inflight.pop(request.id, None)
+        else:
+            # Answered without waiting: no other request ran meanwhile, so none can be a twin.
+            reply = step
         # Retryable errors are not remembered: the point of re-sending is to try again.
         if reply.ok or (reply.error is not None and not reply.error.retryable):
             self.cache.put(request.id, reply)
@@ -180,7 +183,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ internals
 
     def _context_for(self, request: Request) -> Context:
-        """The context with a logger carrying this request's ids (``attrs.evolve``, cheaper)."""
+        """The shared context with a logger carrying this request's ids."""
         kind = request.TYPE
         base = self._loggers.get(kind)
         if base is None:
@@ -191,16 +194,7 @@ class Dispatcher:
             run_id=getattr(request, "run_id", None),
             message_type=kind,
         )
-        context = self.context
-        if context is not self._context_source:
-            # Every init argument of the shared context but the logger, read once per context.
-            self._context_fields = {
-                a.alias: getattr(context, a.name)
-                for a in attrs.fields(type(context))
-                if a.init and a.name != "logger"
-            }
-            self._context_source = context
-        return type(context)(logger=logger, **self._context_fields)
+        return type(self.context)(logger=logger, **self._context_fields)
 
     async def _run(self, request: Request) -> Reply:
         handler, is_async = self.router.lookup(type(request))
@@ -218,13 +212,12 @@ class Dispatcher:
                     async with self._slots, asyncio.timeout_at(deadline):
                         result = await coro
                 else:
-                    try:
-                        waiting_on = coro.send(None)
-                    except StopIteration as done:
-                        result = done.value
-                    else:
+                    step = first_step(coro)
+                    if isinstance(step, Resume):
                         async with self._slots, asyncio.timeout_at(deadline):
-                            result = await Resume(coro, waiting_on)
+                            result = await step
+                    else:
+                        result = step
             else:
                 async with self._slots, asyncio.timeout(self.timeout):
                     if is_async:

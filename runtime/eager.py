@@ -1,7 +1,7 @@
 """Finishing a coroutine that was started by hand.
 
-``await coro`` runs ``coro`` at once up to its first real wait; ``coro.send(None)`` does the same
-but lets the caller see whether it waited at all. The dispatcher uses this so that a handler
+``await coro`` runs ``coro`` at once up to its first real wait; ``first_step(coro)`` does the
+same but lets the caller see whether it waited at all. The dispatcher uses this so that a handler
 that finishes without waiting (``status``) needs no timer, and a request that is answered at
 once no in-flight entry. When the coroutine does wait, ``Resume`` hands it, at the point where
 it stopped, to whatever awaits next (inside an ``async with asyncio.timeout_at``, say), exactly
@@ -50,3 +50,14 @@ class Resume(Generic[T]):
                 except StopIteration as done:
                     result = done.value
                     return result
+
+
+def first_step(coro: Coroutine[Any, Any, T]) -> T | Resume[T]:
+    """Run ``coro`` up to its first wait: its result if it finished there, else a ``Resume``
+    to await for the rest."""
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    return Resume(coro, waiting_on)
