@@ -83,7 +83,7 @@ class FaultProxy:
         source: asyncio.StreamReader,
         sink: asyncio.StreamWriter,
         paused: asyncio.Event,
-        conn: int = 0,
+        conn: int,
     ) -> None:
         try:
             while True:
