@@ -2,8 +2,10 @@
 # Builds the Docker-free local control plane from the Go module proxy, at the versions pinned in
 # versions.env, into ~/.cache/hybrid-runner/bin/<key>/ (nothing is written into the repository):
 #
-#   kube               kube-apiserver, kube-controller-manager, kube-scheduler (one binary; the
-#                      component is its first argument); wrapper module in kube/
+#   kube               kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
+#                      kubeadm, kubectl (one binary; the component is its first argument or the
+#                      name it is called by: kubectl, kubelet, kubeadm are symlinks to it); wrapper
+#                      module in kube/. The kind tier (e2e/kind/build.sh) uses the same binary.
 #   etcd               etcd server; wrapper module in etcd/
 #   kwok               simulated nodes and pod lifecycle (go install sigs.k8s.io/kwok/cmd/kwok)
 #   workflow-controller  Argo Workflows' controller; wrapper module in argo/ (tool directive)
@@ -38,7 +40,7 @@ go_version=$($GO env GOVERSION)
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_argo-${ARGO_WORKFLOWS_VERSION}_${go_version}"
 out="$cache/bin/$key"
 
-artifacts=(kube etcd kwok workflow-controller argo/crds/minimal argo/crds/full
+artifacts=(kube kubectl etcd kwok workflow-controller argo/crds/minimal argo/crds/full
     argo/workflow-controller-configmap.yaml kwok-stages/pod-complete-workflow.yaml
     kwok-crds/kwok.x-k8s.io_clusterlogs.yaml)
 
@@ -138,6 +140,8 @@ build_kube() {
     vflags+=" -X $c.gitMajor=1 -X $c.gitMinor=${major_minor#1.}"
     (cd "$here/kube" && $GO build -p "$jobs" -ldflags "$ldflags_base $vflags" -o "$tmp/kube" .)
     mv "$tmp/kube" "$out/kube"
+    local name
+    for name in kubelet kubeadm kubectl; do ln -sfn kube "$out/$name"; done
 }
 
 build_etcd() {
@@ -215,7 +219,7 @@ step "kwok-crds" kwok-crds/kwok.x-k8s.io_clusterlogs.yaml extract_kwok_crds
 step "etcd" etcd build_etcd
 step "kwok" kwok build_kwok
 step "workflow-controller" workflow-controller build_argo
-step "kube" kube build_kube
+step "kube" kubectl build_kube
 
 total_end=$(date +%s)
 complete
