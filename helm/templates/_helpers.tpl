@@ -283,7 +283,7 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{/* Fail early on combinations the runner would refuse at start-up. */}}
 {{- define "hir.validate" -}}
 {{- if and .Values.installArgoWorkflows (not (hasKey (.Subcharts | default dict) "argoWorkflows")) }}
-{{- fail "installArgoWorkflows is true but the argo-workflows chart is not in the chart's charts/ directory: run `helm dependency update` on the chart first" }}
+{{- fail "installArgoWorkflows is true but this chart does not bundle the argo-workflows chart: install Argo Workflows first and set executor: argo, or bundle it (helm/README.md, \"Argo Workflows (optional)\": uncomment the dependency in Chart.yaml, then run helm dependency update)" }}
 {{- end }}
 {{- if and (not .Values.config.authToken) (not .Values.config.authTokenSecret.name) }}
 {{- fail "set config.authToken or config.authTokenSecret.name (an existing Secret with the bot JWT)" }}

@@ -1,8 +1,9 @@
 """Rendering the chart with Helm's own Go SDK (PyPI ``helm-python-sdk``) and reading the result.
 
-No helm binary and no cluster: ``Chart.render`` is ``helm template``. The argo-workflows
-subchart is not in the repository (``helm dependency update`` fetches it), so every scenario
-here renders with ``installArgoWorkflows: false`` unless it brings a stub subchart of its own.
+No helm binary and no cluster: ``Chart.render`` is ``helm template`` (the kind tier installs the
+chart with the real helm binary). The source chart does not bundle the argo-workflows subchart,
+so every scenario here renders with ``installArgoWorkflows: false`` unless it bundles a stub
+subchart of its own (``bundle_argo``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ MINIMAL: dict[str, Any] = {
         "serverHost": "acme.getcollate.io",
     },
 }
+
+
+def bundle_argo(chart_dir: Path) -> None:
+    """Uncomments the argo-workflows dependency in a copy's Chart.yaml, as helm/README.md tells
+    users who bundle Argo Workflows to do (before ``helm dependency update``)."""
+    path = chart_dir / "Chart.yaml"
+    text = path.read_text()
+    head, marker, block = text.partition("# ARGO_DEPENDENCY:\n")
+    assert marker, "Chart.yaml lost its ARGO_DEPENDENCY block"
+    path.write_text(head + "".join(line.removeprefix("# ") + "\n" for line in block.splitlines()))
 
 
 @functools.cache

@@ -17,7 +17,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from runtime.metrics import Metrics
-from tests.helm.helmkit import CHART_DIR, MINIMAL, chart, merge, render
+from tests.helm.helmkit import CHART_DIR, MINIMAL, bundle_argo, chart, merge, render
 
 DEFAULTS: dict[str, Any] = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 SCHEMA: dict[str, Any] = json.loads((CHART_DIR / "values.schema.json").read_text())
@@ -47,9 +47,11 @@ class StubbedChart:
 
 @pytest.fixture(scope="module")
 def chart_with_stub_argo(tmp_path_factory: pytest.TempPathFactory) -> StubbedChart:
-    """A copy of the chart with a stand-in argo-workflows subchart in charts/."""
+    """A copy of the chart bundling a stand-in argo-workflows subchart, as helm/README.md says:
+    the dependency uncommented in Chart.yaml, the subchart in charts/."""
     root = tmp_path_factory.mktemp("chart") / "helm"
     shutil.copytree(CHART_DIR, root, ignore=shutil.ignore_patterns("charts", "*.tgz"))
+    bundle_argo(root)
     stub = root / "charts" / "argo-workflows"
     (stub / "templates").mkdir(parents=True)
     (stub / "Chart.yaml").write_text(STUB_CHART_YAML)
@@ -281,15 +283,23 @@ def test_renders_without_the_subchart_unless_asked_for_it(tmp_path: Path) -> Non
     assert not (bare / "charts").exists()
     assert helm_python.Chart.load(str(bare)).render(MINIMAL, name="r", namespace="ns")
     loaded = helm_python.Chart.load(str(bare))
-    with pytest.raises(helm_python.HelmRenderError, match="helm dependency update"):
+    with pytest.raises(helm_python.HelmRenderError, match="does not bundle the argo-workflows"):
         loaded.render(merge(MINIMAL, {"installArgoWorkflows": True}), name="r", namespace="ns")
 
 
-def test_dependency_is_declared_as_collate_does() -> None:
+def test_the_source_chart_has_no_dependency_and_bundling_declares_it_as_collate_does(
+    tmp_path: Path,
+) -> None:
+    """`helm install ./helm` must work without fetching anything (the kind tier runs it with
+    the real helm binary); bundling Argo declares the dependency as Collate's chart does."""
     meta = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
     assert meta["apiVersion"] == "v2" and meta["name"] == "hybrid-ingestion-runner"
     assert meta["appVersion"] == "0.1.0"
-    (dep,) = meta["dependencies"]
+    assert "dependencies" not in meta
+    bundled = tmp_path / "helm"
+    shutil.copytree(CHART_DIR, bundled)
+    bundle_argo(bundled)
+    (dep,) = yaml.safe_load((bundled / "Chart.yaml").read_text())["dependencies"]
     assert dep["name"] == "argo-workflows" and dep["alias"] == "argoWorkflows"
     assert dep["repository"] == "https://argoproj.github.io/argo-helm"
     assert dep["condition"] == "installArgoWorkflows"
