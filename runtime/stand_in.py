@@ -2,7 +2,11 @@
 
 It reads the same environment contract as the ingestion pod (``config``, ``pipelineType``,
 ``pipelineRunId``, ``ingestionPipelineFQN``) and behaves as the config's optional ``standIn``
-object says, e.g. ``{"seconds": 2, "exitCode": 0, "lines": 3, "ignoreTerm": false}``.
+object says, e.g. ``{"seconds": 2, "exitCode": 0, "lines": 3, "ignoreTerm": false}``. On real
+pods (the kind tier) two more keys show what the pod got: ``"env": true`` prints one line
+``stand-in: env {...}`` with the contract and secrets-manager variables the runner sets (names
+in ``SHOWN``), the process's uid and the secrets-manager settings of the config; and
+``"allocateMiB": N`` touches N MiB of memory first, to exceed a memory limit (OOMKilled).
 It is not ingestion: it connects to nothing and reads no secret.
 """
 
@@ -13,8 +17,42 @@ import os
 import signal
 import sys
 import time
+import uuid
 
-CONTRACT = ("config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN")
+CONTRACT = ("config", "pipelineType", "ingestionPipelineFQN")
+# pipelineRunId is absent on a scheduled run's pod: the ingestion process makes one up.
+SHOWN = (
+    "pipelineType",
+    "pipelineRunId",
+    "ingestionPipelineFQN",
+    "KUBERNETES_IN_CLUSTER",
+    "KUBERNETES_NAMESPACE",
+    "AWS_DEFAULT_REGION",
+    "AZURE_KEY_VAULT_NAME",
+    "GOOGLE_CLOUD_PROJECT",
+    "HOME",
+)
+PAGE = 4096
+
+
+def show_env(config: dict[str, object]) -> None:
+    """One JSON line: what the pod's environment and config tell the ingestion process."""
+    workflow = config.get("workflowConfig")
+    server = workflow.get("openMetadataServerConfig") if isinstance(workflow, dict) else None
+    server = server if isinstance(server, dict) else {}
+    shown: dict[str, object] = {name: os.environ[name] for name in SHOWN if name in os.environ}
+    shown["uid"] = os.getuid()
+    for key in ("secretsManagerProvider", "secretsManagerLoader"):
+        shown[key] = server.get(key)
+    print(f"stand-in: env {json.dumps(shown, sort_keys=True)}", flush=True)
+
+
+def allocate(mebibytes: int) -> bytearray:
+    """Touches every page, so the memory counts against the container's limit."""
+    block = bytearray(mebibytes * 1024 * 1024)
+    for offset in range(0, len(block), PAGE):
+        block[offset] = 1
+    return block
 
 
 def main() -> int:
@@ -39,10 +77,16 @@ def main() -> int:
     # "ignoreTerm" imitates a process that does not stop on SIGTERM (kill escalation tests).
     signal.signal(signal.SIGTERM, signal.SIG_IGN if behaviour.get("ignoreTerm") else on_term)
     print(
-        f"stand-in: {os.environ['pipelineType']} run {os.environ['pipelineRunId']} "
+        f"stand-in: {os.environ['pipelineType']} run "
+        f"{os.environ.get('pipelineRunId') or f'{uuid.uuid4()} (scheduled)'} "
         f"of {os.environ['ingestionPipelineFQN']}",
         flush=True,
     )
+    if behaviour.get("env"):
+        show_env(config)
+    held = allocate(int(behaviour.get("allocateMiB", 0)))
+    if held:
+        print(f"stand-in: holding {len(held) >> 20} MiB", flush=True)
     for index in range(lines):
         print(f"stand-in: step {index + 1}/{lines}", flush=True)
         time.sleep(seconds / max(lines, 1))
