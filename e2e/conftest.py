@@ -1,13 +1,18 @@
-"""Fixtures of the real-cluster suite: the cluster backend, namespaces, waiting helpers.
+"""Fixtures of the real-cluster suite: its two tiers, namespaces, waiting helpers.
 
-``E2E_BACKEND`` chooses the cluster: ``local`` (default) starts the Docker-free control plane
-built by ``bash e2e/controlplane/build.sh``. Without that build the suite is skipped, with the
-missing files named, unless ``E2E_REQUIRE=1`` (what CI sets): then it fails.
+* The **local control plane** (fixture ``cluster``): the Docker-free control plane built by
+  ``bash e2e/controlplane/build.sh``, kwok's simulated pods; scale, apiserver faults, RBAC.
+* The **kind tier** (fixture ``kube``, marker ``kind``): a kind cluster with real pods, the runner
+  installed with the project's Helm chart (``e2e/kind/``), built offline by
+  ``bash e2e/kind/build.sh`` or, on a machine with Docker, kind, kubectl, helm and a registry,
+  the plain online path. ``E2E_BACKEND=existing`` points the kind tier's tests at any cluster
+  from KUBECONFIG instead; ``E2E_BACKEND=local`` skips the kind tier, ``E2E_BACKEND=kind`` the
+  local one.
 
-``kind`` (Docker) and ``existing`` (any cluster from KUBECONFIG) install the runner with the
-project's Helm chart (``e2e/kind_backend.py``, fixture ``kube``). The scenarios built on the
-``cluster`` fixture need kwok's pod-outcome stages and skip on those backends; the smoke scenario
-in ``e2e/test_kind_smoke.py`` runs there instead.
+Both run in one session: the kind tier's tests are moved to the end and the local control
+plane is stopped before the first of them starts (two clusters at once would share 2 cores).
+A tier that is not built is skipped with what is missing named, unless ``E2E_REQUIRE=1`` (what
+CI sets): then it fails.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import pytest
 from e2e.controlplane.cluster import ControlPlaneError, LocalControlPlane, find_bin_dir
 
 E2E_DIR = Path(__file__).parent
-BACKENDS = ("local", "kind", "existing")
-LOCAL_ONLY = "needs kwok pod-outcome stages: local backend only"
+BACKENDS = ("all", "local", "kind", "existing")
+LOCAL_ONLY = "needs kwok pod-outcome stages: local control plane only"
+_running: dict[str, LocalControlPlane] = {}
 
 
 def _flag(name: str) -> bool:
@@ -32,7 +38,7 @@ def _flag(name: str) -> bool:
 
 
 def backend() -> str:
-    return os.environ.get("E2E_BACKEND", "local").strip() or "local"
+    return os.environ.get("E2E_BACKEND", "all").strip() or "all"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,12 +46,27 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "e2e: real-cluster end-to-end test (run with `uv run pytest e2e`; see docs/testing.md)",
     )
+    config.addinivalue_line("markers", "kind: the kind tier (real pods; fixture `kube`)")
+
+
+def _is_kind(item: pytest.Item) -> bool:
+    return "kube" in getattr(item, "fixturenames", ())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
+        if _is_kind(item):
+            item.add_marker(pytest.mark.kind)
+    # The kind tier last (stable: the order within each tier is kept).
+    items.sort(key=_is_kind)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stops the local control plane once the kind tier is next: its CPU is needed there."""
+    if nextitem is not None and _is_kind(nextitem) and "local" in _running:
+        _running.pop("local").stop()
 
 
 def _unavailable(reason: str) -> None:
@@ -60,7 +81,7 @@ def cluster() -> Iterator[LocalControlPlane]:
     name = backend()
     if name not in BACKENDS:
         _unavailable(f"E2E_BACKEND={name} is not one of {BACKENDS}")
-    if name != "local":
+    if name not in ("all", "local"):
         pytest.skip(f"{LOCAL_ONLY} (E2E_BACKEND={name})")
     bin_dir, missing = find_bin_dir()
     if bin_dir is None:
@@ -74,55 +95,57 @@ def cluster() -> Iterator[LocalControlPlane]:
     except ControlPlaneError as e:
         pytest.fail(f"the local control plane did not start: {e}\n{cp.describe()}", pytrace=False)
     print(f"\nlocal control plane ready in {cp.timings}\n{cp.describe()}")
+    _running["local"] = cp
     try:
         yield cp
     finally:
+        _running.pop("local", None)
         cp.stop()
 
 
 @pytest.fixture(scope="session")
 def kube(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The session's Helm-installable cluster (``E2E_BACKEND=kind|existing``), a
-    ``kind_backend.KubeBackend``: kind cluster created, images built and loaded, Argo installed.
+    """The session's Helm-installable cluster, an ``e2e.kind.backend.KubeBackend``: the kind
+    cluster created, the images built and loaded, Argo installed (``e2e/kind/cluster.py``); or,
+    with ``E2E_BACKEND=existing``, any cluster from KUBECONFIG.
 
-    Skipped on the local backend. Without Docker/kind (or, for ``existing``, a kubeconfig) it is
-    skipped with the reason, or fails when ``E2E_REQUIRE=1``. ``E2E_KEEP_CLUSTER=1`` (or
-    pytest-kind's ``--keep-cluster``) keeps the kind cluster for debugging; a kept cluster of
-    the same name is re-used by the next run."""
-    from e2e import kind_backend
+    Skipped (or failed, with ``E2E_REQUIRE=1``) with the reason when the tier is not available.
+    ``E2E_KEEP_CLUSTER=1`` (or pytest-kind's ``--keep-cluster``) keeps the kind cluster and the
+    private engine for the next run, which re-uses them."""
+    from e2e.kind import cluster as kind
 
     name = backend()
-    if name not in ("kind", "existing"):
-        pytest.skip(f"runs on E2E_BACKEND=kind|existing only (E2E_BACKEND={name})")
-    kubeconfig = request.config.getoption("kubeconfig", default=None)
+    if name not in BACKENDS:
+        _unavailable(f"E2E_BACKEND={name} is not one of {BACKENDS}")
+    if name == "local":
+        pytest.skip("the kind tier is off (E2E_BACKEND=local)")
     if name == "existing":
         try:
-            existing = kind_backend.existing_backend(kubeconfig)
-        except kind_backend.BackendUnavailable as e:
+            yield kind.existing_backend(request.config.getoption("kubeconfig", default=None))
+        except kind.BackendUnavailable as e:
             _unavailable(str(e))
-        yield existing
         return
-    session = kind_backend.KindSession(
-        kind_bin=request.config.getoption("kind_bin", default=None),
-        kubectl_bin=request.config.getoption("kind_kubectl_bin", default=None),
-        image=request.config.getoption("kind_image", default=None),
-        keep=_flag("E2E_KEEP_CLUSTER") or bool(request.config.getoption("keep_cluster", False)),
-        workdir=tmp_path_factory.mktemp("kind"),
-    )
+    tools = kind.offline_toolset()
+    if tools is None:
+        try:
+            tools = kind.online_toolset(
+                request.config.getoption("kind_bin", default=None),
+                request.config.getoption("kind_kubectl_bin", default=None),
+            )
+        except kind.BackendUnavailable as e:
+            _unavailable(str(e))
+    keep = _flag("E2E_KEEP_CLUSTER") or bool(request.config.getoption("keep_cluster", False))
+    tier = kind.KindTier(tools, keep=keep, workdir=tmp_path_factory.mktemp("kind"))
     try:
-        session.check()
-    except kind_backend.BackendUnavailable as e:
-        _unavailable(str(e))
-    try:
-        kb = session.start()
+        kb = tier.start()
     except Exception as e:
-        session.stop()
-        pytest.fail(f"the kind backend did not start: {e}", pytrace=False)
-    print(f"\nkind backend ready: {kb.timings}; server host {kb.server_host}")
+        tier.stop()
+        pytest.fail(f"the kind tier did not start: {e}", pytrace=False)
+    print(f"\nkind tier ready: {kb.timings}; server host {kb.server_host}")
     try:
         yield kb
     finally:
-        session.stop()
+        tier.stop()
 
 
 @pytest.fixture
