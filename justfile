@@ -38,22 +38,30 @@ fake-server token="dev-token":
 bench *args:
     uv run python -m bench.run_all {{args}}
 
-# The runner image (needs a Docker engine; none exists on the project's CI machines).
+# The runner image from the Dockerfile: on python:3.11-slim where it can be pulled, else (no
+# registry) on a stand-in built from Debian packages in the kind tier's private engine (root).
 image tag="hybrid-ingestion-runner:0.1.0":
-    docker build -t {{tag}} .
+    uv run python -m e2e.kind.images --tag {{tag}}
 
 # Build (once; cached under ~/.cache/hybrid-runner) the Docker-free local control plane.
 controlplane:
     bash e2e/controlplane/build.sh
 
-# Real-cluster end-to-end tests on the local control plane (E2E_BACKEND=local; see docs/testing.md).
-e2e *args: controlplane
+# Build (once; cached under ~/.cache/hybrid-runner) the kind tier offline: binaries from the Go
+# module proxy, images from Debian packages, a kind node image (root, Go, gcc, mmdebstrap, docker.io).
+kind-build:
+    bash e2e/kind/build.sh
+
+# Both real-cluster tiers: the local control plane, then kind with real pods (docs/testing.md).
+e2e *args: controlplane kind-build
     E2E_REQUIRE=1 uv run pytest e2e {{args}}
 
 # Lint, types, the dependency audit and tests: what .ci/run does after installing.
 check: lint typecheck audit test
 
-# The e2e suite on a kind cluster (needs Docker, kind, kubectl and helm; downloads Argo's release
-# manifest). The runner is installed with helm/; E2E_KEEP_CLUSTER=1 keeps the cluster.
+# The kind tier only: real pods, the runner installed with helm/. Built offline first, unless
+# E2E_KIND_ONLINE=1 (Docker, kind, kubectl and helm on PATH, kindest/node and Argo's manifest
+# from the internet). E2E_KEEP_CLUSTER=1 keeps the cluster for the next run.
 e2e-kind *args:
-    E2E_BACKEND=kind E2E_REQUIRE=1 uv run pytest e2e {{args}}
+    if [ -z "${E2E_KIND_ONLINE:-}" ]; then bash e2e/kind/build.sh; fi
+    E2E_BACKEND=kind E2E_REQUIRE=1 uv run pytest -m kind e2e {{args}}

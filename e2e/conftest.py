@@ -125,7 +125,7 @@ def kube(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         except kind.BackendUnavailable as e:
             _unavailable(str(e))
         return
-    tools = kind.offline_toolset()
+    tools = None if _flag("E2E_KIND_ONLINE") else kind.offline_toolset()
     if tools is None:
         try:
             tools = kind.online_toolset(

@@ -101,6 +101,8 @@ class ReferenceServer:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get(WS_PATH, self._websocket)
+        # A runner configured from a bare host name (the chart's config.serverHost) dials "/".
+        app.router.add_get("/", self._websocket)
         app.router.add_get("/api/agents", self._list_agents)
         app.router.add_post("/api/agents/{agent_id}/requests", self._post_request)
         app.router.add_get("/api/agents/{agent_id}/events", self._get_events)

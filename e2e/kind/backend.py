@@ -21,6 +21,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm"
 RUNNER_IMAGE = os.environ.get("E2E_RUNNER_IMAGE", "hybrid-ingestion-runner:e2e")
+# The chart's default image (image.repository, tag = appVersion): what `just image` builds.
+CHART_DEFAULT_IMAGE = "hybrid-ingestion-runner:0.1.0"
 STAND_IN_IMAGE = os.environ.get("E2E_STAND_IN_IMAGE", "hybrid-runner-e2e/ingestion-stand-in:e2e")
 
 
@@ -28,9 +30,16 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run on this machine (the message says what is missing)."""
 
 
-def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900) -> str:
+def run(
+    cmd: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+    cwd: Path | None = None,
+) -> str:
     proc = subprocess.run(
         cmd,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,

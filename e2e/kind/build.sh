@@ -10,9 +10,9 @@
 #     local-path-provisioner        wrapper module lpp/ (its old logrus import path conflicts)
 #     argoexec                      ../controlplane/argo with one file restored (see build_argoexec)
 #     pause                         gcc -static of Kubernetes' build/pause/linux/pause.c
-#     argo-install.yaml             Argo's controller, RBAC and CRDs from the Argo module,
+#     argo-install-<k>.yaml         Argo's controller, RBAC and CRDs from the Argo module,
 #                                   with the locally built images (argo/kustomization.yaml)
-#     images.env                    the image names the test session uses
+#     images-<k>.env                the image names the test session uses (<k>: the images' key)
 #     build-times.txt               seconds per step of the build that produced them
 #   the private engine's images: hybrid-runner-kind/{debian,python,node-base,node,...}, and under
 #     the names kind and kubeadm ask for (registry.k8s.io/..., docker.io/kindest/...)
@@ -22,9 +22,9 @@
 # both tiers. Idempotent: a step whose output exists is skipped. Needs root (mmdebstrap, dockerd),
 # Go, gcc, mmdebstrap, docker.io (dockerd, runc, the docker CLI), python3.
 #
-# Usage: bash e2e/kind/build.sh [python-base | --print-dir | --print-python-image]
+# Usage: bash e2e/kind/build.sh [python-base | --print-images-env | --print-python-image]
 #   python-base           only the Python stand-in base image (what `just image` needs offline)
-#   --print-dir           print the output directory and exit (non-zero if the build is incomplete)
+#   --print-images-env    print the path of images-<k>.env (non-zero if the build is incomplete)
 #   --print-python-image  print the Python stand-in base image's name
 # Environment: HYBRID_RUNNER_CACHE (default ~/.cache/hybrid-runner), GO, BUILD_PARALLELISM.
 set -euo pipefail
@@ -39,21 +39,24 @@ source "$here/versions.env"
 GO=${GO:-go}
 cache=${HYBRID_RUNNER_CACHE:-$HOME/.cache/hybrid-runner}
 go_version=$($GO env GOVERSION 2>/dev/null || echo nogo)
-# The recipe: versions, this script, the wrapper modules, the image files (not the Python helpers).
-inputs=$(cd "$here" && find versions.env build.sh tools lpp images argo ../controlplane/versions.env \
-    -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-10)
-key="kind-${KIND_VERSION}_k8s-${KUBERNETES_VERSION}_${go_version}_${inputs}"
+# Two keys: the binaries' (the versions and the Go wrapper modules) names the output folder;
+# the images' (that plus this script and the image files) is in every image tag and in the
+# name of the files describing them, so editing an image recipe rebuilds images, not binaries.
+digest() { (cd "$here" && find "$@" -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-10); }
+bin_inputs=$(digest versions.env tools lpp ../controlplane/versions.env ../controlplane/argo)
+inputs=$(digest versions.env build.sh tools lpp images argo ../controlplane/versions.env)
+key="kind-${KIND_VERSION}_k8s-${KUBERNETES_VERSION}_${go_version}_${bin_inputs}"
 out="$cache/bin/$key"
-images_env="$out/images.env"
+images_env="$out/images-$inputs.env"
 
 python_image="hybrid-runner-kind/python:3.11-$DEBIAN_SUITE-$inputs"
 target=all
 case "${1:-}" in
 "") ;;
---print-dir) echo "$out"; [ -f "$images_env" ]; exit $? ;;
+--print-images-env) echo "$images_env"; [ -f "$images_env" ]; exit $? ;;
 --print-python-image) echo "$python_image"; exit 0 ;;
 python-base) target=python-base ;;
-*) echo "usage: $0 [python-base | --print-dir | --print-python-image]" >&2; exit 2 ;;
+*) echo "usage: $0 [python-base | --print-images-env | --print-python-image]" >&2; exit 2 ;;
 esac
 
 for tool in "$GO" gcc mmdebstrap dockerd docker python3; do
@@ -213,8 +216,9 @@ docker_build() {
     local tag=$1 dockerfile=$2 ctx="$tmp/ctx"
     shift 2
     rm -rf "$ctx" && mkdir -p "$ctx" && cp "$@" "$ctx/"
+    local log="$tmp/docker-build.log"
     DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=${base:-$debian_image}" -f "$here/images/$dockerfile" \
-        -t "$tag" "$ctx" >/dev/null
+        -t "$tag" "$ctx" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
 }
 
 build_components() {
@@ -246,7 +250,7 @@ build_components() {
         case "$name" in */kube-apiserver:* | */kube-controller-manager:* | */kube-scheduler:* | */kube-proxy:*) ;;
         *) extra_images+=("$name") ;; esac
     done
-    printf '%s\n' "${extra_images[@]}" >"$out/extra-images.txt"
+    printf '%s\n' "${extra_images[@]}" >"$out/extra-images-$inputs.txt"
 }
 
 build_release() {
@@ -265,7 +269,7 @@ build_release() {
     echo "v$KUBERNETES_VERSION" >"$bin/kube-proxy.docker_tag"
     # shellcheck disable=SC2046
     (cd "$repo" && python3 -m e2e.kind.archive "$bin/kube-proxy.tar" \
-        "registry.k8s.io/kube-proxy:v$KUBERNETES_VERSION" $(cat "$out/extra-images.txt")) | sed 's/^/   /'
+        "registry.k8s.io/kube-proxy:v$KUBERNETES_VERSION" $(cat "$out/extra-images-$inputs.txt")) | sed 's/^/   /'
     tar -C "$tmp/release" -cf - kubernetes | gzip -1 >"$tmp/kubernetes-server-linux-amd64.tar.gz"
     rm -rf "$tmp/release"
     "$out/kind" build node-image --type file --base-image "$node_base_image" --image "$node_image" \
@@ -289,7 +293,7 @@ render_argo_install() {
     sed -e "s|@CONTROLLER_IMAGE@|${argo_controller_image%:*}|" -e "s|@CONTROLLER_TAG@|${argo_controller_image##*:}|" \
         -e "s|@EXECUTOR_IMAGE@|$argoexec_image|" "$here/argo/kustomization.yaml" >"$tmp/argo/kustomization.yaml"
     "$cp_dir/kubectl" kustomize "$tmp/argo" >"$tmp/argo-install.yaml"
-    mv "$tmp/argo-install.yaml" "$out/argo-install.yaml"
+    mv "$tmp/argo-install.yaml" "$out/argo-install-$inputs.yaml"
 }
 
 # -- main ---------------------------------------------------------------------------------------
@@ -318,8 +322,10 @@ if [ "$target" = python-base ]; then
 fi
 
 # Kubernetes (the multi-call binary), etcd and workflow-controller: the control plane's build.
-bash "$here/../controlplane/build.sh" | grep -v ': cached' || true
-cp_dir=$(bash "$here/../controlplane/build.sh" --print-dir)
+cp_dir=$(bash "$here/../controlplane/build.sh" --print-dir) || {
+    bash "$here/../controlplane/build.sh"
+    cp_dir=$(bash "$here/../controlplane/build.sh" --print-dir)
+}
 echo "== go: $go_version, -p $jobs; Kubernetes v$KUBERNETES_VERSION from $cp_dir"
 step "kind, containerd, crictl, helm, coredns" 'have helm' build_tools
 step "local-path-provisioner" 'have local-path-provisioner' build_lpp
@@ -337,9 +343,9 @@ start_engine
 step "image $debian_image" 'image "$debian_image"' build_debian
 step "image $python_image" 'image "$python_image"' build_python
 step "image $node_base_image" 'image "$node_base_image"' build_node_base
-step "component images" 'have extra-images.txt && image "registry.k8s.io/kube-proxy:v$KUBERNETES_VERSION"' build_components
+step "component images" 'have extra-images-$inputs.txt && image "registry.k8s.io/kube-proxy:v$KUBERNETES_VERSION"' build_components
 step "argo images" 'image "$argoexec_image" && image "$argo_controller_image"' build_argo_images
-step "argo-install.yaml" 'have argo-install.yaml' render_argo_install
+step "argo-install.yaml" 'have argo-install-$inputs.yaml' render_argo_install
 step "node image $node_image" 'image "$node_image"' build_release
 
 cat >"$images_env.tmp" <<EOF
@@ -349,10 +355,15 @@ PYTHON_IMAGE=$python_image
 DEBIAN_IMAGE=$debian_image
 ARGO_CONTROLLER_IMAGE=$argo_controller_image
 ARGOEXEC_IMAGE=$argoexec_image
+ARGO_INSTALL=$out/argo-install-$inputs.yaml
 KUBERNETES_VERSION=$KUBERNETES_VERSION
 CONTROL_PLANE_DIR=$cp_dir
 EOF
 mv "$images_env.tmp" "$images_env"
+# Images of earlier recipes (another key) only take disk: removed unless a container uses them.
+docker images --format '{{.Repository}}:{{.Tag}}' | grep '^hybrid-runner-kind/' | grep -v -- "$inputs" |
+    xargs -r docker rmi >/dev/null 2>&1 || true
+docker image prune -f >/dev/null 2>&1 || true
 echo "== all built in $((SECONDS - total_start)) s (this run); per step (first build):"
 sed 's/^/   /' "$times" 2>/dev/null || true
 docker system df 2>/dev/null | sed 's/^/   /' || true

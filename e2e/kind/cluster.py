@@ -28,6 +28,7 @@ from pathlib import Path
 
 from e2e.kind import engine, images
 from e2e.kind.backend import (
+    CHART_DEFAULT_IMAGE,
     RUNNER_IMAGE,
     STAND_IN_IMAGE,
     BackendUnavailable,
@@ -74,16 +75,17 @@ def offline_toolset() -> Toolset | None:
     """The offline build's toolset, or None when ``build.sh`` has not completed."""
     try:
         proc = subprocess.run(
-            ["bash", str(BUILD), "--print-dir"], capture_output=True, text=True, timeout=60
+            ["bash", str(BUILD), "--print-images-env"], capture_output=True, text=True, timeout=60
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    out = Path(proc.stdout.strip())
-    if proc.returncode != 0 or not (out / "images.env").is_file():
+    images_env = Path(proc.stdout.strip())
+    if proc.returncode != 0 or not images_env.is_file():
         return None
+    out = images_env.parent
     built = dict(
         line.split("=", 1)
-        for line in (out / "images.env").read_text().splitlines()
+        for line in images_env.read_text().splitlines()
         if "=" in line and not line.startswith("#")
     )
     return Toolset(
@@ -93,7 +95,7 @@ def offline_toolset() -> Toolset | None:
         helm=str(out / "helm"),
         node_image=built["NODE_IMAGE"],
         python_image=built["PYTHON_IMAGE"],
-        argo_manifest=str(out / "argo-install.yaml"),
+        argo_manifest=built["ARGO_INSTALL"],
         argo_images=(built["ARGO_CONTROLLER_IMAGE"], built["ARGOEXEC_IMAGE"]),
     )
 
@@ -226,6 +228,9 @@ class KindTier:
             built = images.build(image, self.tools.python_image, host_network=self.tools.offline)
             print(f"built {built.tag}: {built.size / 1e6:.1f} MB in {built.seconds} s")
             out[key] = built.tag
+        # Also under the chart's default name, for README's install as written.
+        run(["docker", "tag", out["runner"], CHART_DEFAULT_IMAGE])
+        out["chart-default"] = CHART_DEFAULT_IMAGE
         return out
 
     def stop(self) -> None:
