@@ -1,0 +1,546 @@
+"""e2e/kind/engine.py runs the kind tier's private dockerd; this checks it without starting one.
+
+The engine must never share a socket, bridge or iptables rules with another engine on the
+machine, and must route every container through runc_wrap.py with the real runc path written in.
+A wrong daemon.json or wrapper only shows up as a cluster that will not come up, as root, on CI.
+Here ``shutil.which``, ``_run`` and ``os.kill`` are replaced, so no ``ip``, docker or signal is
+run for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.kind import engine
+from e2e.kind.engine import EngineError, PrivateEngine
+
+REAL_WHICH = shutil.which
+FAKE_RUNC = "/opt/fake bin/it's/runc"  # a space and a quote: written as a Python literal
+
+
+@pytest.fixture
+def private(tmp_path: Path) -> PrivateEngine:
+    return PrivateEngine(root=tmp_path / "d", exec_root=tmp_path / "x")
+
+
+def fake_which(
+    monkeypatch: pytest.MonkeyPatch, found: dict[str, str | None]
+) -> list[tuple[str, Any]]:
+    """``shutil.which`` answering from ``found``, the real one for any other name."""
+    asked: list[tuple[str, Any]] = []
+
+    def which(name: str, mode: int = os.F_OK | os.X_OK, path: Any = None) -> str | None:
+        asked.append((name, path))
+        if name in found:
+            return found[name]
+        return REAL_WHICH(name, mode, path)
+
+    monkeypatch.setattr(engine.shutil, "which", which)
+    return asked
+
+
+class FakeRun:
+    """Replaces engine._run: records each command and answers with a chosen return code."""
+
+    def __init__(self, codes: dict[str, int] | None = None, stderr: str = "") -> None:
+        self.codes = codes or {}
+        self.stderr = stderr
+        self.calls: list[list[str]] = []
+
+    def __call__(self, cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(cmd))
+        code = self.codes.get(" ".join(cmd), 0)
+        return subprocess.CompletedProcess(cmd, code, "", self.stderr if code else "")
+
+
+def forbid(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Makes engine.<name> fail the test when called (docker, dockerd, ip must not run)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"unexpected call: {args!r}")
+
+    for name in names:
+        target = engine.subprocess if name == "Popen" else engine
+        monkeypatch.setattr(target, name, refuse)
+
+
+SHOW = f"ip link show {engine.BRIDGE}"
+BRIDGE_SETUP = [
+    ["ip", "link", "add", engine.BRIDGE, "type", "bridge"],
+    ["ip", "addr", "add", engine.BRIDGE_ADDRESS, "dev", engine.BRIDGE],
+    ["ip", "link", "set", engine.BRIDGE, "up"],
+]
+
+
+# --- paths and environment -------------------------------------------------------------------
+
+
+def test_every_path_derives_from_root(private: PrivateEngine, tmp_path: Path) -> None:
+    assert private.socket == tmp_path / "d" / "docker.sock"
+    assert private.host == f"unix://{tmp_path}/d/docker.sock"
+    assert private.log_path == tmp_path / "d" / "dockerd.log"
+    assert private.pid_path == tmp_path / "d" / "dockerd.pid"
+    assert private.exec_root == tmp_path / "x"
+
+
+def test_env_points_docker_at_this_engine_with_the_legacy_builder(
+    private: PrivateEngine,
+) -> None:
+    assert private.env() == {"DOCKER_HOST": private.host, "DOCKER_BUILDKIT": "0"}
+
+
+def test_default_engine_lives_in_the_cache() -> None:
+    default = PrivateEngine()
+    assert default.root == engine.CACHE / "docker"
+    assert default.socket == engine.CACHE / "docker" / "docker.sock"
+    assert default.socket.is_absolute()
+
+
+def test_constructing_an_engine_touches_nothing(private: PrivateEngine, tmp_path: Path) -> None:
+    assert private.env()
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- _prepare --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def prepared(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> tuple[PrivateEngine, FakeRun]:
+    fake_which(monkeypatch, {"runc": FAKE_RUNC})
+    run = FakeRun({SHOW: 1})  # no bridge yet
+    monkeypatch.setattr(engine, "_run", run)
+    private._prepare()
+    return private, run
+
+
+def test_prepare_writes_a_daemon_json_that_shares_nothing(
+    prepared: tuple[PrivateEngine, FakeRun], tmp_path: Path
+) -> None:
+    private, _ = prepared
+    config = json.loads((tmp_path / "d" / "daemon.json").read_text())
+
+    assert config == {
+        "data-root": str(tmp_path / "d" / "data"),
+        "exec-root": str(tmp_path / "x"),
+        "pidfile": str(tmp_path / "d" / "dockerd.pid"),
+        "hosts": [private.host],
+        "bridge": "hrdocker0",
+        "iptables": False,
+        "ip-masq": False,
+        "runtimes": {"hr-runc": {"path": str(tmp_path / "d" / "runc-wrap")}},
+        "default-runtime": "hr-runc",
+        "log-level": "warn",
+    }
+
+
+def test_prepare_creates_root_and_exec_root(
+    prepared: tuple[PrivateEngine, FakeRun], tmp_path: Path
+) -> None:
+    assert (tmp_path / "d").is_dir()
+    assert (tmp_path / "x").is_dir()
+
+
+def test_prepare_writes_an_executable_wrapper_naming_the_real_runc(
+    prepared: tuple[PrivateEngine, FakeRun], tmp_path: Path
+) -> None:
+    wrapper = tmp_path / "d" / "runc-wrap"
+
+    assert wrapper.stat().st_mode & 0o777 == 0o755
+    assert os.access(wrapper, os.X_OK)
+    namespace = runpy.run_path(str(wrapper), run_name="runc_wrap_copy")  # not "__main__"
+    assert namespace["REAL_RUNC"] == FAKE_RUNC
+    assert callable(namespace["main"])
+
+
+def test_prepare_wrapper_is_runc_wrap_with_only_two_lines_changed(
+    prepared: tuple[PrivateEngine, FakeRun], tmp_path: Path
+) -> None:
+    source = (engine.HERE / "runc_wrap.py").read_text().splitlines()
+    wrapper = (tmp_path / "d" / "runc-wrap").read_text().splitlines()
+
+    assert len(wrapper) == len(source)
+    changed = [i for i, (a, b) in enumerate(zip(source, wrapper, strict=True)) if a != b]
+    assert [source[i] for i in changed] == [
+        "#!/usr/bin/env python3",
+        'REAL_RUNC = "/usr/sbin/runc"',
+    ]
+    assert wrapper[changed[1]] == f"REAL_RUNC = {FAKE_RUNC!r}"
+
+
+def test_prepare_wrapper_shebang_names_an_existing_python(
+    prepared: tuple[PrivateEngine, FakeRun], tmp_path: Path
+) -> None:
+    first = (tmp_path / "d" / "runc-wrap").read_text().splitlines()[0]
+
+    assert first.startswith("#!/")
+    interpreter = Path(first[2:])
+    assert interpreter.is_file()
+    assert os.access(interpreter, os.X_OK)
+    assert "python" in interpreter.name
+
+
+def test_prepare_prefers_the_system_python_over_a_venv(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked = fake_which(monkeypatch, {"runc": FAKE_RUNC, "python3": "/usr/bin/python3"})
+    monkeypatch.setattr(engine, "_run", FakeRun())
+
+    private._prepare()
+
+    assert ("python3", "/usr/bin:/bin") in asked
+    first = (tmp_path / "d" / "runc-wrap").read_text().splitlines()[0]
+    assert first == "#!/usr/bin/python3"
+
+
+def test_prepare_falls_back_to_this_interpreter_without_a_system_python(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_which(monkeypatch, {"runc": FAKE_RUNC, "python3": None})
+    monkeypatch.setattr(engine, "_run", FakeRun())
+
+    private._prepare()
+
+    first = (tmp_path / "d" / "runc-wrap").read_text().splitlines()[0]
+    assert first == f"#!{sys.executable}"
+
+
+def test_prepare_creates_the_bridge_when_it_is_missing(
+    prepared: tuple[PrivateEngine, FakeRun],
+) -> None:
+    _, run = prepared
+
+    assert run.calls == [["ip", "link", "show", "hrdocker0"], *BRIDGE_SETUP]
+
+
+def test_prepare_reuses_an_existing_bridge(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_which(monkeypatch, {"runc": FAKE_RUNC})
+    run = FakeRun({SHOW: 0})
+    monkeypatch.setattr(engine, "_run", run)
+
+    private._prepare()
+
+    assert run.calls == [["ip", "link", "show", "hrdocker0"]]
+
+
+def test_prepare_names_the_failing_ip_command_and_stops_there(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_which(monkeypatch, {"runc": FAKE_RUNC})
+    failing = " ".join(BRIDGE_SETUP[1])
+    run = FakeRun({SHOW: 1, failing: 2}, stderr="RTNETLINK answers: File exists\n")
+    monkeypatch.setattr(engine, "_run", run)
+
+    with pytest.raises(EngineError) as caught:
+        private._prepare()
+
+    assert str(caught.value) == f"{failing} failed: RTNETLINK answers: File exists"
+    assert run.calls == [SHOW.split(), *BRIDGE_SETUP[:2]]  # "link set up" never ran
+
+
+def test_prepare_again_rewrites_the_wrapper_for_a_moved_runc(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(engine, "_run", FakeRun())
+    fake_which(monkeypatch, {"runc": "/usr/sbin/runc"})
+    private._prepare()
+    fake_which(monkeypatch, {"runc": "/usr/local/sbin/runc"})
+
+    private._prepare()
+
+    namespace = runpy.run_path(str(tmp_path / "d" / "runc-wrap"), run_name="runc_wrap_copy")
+    assert namespace["REAL_RUNC"] == "/usr/local/sbin/runc"
+
+
+# --- start -----------------------------------------------------------------------------------
+
+
+def test_start_names_a_missing_dockerd(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_which(
+        monkeypatch,
+        {"dockerd": None, "runc": "/usr/sbin/runc", "ip": "/usr/sbin/ip", "docker": "/bin/docker"},
+    )
+    forbid(monkeypatch, "_run", "Popen")
+
+    with pytest.raises(EngineError) as caught:
+        private.start()
+
+    message = str(caught.value)
+    assert "needs dockerd on PATH" in message
+    assert "runc" not in message.split("on PATH")[0]
+    assert "apt-get install docker.io iproute2" in message
+    assert list(tmp_path.iterdir()) == []  # nothing prepared
+
+
+def test_start_names_every_missing_binary(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_which(monkeypatch, {"dockerd": None, "runc": None, "ip": None, "docker": None})
+    forbid(monkeypatch, "_run", "Popen")
+
+    with pytest.raises(EngineError, match="needs dockerd, runc, ip, docker on PATH"):
+        private.start()
+
+
+def test_start_refuses_to_run_as_a_normal_user(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_which(monkeypatch, dict.fromkeys(("dockerd", "runc", "ip", "docker"), "/bin/true"))
+    forbid(monkeypatch, "_run", "Popen")
+    monkeypatch.setattr(engine.os, "geteuid", lambda: 1000)
+
+    with pytest.raises(EngineError, match="must be started as root"):
+        private.start()
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_start_does_nothing_when_the_engine_already_answers(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PrivateEngine, "answers", lambda self: True)
+    asked = fake_which(monkeypatch, {})
+    forbid(monkeypatch, "_run", "Popen")
+
+    assert private.start() is False
+    assert asked == []
+
+
+def test_answers_is_false_without_a_socket_and_runs_no_docker(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forbid(monkeypatch, "_run")
+
+    assert private.answers() is False
+
+
+def test_answers_asks_docker_on_this_engines_socket(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "d").mkdir()
+    private.socket.touch()
+    run = FakeRun()
+    monkeypatch.setattr(engine, "_run", run)
+
+    assert private.answers() is True
+    assert run.calls == [["docker", "-H", private.host, "info", "--format", "{{.ServerVersion}}"]]
+
+
+# --- pid and stop ----------------------------------------------------------------------------
+
+
+class Kill:
+    """Replaces os.kill: signal 0 probes a simulated process, other signals are recorded."""
+
+    def __init__(self, alive: bool = True, dies_on_term: bool = True) -> None:
+        self.alive = alive
+        self.dies_on_term = dies_on_term
+        self.sent: list[tuple[int, int]] = []
+
+    def __call__(self, pid: int, sig: int) -> None:
+        if sig == 0:
+            if not self.alive:
+                raise ProcessLookupError(3, "No such process")
+            return
+        self.sent.append((pid, sig))
+        if sig == signal.SIGKILL or (sig == signal.SIGTERM and self.dies_on_term):
+            self.alive = False
+
+
+def write_pid(private: PrivateEngine, text: str) -> None:
+    private.root.mkdir(parents=True, exist_ok=True)
+    private.pid_path.write_text(text)
+
+
+def test_stop_without_a_pid_file_is_a_no_op(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kill = Kill()
+    monkeypatch.setattr(engine.os, "kill", kill)
+
+    private.stop()
+
+    assert kill.sent == []
+    assert private.pid() is None
+
+
+def test_stop_with_a_stale_pid_is_a_no_op(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_pid(private, "4242\n")
+    kill = Kill(alive=False)
+    monkeypatch.setattr(engine.os, "kill", kill)
+
+    private.stop()
+
+    assert kill.sent == []
+    assert private.pid_path.read_text() == "4242\n"
+
+
+def test_stop_with_the_pid_of_a_reaped_process_sends_nothing(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real dead pid, probed with the real signal 0; any other signal is recorded, never sent.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_pid(private, str(dead.pid))
+    real_kill = os.kill
+    sent: list[tuple[int, int]] = []
+
+    def probe_only(pid: int, sig: int) -> None:
+        if sig == 0:
+            real_kill(pid, 0)
+        else:
+            sent.append((pid, sig))
+
+    monkeypatch.setattr(engine.os, "kill", probe_only)
+
+    assert private.pid() is None
+    private.stop()
+    assert sent == []
+
+
+@pytest.mark.parametrize("text", ["", "not-a-pid", "12 34"])
+def test_stop_with_a_garbled_pid_file_is_a_no_op(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    write_pid(private, text)
+    kill = Kill()
+    monkeypatch.setattr(engine.os, "kill", kill)
+
+    private.stop()
+
+    assert kill.sent == []
+
+
+def test_pid_reports_a_live_process(private: PrivateEngine) -> None:
+    write_pid(private, f"{os.getpid()}\n")  # signal 0 to ourselves only probes
+
+    assert private.pid() == os.getpid()
+
+
+def test_stop_sends_sigterm_and_no_sigkill_when_the_engine_exits(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_pid(private, "4242")
+    kill = Kill(dies_on_term=True)
+    monkeypatch.setattr(engine.os, "kill", kill)
+    monkeypatch.setattr(engine.time, "sleep", lambda _s: pytest.fail("stop() slept"))
+
+    private.stop()
+
+    assert kill.sent == [(4242, signal.SIGTERM)]
+
+
+def test_stop_escalates_to_sigkill_after_the_timeout(
+    private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_pid(private, "4242")
+    kill = Kill(dies_on_term=False)
+    monkeypatch.setattr(engine.os, "kill", kill)
+    monkeypatch.setattr(engine.time, "sleep", lambda _s: pytest.fail("stop() slept"))
+
+    private.stop(timeout=0)
+
+    assert kill.sent == [(4242, signal.SIGTERM), (4242, signal.SIGKILL)]
+
+
+# --- default_engine_usable -------------------------------------------------------------------
+
+
+def test_default_engine_is_unusable_without_a_docker_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_which(monkeypatch, {"docker": None})
+    forbid(monkeypatch, "_run")
+
+    assert engine.default_engine_usable() is False
+
+
+@pytest.mark.parametrize(("code", "usable"), [(0, True), (1, False)])
+def test_default_engine_is_usable_when_docker_info_succeeds(
+    monkeypatch: pytest.MonkeyPatch, code: int, usable: bool
+) -> None:
+    fake_which(monkeypatch, {"docker": "/usr/bin/docker"})
+    run = FakeRun({"docker info --format {{.ServerVersion}}": code})
+    monkeypatch.setattr(engine, "_run", run)
+
+    assert engine.default_engine_usable() is usable
+    assert run.calls == [["docker", "info", "--format", "{{.ServerVersion}}"]]
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def test_main_env_prints_shell_exports_for_the_default_engine(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forbid(monkeypatch, "_run", "Popen")
+
+    assert engine.main(["env"]) == 0
+
+    socket = engine.CACHE / "docker" / "docker.sock"
+    assert capsys.readouterr().out.splitlines() == [
+        f"export DOCKER_HOST=unix://{socket}",
+        "export DOCKER_BUILDKIT=0",
+    ]
+
+
+@pytest.fixture
+def tmp_default(private: PrivateEngine, monkeypatch: pytest.MonkeyPatch) -> PrivateEngine:
+    """main() builds PrivateEngine(): make that the engine under tmp_path."""
+    monkeypatch.setattr(engine, "PrivateEngine", lambda: private)
+    return private
+
+
+def test_main_status_of_a_stopped_engine_returns_1(
+    tmp_default: PrivateEngine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forbid(monkeypatch, "_run")
+
+    assert engine.main(["status"]) == 1
+
+    assert capsys.readouterr().out == f"private dockerd is not running at {tmp_default.host}\n"
+
+
+def test_main_stop_of_a_stopped_engine_returns_0(
+    tmp_default: PrivateEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kill = Kill(alive=False)
+    monkeypatch.setattr(engine.os, "kill", kill)
+
+    assert engine.main(["stop"]) == 0
+    assert kill.sent == []
+
+
+def test_main_start_reports_an_engine_error_and_returns_1(
+    tmp_default: PrivateEngine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_which(monkeypatch, {"dockerd": None})
+    forbid(monkeypatch, "_run", "Popen")
+
+    assert engine.main(["start"]) == 1
+
+    err = capsys.readouterr().err
+    assert "needs dockerd" in err
+
+
+def test_main_rejects_an_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        engine.main(["restart"])
+
+    assert caught.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
