@@ -57,6 +57,13 @@ def _int_range(low: int, high: int) -> Parser:
     return parse
 
 
+#: Kubernetes refuses a runAsUser / runAsGroup / fsGroup outside 0..2^31-1.
+_LINUX_ID = _int_range(0, 2_147_483_647)
+#: The ``openmetadata`` user of OpenMetadata's ingestion image (its Dockerfile ends with
+#: ``USER openmetadata``, uid and gid 1000).
+INGESTION_IMAGE_ID = 1000
+
+
 def _positive_float(raw: str) -> float:
     try:
         value = float(raw.strip())
@@ -169,6 +176,8 @@ class Variable:
     doc: str
     secret: bool = False
     default_doc: str | None = None
+    #: A blank value means "none" (``None``) instead of the default.
+    blank_is_none: bool = False
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -352,6 +361,40 @@ VARIABLES: tuple[Variable, ...] = (
         _parse_bool,
         True,
         "Mount the service account token into ingestion pods (needed for Kubernetes secrets).",
+    ),
+    Variable(
+        "INGESTION_RUN_AS_USER",
+        "ingestion_run_as_user",
+        _LINUX_ID,
+        INGESTION_IMAGE_ID,
+        "Numeric `runAsUser` of ingestion pods: the `openmetadata` user of OpenMetadata's "
+        "image (the kubelet refuses runAsNonRoot with a named image user); empty: not set "
+        "(OpenShift assigns one).",
+        blank_is_none=True,
+    ),
+    Variable(
+        "INGESTION_RUN_AS_GROUP",
+        "ingestion_run_as_group",
+        _LINUX_ID,
+        INGESTION_IMAGE_ID,
+        "`runAsGroup` of ingestion pods; empty: not set.",
+        blank_is_none=True,
+    ),
+    Variable(
+        "INGESTION_FS_GROUP",
+        "ingestion_fs_group",
+        _LINUX_ID,
+        INGESTION_IMAGE_ID,
+        "`fsGroup` of ingestion pods (group owning their volumes); empty: not set.",
+        blank_is_none=True,
+    ),
+    Variable(
+        "INGESTION_RUN_AS_NON_ROOT",
+        "ingestion_run_as_non_root",
+        _parse_bool,
+        True,
+        "`runAsNonRoot` of ingestion pods; `false` with INGESTION_RUN_AS_USER=0 for an old "
+        "image that needs root.",
     ),
     Variable(
         "INGESTION_EXTRA_ENVS",
@@ -603,6 +646,10 @@ class Settings:
     ingestion_service_account: str
     ingestion_image_pull_secrets: tuple[str, ...]
     ingestion_automount_sa_token: bool
+    ingestion_run_as_user: int | None
+    ingestion_run_as_group: int | None
+    ingestion_fs_group: int | None
+    ingestion_run_as_non_root: bool
     ingestion_extra_envs: dict[str, str]
     ingestion_cpu_request: str
     ingestion_cpu_limit: str
@@ -652,7 +699,9 @@ class Settings:
             raw = env.get(var.name)
             if var.name == "AWS_DEFAULT_REGION" and not raw:
                 raw = env.get("AWS_REGION")
-            if raw is None or (raw.strip() == "" and var.parse is not _text):
+            if raw is not None and raw.strip() == "" and var.blank_is_none:
+                value = None
+            elif raw is None or (raw.strip() == "" and var.parse is not _text):
                 value = var.default
             else:
                 try:
@@ -693,6 +742,13 @@ class Settings:
                     "SERVER_URL",
                     "plain ws:// is refused; use wss://, or ALLOW_INSECURE_WS=true for local use",
                 )
+        if self.ingestion_run_as_non_root and self.ingestion_run_as_user == 0:
+            raise ConfigError(
+                "INGESTION_RUN_AS_USER",
+                "0 (root) contradicts INGESTION_RUN_AS_NON_ROOT=true: the kubelet would refuse "
+                "every ingestion pod; for an image that needs root also set "
+                "INGESTION_RUN_AS_NON_ROOT=false",
+            )
         if self.server_ca_file and not Path(self.server_ca_file).is_file():
             raise ConfigError("SERVER_CA_FILE", f"no such file: {self.server_ca_file}")
         if not require_server:

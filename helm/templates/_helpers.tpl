@@ -245,6 +245,19 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- with include "hir.ingestionExtraEnvs" . }}
 {{- $env = append $env (dict "name" "INGESTION_EXTRA_ENVS" "value" .) }}
 {{- end }}
+{{- $sc := $p.securityContext | default dict }}
+{{- range list (list "runAsUser" "INGESTION_RUN_AS_USER") (list "runAsGroup" "INGESTION_RUN_AS_GROUP") (list "fsGroup" "INGESTION_FS_GROUP") }}
+{{- $id := get $sc (index . 0) }}
+{{- /* Empty tells the runner to set no id: on OpenShift (it assigns them) and for a null value. */}}
+{{- $value := "" }}
+{{- if and (not $v.openshift.enabled) (not (kindIs "invalid" $id)) (ne (toString $id) "") }}
+{{- $value = $id | int64 | toString }}
+{{- end }}
+{{- $env = append $env (dict "name" (index . 1) "value" $value) }}
+{{- end }}
+{{- if not (kindIs "invalid" $sc.runAsNonRoot) }}
+{{- $env = append $env (dict "name" "INGESTION_RUN_AS_NON_ROOT" "value" (toString $sc.runAsNonRoot)) }}
+{{- end }}
 {{- range $kind, $prefix := dict "resources" "INGESTION" "automationResources" "INGESTION_AUTOMATION_WORKFLOW" }}
 {{- $r := get $p $kind | default dict }}
 {{- range $bound, $suffix := dict "limits" "LIMIT" "requests" "REQUEST" }}
@@ -295,7 +308,31 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- fail (printf "config.secretsManager=%s needs AZURE_KEY_VAULT_NAME in extraEnvs" .Values.config.secretsManager) }}
 {{- end }}
 {{- end }}
+{{- $isc := .Values.config.ingestionPods.securityContext | default dict }}
+{{- if and (not .Values.openshift.enabled) (ne (toString $isc.runAsNonRoot) "false") (not (kindIs "invalid" $isc.runAsUser)) (eq (toString $isc.runAsUser) "0") }}
+{{- fail "config.ingestionPods.securityContext: runAsUser 0 (root) contradicts runAsNonRoot true, and the kubelet would refuse every ingestion pod; for an image that needs root set runAsNonRoot: false too" }}
+{{- end }}
 {{- if lt (int .Values.terminationGracePeriodSeconds) 20 }}
 {{- fail "terminationGracePeriodSeconds must be at least 20 (the runner drains for it minus 15)" }}
 {{- end }}
+{{- end }}
+
+{{/*
+The runner pod's and container's security contexts: on OpenShift without fixed ids, which its
+restricted SCC assigns from the namespace's range (and refuses when they lie outside it).
+*/}}
+{{- define "hir.podSecurityContext" -}}
+{{- $sc := .Values.podSecurityContext | default dict }}
+{{- if .Values.openshift.enabled }}
+{{- $sc = omit $sc "runAsUser" "runAsGroup" "fsGroup" }}
+{{- end }}
+{{- toYaml $sc }}
+{{- end }}
+
+{{- define "hir.containerSecurityContext" -}}
+{{- $sc := .Values.securityContext | default dict }}
+{{- if .Values.openshift.enabled }}
+{{- $sc = omit $sc "runAsUser" "runAsGroup" }}
+{{- end }}
+{{- toYaml $sc }}
 {{- end }}

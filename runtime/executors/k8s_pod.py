@@ -199,17 +199,32 @@ def env(
     return out
 
 
-def container_security_context() -> dict[str, Any]:
+def container_security_context(settings: Settings) -> dict[str, Any]:
+    """The ``main`` container's hardening. The ids are set on the pod only, so that Argo's
+    init and wait containers run as the same user as ``main``."""
     return {
-        "runAsNonRoot": True,
+        "runAsNonRoot": settings.ingestion_run_as_non_root,
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 
-def pod_security_context() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+def pod_security_context(settings: Settings) -> dict[str, Any]:
+    """Numeric ids by default: OpenMetadata's image ends with ``USER openmetadata``, a named
+    user, and the kubelet refuses to start a runAsNonRoot container whose image user is not
+    numeric (CreateContainerConfigError). An id left empty is omitted, so OpenShift can assign
+    one from the namespace's range."""
+    out: dict[str, Any] = {"runAsNonRoot": settings.ingestion_run_as_non_root}
+    for key, value in (
+        ("runAsUser", settings.ingestion_run_as_user),
+        ("runAsGroup", settings.ingestion_run_as_group),
+        ("fsGroup", settings.ingestion_fs_group),
+    ):
+        if value is not None:
+            out[key] = value
+    out["seccompProfile"] = {"type": "RuntimeDefault"}
+    return out
 
 
 def command(settings: Settings, kind: str) -> list[str]:
@@ -262,7 +277,7 @@ def _container(
         "image": image,
         "command": command(settings, kind),
         "env": env_list,
-        "securityContext": container_security_context(),
+        "securityContext": container_security_context(settings),
     }
     res = resources(settings, kind)
     if res:
@@ -279,5 +294,5 @@ def pod_fields(settings: Settings) -> dict[str, Any]:
     out["automountServiceAccountToken"] = settings.ingestion_automount_sa_token
     if settings.ingestion_image_pull_secrets:
         out["imagePullSecrets"] = [{"name": n} for n in settings.ingestion_image_pull_secrets]
-    out["securityContext"] = pod_security_context()
+    out["securityContext"] = pod_security_context(settings)
     return out

@@ -182,6 +182,21 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         },
     },
     "executor-simplek8s": merge(MINIMAL, {"executor": "simpleK8s"}),
+    # As Collate's ROSA values: OpenShift assigns the ids, the ECR helper stays off.
+    "openshift": merge(
+        MINIMAL,
+        {
+            "openshift": {"enabled": True},
+            "imagePullSecrets": [{"name": "omd-registry-credentials"}],
+            "config": {
+                "ingestionPods": {
+                    "repository": "docker.getcollate.io/openmetadata/collate-base",
+                    "tag": "om-1.11.10-cl-1.11.10",
+                    "imagePullSecrets": "omd-registry-credentials",
+                }
+            },
+        },
+    ),
     "everything-on": merge(
         MINIMAL,
         {
@@ -335,7 +350,7 @@ def test_rbac_equals_runtime_permissions(scenario: tuple[str, dict[str, Any], Re
 
 
 def test_probes_and_security(scenario: tuple[str, dict[str, Any], Rendered]) -> None:
-    _, _, rendered = scenario
+    _, values, rendered = scenario
     container = rendered.container
     assert container["ports"] == [{"name": "metrics", "containerPort": 8989, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
@@ -346,7 +361,11 @@ def test_probes_and_security(scenario: tuple[str, dict[str, Any], Rendered]) -> 
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"]["drop"] == ["ALL"]
     pod_sc = rendered.pod["spec"]["securityContext"]
-    assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] >= 1000
+    assert pod_sc["runAsNonRoot"] is True
+    if values.get("openshift", {}).get("enabled"):
+        assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(pod_sc), "OpenShift assigns ids"
+    else:
+        assert pod_sc["runAsUser"] >= 1000
     assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert mounts["/var/lib/hybrid-runner"] == "state" and mounts["/tmp"] == "tmp"

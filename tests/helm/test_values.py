@@ -78,6 +78,13 @@ def chart_with_stub_argo(tmp_path_factory: pytest.TempPathFactory) -> StubbedCha
         ({"extraEnvs": [{"name": "A", "vaule": "b"}]}, "vaule"),
         ({"config": {"serverHost": "acme.getcollate.io/some/path"}}, "serverHost"),
         ({"terminationGracePeriodSeconds": 10}, "terminationGracePeriodSeconds"),
+        ({"config": {"ingestionPods": {"securityContext": {"runAsUser": -1}}}}, "runAsUser"),
+        ({"config": {"ingestionPods": {"securityContext": {"runAsGroup": "1000"}}}}, "runAsGroup"),
+        ({"config": {"ingestionPods": {"securityContext": {"fsGroup": 1.5}}}}, "fsGroup"),
+        ({"config": {"ingestionPods": {"securityContext": {"runAsNonRoot": "no"}}}}, "runAsNon"),
+        ({"config": {"ingestionPods": {"securityContext": {"runAsUsr": 1}}}}, "runAsUsr"),
+        ({"openshift": {"enable": True}}, "enable"),
+        ({"openshift": {"enabled": "true"}}, "enabled"),
     ],
 )
 def test_schema_rejects_misspelt_keys_and_wrong_types(

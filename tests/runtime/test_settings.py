@@ -86,6 +86,14 @@ def test_values_are_parsed() -> None:
         ("MAX_FRAME_BYTES", "10", "between"),
         ("METRICS_SERVER_PATH", "metrics", "start with '/'"),
         ("SERVER_CA_FILE", "/no/such/ca.pem", "no such file"),
+        ("INGESTION_RUN_AS_USER", "openmetadata", "integer"),
+        ("INGESTION_RUN_AS_USER", "-1", "between 0 and"),
+        ("INGESTION_RUN_AS_USER", "1000.5", "integer"),
+        ("INGESTION_RUN_AS_GROUP", "-5", "between 0 and"),
+        ("INGESTION_RUN_AS_GROUP", "staff", "integer"),
+        ("INGESTION_FS_GROUP", "4294967296", "between 0 and"),
+        ("INGESTION_FS_GROUP", "1e3", "integer"),
+        ("INGESTION_RUN_AS_NON_ROOT", "sometimes", "true or false"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, fragment: str) -> None:
@@ -143,3 +151,63 @@ def test_reconnect_ceiling_follows_a_raised_first_delay_unless_set() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"RECONNECT_DELAY_SECONDS": "120", "RECONNECT_MAX_DELAY_SECONDS": "60"})
     assert caught.value.variable == "RECONNECT_MAX_DELAY_SECONDS"
+
+
+# ---------------------------------------------------------------- ingestion pod security context
+
+
+def test_ingestion_pods_run_as_the_openmetadata_user_by_default() -> None:
+    settings = Settings.from_env({})
+    assert settings.ingestion_run_as_user == 1000
+    assert settings.ingestion_run_as_group == 1000
+    assert settings.ingestion_fs_group == 1000
+    assert settings.ingestion_run_as_non_root is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "field"),
+    [
+        ("INGESTION_RUN_AS_USER", "ingestion_run_as_user"),
+        ("INGESTION_RUN_AS_GROUP", "ingestion_run_as_group"),
+        ("INGESTION_FS_GROUP", "ingestion_fs_group"),
+    ],
+)
+def test_each_ingestion_id_is_set_alone_and_blank_unsets_it(variable: str, field: str) -> None:
+    others = {"ingestion_run_as_user", "ingestion_run_as_group", "ingestion_fs_group"} - {field}
+    settings = Settings.from_env({variable: " 2000 "})
+    assert getattr(settings, field) == 2000
+    assert {getattr(settings, f) for f in others} == {1000}
+    for blank in ("", "  "):
+        settings = Settings.from_env({variable: blank})
+        assert getattr(settings, field) is None, "empty means: leave it to the platform"
+        assert {getattr(settings, f) for f in others} == {1000}
+
+
+def test_openshift_environment_sets_no_ids() -> None:
+    settings = Settings.from_env(
+        {"INGESTION_RUN_AS_USER": "", "INGESTION_RUN_AS_GROUP": "", "INGESTION_FS_GROUP": ""}
+    )
+    assert settings.ingestion_run_as_user is None
+    assert settings.ingestion_run_as_group is None
+    assert settings.ingestion_fs_group is None
+    assert settings.ingestion_run_as_non_root is True
+
+
+def test_root_images_need_run_as_non_root_off() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"INGESTION_RUN_AS_USER": "0"})
+    assert caught.value.variable == "INGESTION_RUN_AS_USER"
+    assert "INGESTION_RUN_AS_NON_ROOT" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"INGESTION_RUN_AS_USER": "0", "INGESTION_RUN_AS_NON_ROOT": "true"})
+    assert caught.value.variable == "INGESTION_RUN_AS_USER"
+    root = Settings.from_env({"INGESTION_RUN_AS_USER": "0", "INGESTION_RUN_AS_NON_ROOT": "false"})
+    assert root.ingestion_run_as_user == 0
+    assert root.ingestion_run_as_non_root is False
+    # Group 0 is not root: only the user id decides.
+    assert Settings.from_env({"INGESTION_RUN_AS_GROUP": "0"}).ingestion_run_as_group == 0
+
+
+def test_blank_run_as_non_root_keeps_the_default() -> None:
+    assert Settings.from_env({"INGESTION_RUN_AS_NON_ROOT": ""}).ingestion_run_as_non_root is True
+    assert Settings.from_env({"INGESTION_RUN_AS_NON_ROOT": "no"}).ingestion_run_as_non_root is False

@@ -95,6 +95,19 @@ DOC_SIMPLEK8S_PIPELINE_TYPE_CONFIGS: dict[str, Any] = {
 }
 
 
+#: Runner environments for the three security-context shapes README describes (default,
+#: OpenShift, an old image that needs root).
+SECURITY_ENVS: dict[str, dict[str, str]] = {
+    "default": {},
+    "openshift": {
+        "INGESTION_RUN_AS_USER": "",
+        "INGESTION_RUN_AS_GROUP": "",
+        "INGESTION_FS_GROUP": "",
+    },
+    "root-image": {"INGESTION_RUN_AS_USER": "0", "INGESTION_RUN_AS_NON_ROOT": "false"},
+}
+
+
 def make_settings(**env: str) -> Settings:
     base = {
         "AGENT_ID": AGENT,

@@ -20,6 +20,7 @@ from runtime.executors.scheduling import PIPELINE_TYPES, parse_pipeline_type_con
 from tests.runtime.executors.k8s_support import (
     DOC_ARGO_PIPELINE_TYPE_CONFIGS,
     K8S_VERSIONS,
+    SECURITY_ENVS,
     argo_validate,
     assert_golden,
     k8s_validate,
@@ -158,6 +159,29 @@ def test_custom_config_files_are_merged(tmp_path: Path) -> None:
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["imagePullPolicy"] == "Always"
     assert_golden("argo_metadata_custom_config", workflow)
+
+
+@pytest.mark.parametrize("shape", sorted(SECURITY_ENVS))
+def test_security_context_on_the_workflow_pod(shape: str) -> None:
+    """Pod-level ids go in the Workflow's spec.securityContext, which Argo puts on the pod: its
+    own init and wait containers (numeric user of argoexec) run under them as well."""
+    workflow = render(**SECURITY_ENVS[shape])
+    check(workflow)
+    pod_sc = workflow["spec"]["securityContext"]
+    container_sc = workflow["spec"]["templates"][0]["container"]["securityContext"]
+    ids = {k: pod_sc.get(k) for k in ("runAsUser", "runAsGroup", "fsGroup")}
+    if shape == "default":
+        assert ids == {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000}
+    elif shape == "openshift":
+        assert not set(pod_sc) & set(ids)
+    else:
+        assert ids == {"runAsUser": 0, "runAsGroup": 1000, "fsGroup": 1000}
+    non_root = shape != "root-image"
+    assert pod_sc["runAsNonRoot"] is non_root and container_sc["runAsNonRoot"] is non_root
+    assert pod_sc["seccompProfile"] == container_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container_sc["allowPrivilegeEscalation"] is False
+    assert container_sc["capabilities"] == {"drop": ["ALL"]}
+    assert not {"runAsUser", "runAsGroup"} & set(container_sc), "ids on the pod only"
 
 
 def test_cron_workflow_is_valid() -> None:

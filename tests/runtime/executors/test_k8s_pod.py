@@ -9,8 +9,10 @@ import pytest
 from runtime.errors import LaunchFailed
 from runtime.executors.base import ScheduleSpec
 from runtime.executors.k8s_pod import (
+    container_security_context,
     main_container,
     pod_fields,
+    pod_security_context,
     resources,
     run_annotations,
     run_labels,
@@ -136,9 +138,65 @@ def test_pod_fields() -> None:
         "serviceAccountName": "ingestion",
         "automountServiceAccountToken": False,
         "imagePullSecrets": [{"name": "a"}, {"name": "b"}],
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     assert "serviceAccountName" not in pod_fields(make_settings(INGESTION_SERVICE_ACCOUNT_NAME=""))
+
+
+def test_pod_ids_come_from_settings() -> None:
+    settings = make_settings(
+        INGESTION_RUN_AS_USER="1001", INGESTION_RUN_AS_GROUP="0", INGESTION_FS_GROUP="2000"
+    )
+    assert pod_security_context(settings) == {
+        "runAsNonRoot": True,
+        "runAsUser": 1001,
+        "runAsGroup": 0,
+        "fsGroup": 2000,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [
+        ("INGESTION_RUN_AS_USER", "runAsUser"),
+        ("INGESTION_RUN_AS_GROUP", "runAsGroup"),
+        ("INGESTION_FS_GROUP", "fsGroup"),
+    ],
+)
+def test_an_empty_id_is_omitted(variable: str, key: str) -> None:
+    context = pod_security_context(make_settings(**{variable: ""}))
+    assert key not in context
+    assert len([k for k in ("runAsUser", "runAsGroup", "fsGroup") if k in context]) == 2
+
+
+def test_openshift_settings_leave_every_id_to_the_platform() -> None:
+    settings = make_settings(
+        INGESTION_RUN_AS_USER="", INGESTION_RUN_AS_GROUP="", INGESTION_FS_GROUP=""
+    )
+    assert pod_fields(settings)["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert main_container(settings, make_spec())["securityContext"]["runAsNonRoot"] is True
+
+
+def test_an_image_that_needs_root() -> None:
+    settings = make_settings(INGESTION_RUN_AS_USER="0", INGESTION_RUN_AS_NON_ROOT="false")
+    pod = pod_security_context(settings)
+    assert pod["runAsNonRoot"] is False and pod["runAsUser"] == 0
+    container = container_security_context(settings)
+    assert container["runAsNonRoot"] is False
+    # Still hardened otherwise.
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert container["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
 def test_schedule_container_has_no_run_id_and_name_fits_cronjob_limit() -> None:

@@ -19,6 +19,7 @@ from runtime.executors.simple_k8s import (
 from tests.runtime.executors.k8s_support import (
     DOC_SIMPLEK8S_PIPELINE_TYPE_CONFIGS,
     K8S_VERSIONS,
+    SECURITY_ENVS,
     argo_validate,
     assert_golden,
     k8s_validate,
@@ -95,6 +96,27 @@ def test_job_shape() -> None:
     assert pod["imagePullSecrets"] == [{"name": "omd-registry-credentials"}]
     assert spec["template"]["metadata"]["annotations"]["hybrid-runner.io/run-id"] == "run-0001"
     assert "activeDeadlineSeconds" not in render()["spec"]
+
+
+@pytest.mark.parametrize("shape", sorted(SECURITY_ENVS))
+def test_security_context_on_the_job_pod(shape: str) -> None:
+    job = render(**SECURITY_ENVS[shape])
+    check(job)
+    pod = job["spec"]["template"]["spec"]
+    pod_sc = pod["securityContext"]
+    container_sc = pod["containers"][0]["securityContext"]
+    ids = {k: pod_sc.get(k) for k in ("runAsUser", "runAsGroup", "fsGroup")}
+    if shape == "default":
+        assert ids == {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000}
+    elif shape == "openshift":
+        assert not set(pod_sc) & set(ids)
+    else:
+        assert ids == {"runAsUser": 0, "runAsGroup": 1000, "fsGroup": 1000}
+    non_root = shape != "root-image"
+    assert pod_sc["runAsNonRoot"] is non_root and container_sc["runAsNonRoot"] is non_root
+    assert pod_sc["seccompProfile"] == container_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container_sc["allowPrivilegeEscalation"] is False
+    assert container_sc["capabilities"] == {"drop": ["ALL"]}
 
 
 def test_schema_check_catches_a_misspelt_field() -> None:
