@@ -18,6 +18,8 @@ from e2e.kind.backend import KubeBackend
 from e2e.runner_kit import AGENT, FQN_OK, new_server, pipeline_config
 
 SMALL = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+# OpenMetadata's packages take ~300 MB to import (Collate's default limit is 4 GiB).
+OPENMETADATA = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 # Node taint of the Unschedulable scenario and the toleration the docs' configs give.
 TAINT_VALUE = "kind-e2e"
 # Per pipeline type placement, as the Collate docs write it (README "Scheduling ingestion pods"):
@@ -62,9 +64,13 @@ def run_frame(
 class Release:
     """The chart installed in namespace ``self.namespace`` with a ReferenceServer of its own."""
 
-    def __init__(self, kube: KubeBackend, executor: str, *, release: str = "hir") -> None:
+    def __init__(
+        self, kube: KubeBackend, executor: str, *, release: str = "hir", ingestion: str = "stand-in"
+    ) -> None:
         self.kube = kube
         self.executor = executor
+        self.ingestion = ingestion  # which of the session's images the ingestion pods run
+        self.resources = OPENMETADATA if ingestion == "openmetadata" else SMALL
         self.release = release
         self.namespace = f"e2e-kind-{uuid.uuid4().hex[:8]}"
         self.server = new_server()
@@ -72,7 +78,7 @@ class Release:
 
     def values(self, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         repo, _, tag = self.kube.images["runner"].rpartition(":")
-        ing_repo, _, ing_tag = self.kube.images["stand-in"].rpartition(":")
+        ing_repo, _, ing_tag = self.kube.images[self.ingestion].rpartition(":")
         variable = (
             "ARGO_PIPELINE_TYPE_CONFIGS"
             if self.executor == "argo"
@@ -99,8 +105,8 @@ class Release:
                 "ingestionPods": {
                     "repository": ing_repo,
                     "tag": ing_tag,
-                    "resources": SMALL,
-                    "automationResources": SMALL,
+                    "resources": self.resources,
+                    "automationResources": self.resources,
                 },
             },
             "extraEnvs": [{"name": k, "value": v} for k, v in env.items()],
@@ -117,6 +123,11 @@ class Release:
             self.kube.helm_install, self.release, self.namespace, self.values(extra_env)
         )
         self.installed = True
+        await self.server.wait_active(AGENT, timeout=120)
+
+    async def upgrade(self, values: dict[str, Any]) -> None:
+        """``helm upgrade`` with new values; returns once the new runner pod is connected."""
+        await asyncio.to_thread(self.kube.helm_upgrade, self.release, self.namespace, values)
         await self.server.wait_active(AGENT, timeout=120)
 
     async def uninstall(self) -> None:

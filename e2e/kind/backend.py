@@ -156,6 +156,22 @@ class KubeBackend:
                 "5m",
             )
 
+    def helm_upgrade(self, release: str, namespace: str, values: dict[str, Any]) -> None:
+        """``helm upgrade --wait``: the new runner pod is Ready (connected) when it returns."""
+        with self.values_file(values) as path:
+            self.helm(
+                "upgrade",
+                release,
+                str(CHART),
+                "-n",
+                namespace,
+                "-f",
+                path,
+                "--wait",
+                "--timeout",
+                "5m",
+            )
+
     def helm_uninstall(self, release: str, namespace: str) -> None:
         try:
             self.helm("uninstall", release, "-n", namespace, "--wait", "--timeout", "2m")

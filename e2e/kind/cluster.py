@@ -222,6 +222,7 @@ class KindTier:
         wanted = {
             "runner": images.runner(RUNNER_IMAGE),
             "stand-in": images.stand_in(STAND_IN_IMAGE),
+            "openmetadata": images.openmetadata(),
         }
         out = {}
         for key, image in wanted.items():
@@ -268,7 +269,11 @@ def existing_backend(kubeconfig: str | None) -> KubeBackend:
         helm_bin=helm_bin,
         server_host=os.environ["E2E_SERVER_HOST"],
         argo_manifest=os.environ.get("E2E_ARGO_MANIFEST", ARGO_RELEASE_MANIFEST),
-        images={"runner": RUNNER_IMAGE, "stand-in": STAND_IN_IMAGE},
+        images={
+            "runner": RUNNER_IMAGE,
+            "stand-in": STAND_IN_IMAGE,
+            "openmetadata": os.environ.get("E2E_OPENMETADATA_IMAGE", images.openmetadata().tag),
+        },
     )
     try:
         backend.kubectl("version")

@@ -53,6 +53,11 @@ def stand_in(tag: str = "hybrid-runner-e2e/ingestion-stand-in:e2e") -> Image:
     return Image(tag, REPO / "e2e" / "images" / "ingestion-stand-in.Dockerfile")
 
 
+def openmetadata(tag: str = "hybrid-runner-e2e/openmetadata-ingestion:e2e") -> Image:
+    """Built like OpenMetadata's ingestion image: named user, OpenMetadata's secrets code."""
+    return Image(tag, REPO / "e2e" / "images" / "openmetadata-ingestion.Dockerfile")
+
+
 def docker(*args: str, timeout: float = 1800, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
         ["docker", *args],
