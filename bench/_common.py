@@ -180,3 +180,24 @@ async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 10.0) 
 
 def now_ns() -> int:
     return time.perf_counter_ns()
+
+
+# ---------------------------------------------------------------------------------- e2e figures
+
+
+def e2e_figures(test: str, env: dict[str, str]) -> dict[str, Any] | None:
+    """Runs one e2e test that writes its figures to BENCH_RESULT_FILE; None if it failed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result_file = Path(tmp) / "result.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            env={**os.environ, **env, "BENCH_RESULT_FILE": str(result_file), "E2E_REQUIRE": "1"},
+            check=False,
+        )
+        if proc.returncode != 0 or not result_file.exists():
+            return None
+        data: dict[str, Any] = json.loads(result_file.read_text())
+        return data

@@ -12,33 +12,18 @@ runs that one test and records its figure; it needs the control plane built
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-from bench._common import ROOT, write_result
+from bench._common import e2e_figures, write_result
 
 TEST = "e2e/test_runner.py::test_100_concurrent_run_pipeline_requests"
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__).add_argument("--quick", action="store_true")
-    with tempfile.TemporaryDirectory() as tmp:
-        result_file = Path(tmp) / "result.json"
-        env = {**os.environ, "BENCH_RESULT_FILE": str(result_file), "E2E_REQUIRE": "1"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", TEST, "-q", "-p", "no:cacheprovider"],
-            cwd=ROOT,
-            env=env,
-            check=False,
-        )
-        if proc.returncode != 0 or not result_file.exists():
-            write_result("concurrent_launches", {"measured": False, "returncode": proc.returncode})
-            return
-        data = json.loads(result_file.read_text())
+    data = e2e_figures(TEST, {})
+    if data is None:
+        write_result("concurrent_launches", {"measured": False})
+        return
     write_result("concurrent_launches", {"measured": True, **data, "target_s": 5.0})
 
 

@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` and ``runtime`` i
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import RESULTS, ROOT, machine
+from bench.kind_sections import image_section, kind_start_section
 
 BENCHMARKS = (
     "status_roundtrip",
@@ -34,6 +35,8 @@ BENCHMARKS = (
     "launch_overhead",
     "concurrent_launches",
     "startup",
+    "image_build",
+    "kind_pod_start",
 )
 DOC = ROOT / "docs" / "performance.md"
 MB = 1_000_000
@@ -862,6 +865,8 @@ def render() -> str:
         )
     if "launch_overhead" in results:
         sections += launch_section(results["launch_overhead"], summary)
+    sections += image_section(results.get("image_build"), summary)
+    sections += kind_start_section(results.get("kind_pod_start"), summary)
     analysis = analysis_lines(results, rt_runs)
     lines = [
         "# Performance",

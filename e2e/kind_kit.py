@@ -9,9 +9,10 @@ and helm calls run in threads, so the server (in the test's event loop) keeps an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from e2e.kind.backend import KubeBackend
@@ -179,6 +180,21 @@ class Release:
                 return text
         return text
 
+    async def create_secret(self, prefix: str) -> tuple[str, str]:
+        """A Secret in the release namespace holding a random canary under key ``value``."""
+        name, value = f"{prefix}-{uuid.uuid4().hex[:6]}", f"canary-{uuid.uuid4().hex}"
+        await asyncio.to_thread(
+            self.kube.kubectl,
+            "-n",
+            self.namespace,
+            "create",
+            "secret",
+            "generic",
+            name,
+            f"--from-literal=value={value}",
+        )
+        return name, value
+
     # -- cluster view ------------------------------------------------------------------------
 
     def pods(self, run_id: str) -> list[dict[str, Any]]:
@@ -204,13 +220,17 @@ class Release:
         return f"{self.kube.describe(self.namespace)}\nevents: {self.server.events(AGENT)[-20:]}"
 
 
-async def eventually(what: str, probe: Any, *, timeout: float = 120, interval: float = 1) -> Any:
-    """Polls a blocking ``probe`` in a thread until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await asyncio.to_thread(probe)
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(interval)
+@contextlib.asynccontextmanager
+async def installed(kube: KubeBackend, executor: str, **kw: Any) -> AsyncIterator[Release]:
+    """A ``Release`` installed for the duration (a module-scoped fixture's body)."""
+    release = Release(kube, executor, **kw)
+    try:
+        await release.install()
+    except BaseException:
+        print(await asyncio.to_thread(release.describe))
+        await release.uninstall()
+        raise
+    try:
+        yield release
+    finally:
+        await release.uninstall()

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from e2e.kind.backend import CHART, CHART_DEFAULT_IMAGE, REPO, run
-from e2e.kind_kit import eventually
+from e2e.runner_kit import eventually
 from runtime.fake_server import ReferenceServer
 
 pytestmark = [pytest.mark.timeout(900)]

@@ -17,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from e2e.kind_kit import Release, run_frame
+from e2e.kind_kit import Release, installed, run_frame
 from e2e.runner_kit import EXECUTORS, new_run_id
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]
@@ -33,30 +32,8 @@ FINAL = ("success", "failed", "stopped", "partialSuccess")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=EXECUTORS)
 async def release(request: pytest.FixtureRequest, kube: Any) -> AsyncIterator[Release]:
-    rel = Release(kube, request.param, ingestion="openmetadata")
-    try:
-        await rel.install()
-    except BaseException:
-        print(await asyncio.to_thread(rel.describe))
-        await rel.uninstall()
-        raise
-    yield rel
-    await rel.uninstall()
-
-
-async def make_secret(release: Release) -> tuple[str, str]:
-    name, value = f"e2e-om-{uuid.uuid4().hex[:6]}", f"canary-{uuid.uuid4().hex}"
-    await asyncio.to_thread(
-        release.kube.kubectl,
-        "-n",
-        release.namespace,
-        "create",
-        "secret",
-        "generic",
-        name,
-        f"--from-literal=value={value}",
-    )
-    return name, value
+    async with installed(kube, request.param, ingestion="openmetadata") as rel:
+        yield rel
 
 
 def pipeline_frame(run_id: str, reference: str) -> dict[str, Any]:
@@ -110,7 +87,7 @@ async def check_line(release: Release, run_id: str) -> str:
 async def test_the_default_pod_runs_openmetadatas_image_and_resolves_the_secret(
     release: Release, frame: Any
 ) -> None:
-    name, value = await make_secret(release)
+    name, value = await release.create_secret("e2e-om")
     run_id = new_run_id()
     reply = await release.request(frame(run_id, f"secret:{name}"))
     assert reply["ok"] is True, reply
@@ -135,7 +112,7 @@ async def test_a_missing_secret_is_refused_before_any_pod(release: Release) -> N
 
 
 async def test_a_secret_the_ingestion_role_cannot_read_fails_naming_it(release: Release) -> None:
-    name, _ = await make_secret(release)
+    name, _ = await release.create_secret("e2e-om")
     role_name = f"{release.release}-hybrid-ingestion-runner-ingestion"
     role = await asyncio.to_thread(
         release.kube.kubectl_json, "-n", release.namespace, "get", "role", role_name

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from e2e.kind_kit import TAINT_VALUE, Release, eventually, run_frame
-from e2e.runner_kit import AGENT, EXECUTORS, new_run_id
+from e2e.kind_kit import TAINT_VALUE, Release, installed, run_frame
+from e2e.runner_kit import AGENT, EXECUTORS, eventually, new_run_id
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]
 FINAL = ("success", "failed", "stopped", "partialSuccess")
@@ -31,15 +33,8 @@ FINAL = ("success", "failed", "stopped", "partialSuccess")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=EXECUTORS)
 async def release(request: pytest.FixtureRequest, kube: Any) -> AsyncIterator[Release]:
-    rel = Release(kube, request.param)
-    try:
-        await rel.install()
-    except BaseException:
-        print(await asyncio.to_thread(rel.describe))
-        await rel.uninstall()
-        raise
-    yield rel
-    await rel.uninstall()
+    async with installed(kube, request.param) as rel:
+        yield rel
 
 
 async def launch(release: Release, run_id: str, stand_in: dict[str, Any], **kw: Any) -> None:
@@ -68,27 +63,42 @@ async def test_a_run_goes_queued_running_success_on_a_real_pod(release: Release)
 
 
 async def test_request_to_running_time_and_the_runners_share(release: Release) -> None:
-    """Request -> pod Running, and the runner's part of it (its reply: the workload is created).
+    """Request -> pod Running (the runner's `running` update arriving at the server), and the
+    runner's part of it: its reply, sent once the Workflow / Job is created.
 
-    Printed for docs/performance.md; the target is a share below 5%."""
-    totals, shares = [], []
-    for _ in range(6):
+    Target: a share below 5%. bench/kind_pod_start.py runs this test with more samples
+    (BENCH_KIND_SAMPLES) and records the figures for docs/performance.md."""
+    totals, replies = [], []
+    for _ in range(int(os.environ.get("BENCH_KIND_SAMPLES", "6"))):
         run_id = new_run_id()
         start = time.monotonic()
         await launch(release, run_id, {"seconds": 0.5, "lines": 1})
-        replied = time.monotonic() - start
+        replies.append(time.monotonic() - start)
         await release.wait_update(run_id, "running", timeout=120)
-        total = time.monotonic() - start
-        totals.append(total)
-        shares.append(replied / total)
+        totals.append(time.monotonic() - start)
         await release.wait_update(run_id, *FINAL)
-    p95 = sorted(totals)[max(0, round(0.95 * len(totals)) - 1)]
-    print(
-        f"\n{release.executor}: request -> Running p50 {statistics.median(totals):.2f} s, "
-        f"p95 {p95:.2f} s; runner share median {statistics.median(shares):.1%}, "
-        f"max {max(shares):.1%} ({len(totals)} runs)"
-    )
-    assert statistics.median(shares) < 0.05, (totals, shares)
+    shares = [reply / total for reply, total in zip(replies, totals, strict=True)]
+    figures = {
+        "samples": len(totals),
+        "total_p50_s": percentile(totals, 50),
+        "total_p95_s": percentile(totals, 95),
+        "reply_p50_s": percentile(replies, 50),
+        "reply_p95_s": percentile(replies, 95),
+        "share_median": statistics.median(shares),
+        "share_max": max(shares),
+    }
+    print(f"\n{release.executor}: {figures}")
+    if result_file := os.environ.get("BENCH_RESULT_FILE"):
+        path = Path(result_file)
+        recorded = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**recorded, release.executor: figures}))
+    assert figures["share_median"] < 0.05, (totals, replies)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest rank, as the benchmarks compute it."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * int(pct) // 100) - 1)]
 
 
 async def test_a_failing_pod_reports_failed_and_its_real_log(release: Release) -> None:
@@ -158,18 +168,7 @@ async def test_a_taint_without_toleration_is_unschedulable_and_the_docs_tolerati
 async def test_a_secret_reference_is_preflighted_and_the_pod_gets_no_value(
     release: Release,
 ) -> None:
-    canary = f"canary-{uuid.uuid4().hex}"
-    secret = f"e2e-db-{uuid.uuid4().hex[:6]}"
-    await asyncio.to_thread(
-        release.kube.kubectl,
-        "-n",
-        release.namespace,
-        "create",
-        "secret",
-        "generic",
-        secret,
-        f"--from-literal=value={canary}",
-    )
+    secret, canary = await release.create_secret("e2e-db")
     missing_id, run_id = new_run_id(), new_run_id()
     frame = run_frame(missing_id, {"seconds": 1})
     auth = frame["config"]["source"]["serviceConnection"]["config"]

@@ -141,35 +141,17 @@ class KubeBackend:
 
     def helm_install(self, release: str, namespace: str, values: dict[str, Any]) -> None:
         """The project's chart with ``values``; returns once the runner is Ready (connected)."""
+        self._helm_apply("install", release, namespace, values)
+
+    def helm_upgrade(self, release: str, namespace: str, values: dict[str, Any]) -> None:
+        """``helm upgrade``: returns once the new runner pod is Ready (connected)."""
+        self._helm_apply("upgrade", release, namespace, values)
+
+    def _helm_apply(self, verb: str, release: str, namespace: str, values: dict[str, Any]) -> None:
         with self.values_file(values) as path:
             # --wait: the Deployment is available, i.e. /readyz answered.
             self.helm(
-                "install",
-                release,
-                str(CHART),
-                "-n",
-                namespace,
-                "-f",
-                path,
-                "--wait",
-                "--timeout",
-                "5m",
-            )
-
-    def helm_upgrade(self, release: str, namespace: str, values: dict[str, Any]) -> None:
-        """``helm upgrade --wait``: the new runner pod is Ready (connected) when it returns."""
-        with self.values_file(values) as path:
-            self.helm(
-                "upgrade",
-                release,
-                str(CHART),
-                "-n",
-                namespace,
-                "-f",
-                path,
-                "--wait",
-                "--timeout",
-                "5m",
+                verb, release, str(CHART), "-n", namespace, "-f", path, "--wait", "--timeout", "5m"
             )
 
     def helm_uninstall(self, release: str, namespace: str) -> None:

@@ -79,9 +79,11 @@ def size_of(tag: str) -> int:
     return int(docker("image", "inspect", "--format", "{{.Size}}", tag).strip())
 
 
-def build(image: Image, python_image: str | None, *, host_network: bool) -> Built:
+def build(
+    image: Image, python_image: str | None, *, host_network: bool, extra: tuple[str, ...] = ()
+) -> Built:
     """``docker build`` with the legacy builder (works where buildx is missing)."""
-    args = ["build", "-t", image.tag, "-f", str(image.dockerfile)]
+    args = ["build", "-t", image.tag, "-f", str(image.dockerfile), *extra]
     if python_image:
         args += ["--build-arg", f"PYTHON_IMAGE={python_image}"]
     if host_network:

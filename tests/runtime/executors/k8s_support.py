@@ -108,6 +108,24 @@ SECURITY_ENVS: dict[str, dict[str, str]] = {
 }
 
 
+def assert_security_contexts(
+    pod_sc: dict[str, Any], container_sc: dict[str, Any], shape: str
+) -> None:
+    """The pod's and ``main``'s security contexts for one of the SECURITY_ENVS shapes."""
+    ids = {k: pod_sc.get(k) for k in ("runAsUser", "runAsGroup", "fsGroup")}
+    if shape == "default":
+        assert ids == {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000}
+    elif shape == "openshift":
+        assert not set(pod_sc) & set(ids)
+    else:
+        assert ids == {"runAsUser": 0, "runAsGroup": 1000, "fsGroup": 1000}
+    non_root = shape != "root-image"
+    assert pod_sc["runAsNonRoot"] is non_root and container_sc["runAsNonRoot"] is non_root
+    assert pod_sc["seccompProfile"] == container_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container_sc["allowPrivilegeEscalation"] is False
+    assert container_sc["capabilities"] == {"drop": ["ALL"]}
+
+
 def make_settings(**env: str) -> Settings:
     base = {
         "AGENT_ID": AGENT,

@@ -22,6 +22,7 @@ from tests.runtime.executors.k8s_support import (
     SECURITY_ENVS,
     argo_validate,
     assert_golden,
+    assert_security_contexts,
     k8s_validate,
     make_settings,
     make_spec,
@@ -105,18 +106,7 @@ def test_security_context_on_the_job_pod(shape: str) -> None:
     pod = job["spec"]["template"]["spec"]
     pod_sc = pod["securityContext"]
     container_sc = pod["containers"][0]["securityContext"]
-    ids = {k: pod_sc.get(k) for k in ("runAsUser", "runAsGroup", "fsGroup")}
-    if shape == "default":
-        assert ids == {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000}
-    elif shape == "openshift":
-        assert not set(pod_sc) & set(ids)
-    else:
-        assert ids == {"runAsUser": 0, "runAsGroup": 1000, "fsGroup": 1000}
-    non_root = shape != "root-image"
-    assert pod_sc["runAsNonRoot"] is non_root and container_sc["runAsNonRoot"] is non_root
-    assert pod_sc["seccompProfile"] == container_sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert container_sc["allowPrivilegeEscalation"] is False
-    assert container_sc["capabilities"] == {"drop": ["ALL"]}
+    assert_security_contexts(pod_sc, container_sc, shape)
 
 
 def test_schema_check_catches_a_misspelt_field() -> None:
