@@ -59,7 +59,9 @@ python-base) target=python-base ;;
 *) echo "usage: $0 [python-base | --print-images-env | --print-python-image]" >&2; exit 2 ;;
 esac
 
-for tool in "$GO" gcc mmdebstrap dockerd docker python3; do
+needed=(mmdebstrap dockerd docker python3)
+[ "$target" = python-base ] || needed+=("$GO" gcc)
+for tool in "${needed[@]}"; do
     command -v "$tool" >/dev/null || {
         echo "build.sh needs $tool (Debian: apt-get install golang gcc mmdebstrap docker.io)" >&2
         exit 1
