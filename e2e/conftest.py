@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +63,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=_is_kind)
 
 
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Stops the local control plane once the kind tier is next: its CPU is needed there."""
-    if nextitem is not None and _is_kind(nextitem) and "local" in _running:
-        _running.pop("local").stop()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
+    """Stops the local control plane once the kind tier is next (its CPU is needed there),
+    after the finishing test's own fixtures are torn down: they may still call its API."""
+    try:
+        return (yield)
+    finally:
+        if nextitem is not None and _is_kind(nextitem) and "local" in _running:
+            _running.pop("local").stop()
 
 
 def _unavailable(reason: str) -> None:
