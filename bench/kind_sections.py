@@ -24,6 +24,17 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _layer_name(step: str) -> str:
+    """docker history's step text, named for what the Dockerfile puts in that layer."""
+    if not step:
+        return "the base image"
+    if "in /app/.venv" in step:
+        return "the locked dependencies (`COPY --from=deps /app/.venv`)"
+    if step.rstrip().endswith(" in /"):
+        return "the project: `runtime/`, `handlers/`, dist-info, console script"
+    return f"`{step.strip()[:80]}`"
+
+
 def image_section(data: dict[str, Any] | None, summary: list[list[str]]) -> list[str]:
     figure = "Runner image size on python:3.11-slim"
     if not data or not data.get("measured"):
@@ -39,7 +50,7 @@ def image_section(data: dict[str, Any] | None, summary: list[list[str]]) -> list
         ok = over <= 75
     summary.append([figure, "<= 200 MB", measured, f"base {data['base']}", _verdict(ok)])
     rows = [
-        [f"{layer['bytes'] / MB:.1f} MB", f"`{layer['step'][:80]}`"] for layer in data["layers"]
+        [f"{layer['bytes'] / MB:.1f} MB", _layer_name(layer["step"])] for layer in data["layers"]
     ]
     return [
         "## 6. The runner image (`bench/image_build.py`)",
