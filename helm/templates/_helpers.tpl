@@ -26,6 +26,23 @@ never collide.
 {{- printf "%s-%s" ($full | trunc $room | trimSuffix "-") .suffix }}
 {{- end }}
 
+{{/* Namespace of every object (namespaceOverride, as Collate's chart reads it). */}}
+{{- define "hir.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride }}
+{{- end }}
+
+{{/* Namespace of ingestion Workflows/Jobs, their pods, service account and Roles. */}}
+{{- define "hir.ingestionNamespace" -}}
+{{- default (include "hir.namespace" .) .Values.config.ingestionPods.namespace }}
+{{- end }}
+
+{{/* A value given as a boolean or as Collate's string form ("true"): "true", "false" or "". */}}
+{{- define "hir.bool" -}}
+{{- if kindIs "bool" . }}{{ ternary "true" "false" . }}
+{{- else if kindIs "string" . }}{{ if eq (lower .) "true" }}true{{ else if eq (lower .) "false" }}false{{ end }}
+{{- end }}
+{{- end }}
+
 {{- define "hir.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -41,6 +58,9 @@ helm.sh/chart: {{ include "hir.chart" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: hybrid-ingestion-runner
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "hir.serviceAccountName" -}}
@@ -54,7 +74,7 @@ app.kubernetes.io/part-of: hybrid-ingestion-runner
 {{- define "hir.ingestionServiceAccountName" -}}
 {{- $sa := .Values.config.ingestionPods.serviceAccount }}
 {{- if $sa.create }}
-{{- default (include "hir.suffixed" (dict "ctx" . "suffix" "ingestion")) $sa.name }}
+{{- default "ingestion" $sa.name }}
 {{- else }}
 {{- required "config.ingestionPods.serviceAccount.name is required when its create is false" $sa.name }}
 {{- end }}
@@ -82,7 +102,7 @@ An http:// host gives ws:// and http:// (local use; the runner also wants ALLOW_
 {{- end }}
 
 {{- define "hir.serverInsecure" -}}
-{{- if hasPrefix "http://" (.Values.config.serverHost | trim) }}true{{ end }}
+{{- if or (hasPrefix "http://" (.Values.config.serverHost | trim)) (eq (include "hir.bool" .Values.config.useSecureProtocols) "false") }}true{{ end }}
 {{- end }}
 
 {{- define "hir.serverUrl" -}}
@@ -98,25 +118,35 @@ An http:// host gives ws:// and http:// (local use; the runner also wants ALLOW_
 {{- end }}
 
 {{/* The Secret and key holding AUTH_TOKEN. */}}
+{{/* As in Collate's chart, `authToken` wins and `authTokenSecret` is used when it is empty. */}}
 {{- define "hir.authSecretName" -}}
-{{- if .Values.config.authTokenSecret.name }}
-{{- .Values.config.authTokenSecret.name }}
-{{- else }}
+{{- if .Values.config.authToken }}
 {{- include "hir.fullname" . }}
+{{- else }}
+{{- .Values.config.authTokenSecret.name }}
 {{- end }}
 {{- end }}
 
 {{- define "hir.authSecretKey" -}}
-{{- if .Values.config.authTokenSecret.name }}
-{{- .Values.config.authTokenSecret.key }}
-{{- else }}
+{{- if .Values.config.authToken }}
 {{- "authToken" }}
+{{- else }}
+{{- .Values.config.authTokenSecret.key }}
 {{- end }}
 {{- end }}
 
 {{/* The docker-registry Secret the ECR helper maintains. */}}
+{{- /*
+`pullSecretName`, else the first pull secret the ingestion pods are given (a Collate values file
+names `omd-registry-credentials` there, which Collate's helper maintains), else
+`<fullname>-registry`.
+*/}}
 {{- define "hir.ecrPullSecretName" -}}
-{{- default (include "hir.suffixed" (dict "ctx" . "suffix" "registry")) .Values.ecrRegistryHelper.pullSecretName }}
+{{- $given := .Values.config.ingestionPods.imagePullSecrets }}
+{{- if kindIs "string" $given }}{{ $given = splitList "," $given }}{{ end }}
+{{- $first := "" }}
+{{- range $given }}{{ if and (not $first) (trim .) }}{{ $first = trim . }}{{ end }}{{ end }}
+{{- .Values.ecrRegistryHelper.pullSecretName | default $first | default (include "hir.suffixed" (dict "ctx" . "suffix" "registry")) }}
 {{- end }}
 
 {{- define "hir.ecrServiceAccountName" -}}
@@ -142,6 +172,10 @@ An http:// host gives ws:// and http:// (local use; the runner also wants ALLOW_
 {{/* Ingestion pods' extra env as a JSON object (INGESTION_EXTRA_ENVS accepts one). */}}
 {{- define "hir.ingestionExtraEnvs" -}}
 {{- $in := .Values.config.ingestionPods.extraEnvs }}
+{{- if kindIs "string" $in }}
+{{- /* One string, as Collate's Terraform writes it; "[A:1,B:2]" as Collate's chart renders it. */}}
+{{- $in = splitList "," ($in | trimPrefix "[" | trimSuffix "]") }}
+{{- end }}
 {{- $out := dict }}
 {{- if kindIs "map" $in }}
 {{- range $k, $v := $in }}
@@ -149,11 +183,13 @@ An http:// host gives ws:// and http:// (local use; the runner also wants ALLOW_
 {{- end }}
 {{- else }}
 {{- range $in }}
-{{- $kv := regexSplit "[=:]" . 2 }}
+{{- if trim . }}
+{{- $kv := regexSplit "[=:]" (trim .) 2 }}
 {{- if ne (len $kv) 2 }}
 {{- fail (printf "config.ingestionPods.extraEnvs: %q is not KEY=VALUE" .) }}
 {{- end }}
 {{- $_ := set $out (index $kv 0 | trim) (index $kv 1) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if $out }}{{ toJson $out }}{{ end }}
@@ -221,15 +257,26 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- $env = append $env (dict "name" "AUTH_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" (include "hir.authSecretName" .) "key" (include "hir.authSecretKey" .)))) }}
 {{- $env = append $env (dict "name" "SERVER_URL" "value" (include "hir.serverUrl" .)) }}
 {{- $env = append $env (dict "name" "SERVER_HOST_API_URL" "value" (include "hir.serverHostApiUrl" .)) }}
-{{- if not (kindIs "invalid" $c.reconnectDelaySeconds) }}
+{{- if eq (include "hir.serverInsecure" .) "true" }}
+{{- /* The runner refuses a plain-text WebSocket unless told this is meant. */}}
+{{- $env = append $env (dict "name" "ALLOW_INSECURE_WS" "value" "true") }}
+{{- end }}
+{{- if ne (toString ($c.reconnectDelaySeconds | default "")) "" }}
 {{- $env = append $env (dict "name" "RECONNECT_DELAY_SECONDS" "value" (toString $c.reconnectDelaySeconds)) }}
 {{- end }}
 {{- $env = append $env (dict "name" "EXECUTOR_TYPE" "value" (include "hir.executor" .)) }}
 {{- $env = append $env (dict "name" "SECRETS_MANAGER" "value" $c.secretsManager) }}
-{{- if not (kindIs "invalid" $c.dynamicIngestionVersionEnabled) }}
-{{- $env = append $env (dict "name" "DYNAMIC_INGESTION_VERSION_ENABLED" "value" (toString $c.dynamicIngestionVersionEnabled)) }}
+{{- with include "hir.bool" $c.dynamicIngestionVersionEnabled }}
+{{- $env = append $env (dict "name" "DYNAMIC_INGESTION_VERSION_ENABLED" "value" .) }}
 {{- end }}
-{{- $env = append $env (dict "name" "INGESTION_NAMESPACE" "value" .Release.Namespace) }}
+{{- $env = append $env (dict "name" "INGESTION_NAMESPACE" "value" (include "hir.ingestionNamespace" .)) }}
+{{- if eq (include "hir.bool" $p.disableVersionValidation) "true" }}
+{{- $env = append $env (dict "name" "INGESTION_DISABLE_VERSION_VALIDATION" "value" "true") }}
+{{- end }}
+{{- with $p.additionalPipelineConfigs }}
+{{- $name := ternary "ARGO_PIPELINE_TYPE_CONFIGS" "SIMPLEK8S_PIPELINE_TYPE_CONFIGS" (eq (include "hir.executor" $) "argo") }}
+{{- $env = append $env (dict "name" $name "value" (ternary . (toJson .) (kindIs "string" .))) }}
+{{- end }}
 {{- if $p.repository }}
 {{- $image := $p.repository }}
 {{- if $p.tag }}{{ $image = printf "%s:%s" $p.repository $p.tag }}{{ end }}
@@ -239,11 +286,17 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- with include "hir.ingestionPullSecrets" . }}
 {{- $env = append $env (dict "name" "INGESTION_IMAGE_PULL_SECRETS" "value" .) }}
 {{- end }}
-{{- if not (kindIs "invalid" $p.automountSAToken) }}
-{{- $env = append $env (dict "name" "INGESTION_AUTOMOUNT_SA_TOKEN" "value" (toString $p.automountSAToken)) }}
+{{- $automount := include "hir.bool" $p.automountSAToken | default (include "hir.bool" $p.autoMountSAToken) }}
+{{- with $automount }}
+{{- $env = append $env (dict "name" "INGESTION_AUTOMOUNT_SA_TOKEN" "value" .) }}
 {{- end }}
 {{- with include "hir.ingestionExtraEnvs" . }}
 {{- $env = append $env (dict "name" "INGESTION_EXTRA_ENVS" "value" .) }}
+{{- $vault := get (fromJson .) "AZURE_KEY_VAULT_NAME" }}
+{{- if $vault }}
+{{- /* Collate's docs give the vault in the pods' env; the runner's preflight needs it too. */}}
+{{- $env = append $env (dict "name" "AZURE_KEY_VAULT_NAME" "value" $vault) }}
+{{- end }}
 {{- end }}
 {{- $sc := $p.securityContext | default dict }}
 {{- range list (list "runAsUser" "INGESTION_RUN_AS_USER") (list "runAsGroup" "INGESTION_RUN_AS_GROUP") (list "fsGroup" "INGESTION_FS_GROUP") }}
@@ -277,7 +330,7 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- $env = append $env (dict "name" "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH" "value" (printf "%s/container-params.yaml" (include "hir.customConfigDir" .))) }}
 {{- end }}
 {{- end }}
-{{- if not (kindIs "invalid" $c.argoWorkflows.secondsAfterCompletionTTL) }}
+{{- if ne (toString ($c.argoWorkflows.secondsAfterCompletionTTL | default "")) "" }}
 {{- $env = append $env (dict "name" "ARGO_SECONDS_AFTER_COMPLETION_TTL" "value" ($c.argoWorkflows.secondsAfterCompletionTTL | int64 | toString)) }}
 {{- end }}
 {{- $env = append $env (dict "name" "SHUTDOWN_GRACE_SECONDS" "value" (toString (sub (int $v.terminationGracePeriodSeconds) 15))) }}
@@ -304,9 +357,14 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- if has .Values.config.secretsManager (list "managed-azure-kv" "azure-kv") }}
 {{- $names := list }}
 {{- range .Values.extraEnvs }}{{ $names = append $names .name }}{{ end }}
+{{- with include "hir.ingestionExtraEnvs" . }}{{ $names = concat $names (keys (fromJson .)) }}{{ end }}
 {{- if not (has "AZURE_KEY_VAULT_NAME" $names) }}
-{{- fail (printf "config.secretsManager=%s needs AZURE_KEY_VAULT_NAME in extraEnvs" .Values.config.secretsManager) }}
+{{- fail (printf "config.secretsManager=%s needs AZURE_KEY_VAULT_NAME in config.ingestionPods.extraEnvs (as Collate's docs write it: \"AZURE_KEY_VAULT_NAME:<vault>\") or in extraEnvs" .Values.config.secretsManager) }}
 {{- end }}
+{{- end }}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
+{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both" }}
 {{- end }}
 {{- $isc := .Values.config.ingestionPods.securityContext | default dict }}
 {{- if and (not .Values.openshift.enabled) (ne (toString $isc.runAsNonRoot) "false") (not (kindIs "invalid" $isc.runAsUser)) (eq (toString $isc.runAsUser) "0") }}
@@ -335,4 +393,19 @@ restricted SCC assigns from the namespace's range (and refuses when they lie out
 {{- $sc = omit $sc "runAsUser" "runAsGroup" }}
 {{- end }}
 {{- toYaml $sc }}
+{{- end }}
+
+{{/*
+A runner probe: /healthz or /readyz on the runner's HTTP port with the timings from values; a
+handler given in values (httpGet, tcpSocket, exec, grpc) replaces the runner's own.
+*/}}
+{{- define "hir.probe" -}}
+{{- $probe := .probe | default dict }}
+{{- $own := pick $probe "httpGet" "tcpSocket" "exec" "grpc" }}
+{{- if not $own }}
+httpGet:
+  path: {{ .path }}
+  port: metrics
+{{- end }}
+{{ toYaml $probe }}
 {{- end }}

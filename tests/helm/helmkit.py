@@ -27,6 +27,7 @@ TOKEN = "eyJhbGciOiJSUzI1NiJ9.test-bot-token.signature"
 CRD_KINDS = {
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
+    "GrafanaDashboard": "grafana.integreatly.org/v1beta1",
 }
 KUBE_VERSIONS = ("1.28", kubernetes_validate.latest_version())
 

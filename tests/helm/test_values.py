@@ -72,7 +72,12 @@ def chart_with_stub_argo(tmp_path_factory: pytest.TempPathFactory) -> StubbedCha
         ({"ecrRegistryHelper": {"enable": True}}, "enable"),
         ({"replicaCount": "2"}, "replicaCount"),
         ({"metricsServerConfiguration": {"port": "8989"}}, "port"),
-        ({"config": {"dynamicIngestionVersionEnabled": "false"}}, "dynamicIngestionVersion"),
+        ({"config": {"dynamicIngestionVersionEnabled": "maybe"}}, "dynamicIngestionVersion"),
+        ({"config": {"reconnectDelaySeconds": "soon"}}, "reconnectDelaySeconds"),
+        ({"config": {"argoWorkflows": {"backofTime": "5"}}}, "backofTime"),
+        ({"service": {"metricPort": 8989}}, "metricPort"),
+        ({"grafanaDashboard": {"folder": "x"}}, "folder"),
+        ({"podDisruptionBudget": {"minAvailabe": 1}}, "minAvailabe"),
         ({"executor": "airflow"}, "executor"),
         ({"config": {"secretsManager": "vault"}}, "secretsManager"),
         ({"extraEnvs": [{"name": "A", "vaule": "b"}]}, "vaule"),
@@ -155,6 +160,16 @@ MUTATIONS: dict[str, Any] = {
     "securityContext.capabilities.drop": ["NET_RAW"],
     "ecrRegistryHelper.collateCredentials.values.account": "210987654321",
     "metricsServerConfiguration.path": "/prom",
+    "envFrom": [{"secretRef": {"name": "proxy-settings"}}],
+    "volumes": [{"name": "ca", "configMap": {"name": "corporate-ca"}}],
+    "volumeMounts": [{"name": "ca", "mountPath": "/etc/ssl/corporate"}],
+    "config.ingestionPods.additionalPipelineConfigs": '{"automation": {"priorityClassName": "hi"}}',
+    "grafanaDashboard.instanceSelector.dashboards": "other",
+    "grafanaDashboard.plugins": [{"name": "grafana-piechart-panel", "version": "1.6.4"}],
+    "grafanaDashboard.datasources": [{"inputName": "DS_PROMETHEUS", "datasourceName": "Prom"}],
+    "podDisruptionBudget.minAvailable": 1,
+    "podDisruptionBudget.maxUnavailable": 2,
+    "config.ingestionPods.namespace": "ingestion-jobs",
 }
 #: Values that switch every optional part on, so that no key hides behind a disabled feature.
 EVERYTHING_ON: dict[str, Any] = merge(
@@ -173,7 +188,7 @@ EVERYTHING_ON: dict[str, Any] = merge(
         "podDisruptionBudget": {"enabled": True},
         "serviceMonitor": {"enabled": True},
         "prometheusRules": {"enabled": True},
-        "grafanaDashboard": {"enabled": True},
+        "grafanaDashboard": {"enabled": True, "operatorResource": True},
         "ecrRegistryHelper": {
             "enabled": True,
             "collateCredentials": {"values": {"accessKeyId": "AKIA", "secretAccessKey": "s"}},
@@ -182,7 +197,12 @@ EVERYTHING_ON: dict[str, Any] = merge(
 )
 #: Keys only read in another state: the extra values that put them in play.
 CONTEXT: dict[str, dict[str, Any]] = {
-    "config.authTokenSecret.key": {"config": {"authTokenSecret": {"name": "existing"}}},
+    "config.authTokenSecret.key": {
+        "config": {"authToken": "", "authTokenSecret": {"name": "existing"}}
+    },
+    "config.authTokenSecret.name": {
+        "config": {"authToken": "", "authTokenSecret": {"name": "existing"}}
+    },
 }
 
 
