@@ -103,7 +103,7 @@ async def test_readme_install_with_helm_works_as_written(kube: Any, tmp_path: Pa
         svc = (await asyncio.to_thread(kube.kubectl_json, "get", "svc", "-n", NAMESPACE))["items"]
         (name,) = [s["metadata"]["name"] for s in svc if "my-runner" in s["metadata"]["name"]]
         metrics = await asyncio.to_thread(
-            kube.raw, f"/api/v1/namespaces/{NAMESPACE}/services/{name}:metrics/proxy/metrics"
+            kube.raw, f"/api/v1/namespaces/{NAMESPACE}/services/{name}:metrics-app/proxy/metrics"
         )
         assert "collate_hybrid_agent_connected 1.0" in metrics
         status = await asyncio.to_thread(sh, ["helm", "status", "my-runner", "-n", NAMESPACE])

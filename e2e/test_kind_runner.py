@@ -239,7 +239,7 @@ async def test_metrics_are_scraped_through_the_charts_service(release: Release) 
     name = svc["metadata"]["name"]
     body = await asyncio.to_thread(
         release.kube.raw,
-        f"/api/v1/namespaces/{release.namespace}/services/{name}:metrics/proxy/metrics",
+        f"/api/v1/namespaces/{release.namespace}/services/{name}:metrics-app/proxy/metrics",
     )
     assert "collate_hybrid_agent_connected 1.0" in body, body[:2000]
     assert "collate_hybrid_agent_jobs_total" in body, body[:2000]
