@@ -52,7 +52,7 @@ def handle(msg: DeployPipeline, ctx: Context) -> ScheduleResult:
             pipeline_fqn=msg.pipeline_fqn, schedule_name=name, enabled=msg.enabled
         )
     ref = ctx.executor.deploy_schedule(spec)
-    ctx.metrics.jobs.labels(msg.TYPE, "deployed").inc()
+    ctx.metrics.launches.labels(msg.TYPE, "deployed").inc()
     ctx.logger.info(
         "deployed %s as %s (%s %s, %s)",
         msg.pipeline_fqn,

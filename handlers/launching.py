@@ -89,11 +89,12 @@ def launch(
     try:
         ctx.executor.launch(spec)
     except Exception:
-        ctx.metrics.jobs.labels(message_type, "failed").inc()
+        ctx.metrics.launches.labels(message_type, "failed").inc()
         raise
     finally:
         ctx.metrics.executor_response_time.labels("launch").observe(time.perf_counter() - started)
-    ctx.metrics.jobs.labels(message_type, "launched").inc()
+    ctx.metrics.launches.labels(message_type, "launched").inc()
+    ctx.metrics.jobs_created.inc()
     ctx.logger.info("launched %s %s as %s", kind, pipeline_fqn, name)
     # A fresh launch answers "queued"; what happens next arrives as run_update events.
     return LaunchResult(run_id=run_id, run_name=name, state=QUEUED)

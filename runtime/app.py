@@ -87,9 +87,11 @@ class Runner:
         self._connection_task = asyncio.create_task(self.connection.run(), name="connection")
         self._started = True
 
-    def _count_transition(self, record: Any, _old: Any) -> None:
+    def _count_transition(self, record: Any, old: Any) -> None:
         self.metrics.run_transitions.labels(record.state, record.reason or "").inc()
         self.metrics.active_runs.set(self.context.executor.table.active_count)
+        if record.final and (old is None or not old.final):
+            self.metrics.run_finished(record.kind, record.state)
 
     async def stop(self, grace: float | None = None) -> None:
         grace = self.settings.shutdown_grace if grace is None else grace

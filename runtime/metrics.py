@@ -1,15 +1,61 @@
 """Prometheus metrics, built on a registry the caller injects (one per runner, one per test).
 
-The first four names match what Collate's dashboards read from its own runner; the rest are
-this runner's. Label values are bounded sets (message types, outcomes, states, reasons,
-backends); run ids, FQNs and secret ids are never labels.
+The ``collate_hybrid_agent_*`` names are the series Collate's own runner exports and its Grafana
+dashboard and alerts read (notes: shared/notes/collate-chart.md §4), with the same meaning, so
+that dashboard works unchanged on this runner; the ``hybrid_runner_*`` names are this runner's.
+Label values are bounded sets (message types, run kinds, outcomes, states, reasons, backends);
+run ids, FQNs and secret ids are never labels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from runtime.metrics_collectors import ProcessUsage, WindowMax, WindowMaxChild
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+#: ``collate_hybrid_agent_jobs_total{status}``: a run's final state as Collate's runner names it
+#: ("succeeded", as its documentation shows); other final states keep the runner's own name.
+JOB_STATUS = {"success": "succeeded"}
+
+
+class LatencyChild:
+    """One label set of a ``Latency``: observing updates the histogram and the window max."""
+
+    __slots__ = ("_histogram", "_max")
+
+    def __init__(self, histogram: Histogram, window_max: WindowMaxChild) -> None:
+        self._histogram = histogram
+        self._max = window_max
+
+    def observe(self, seconds: float) -> None:
+        self._histogram.observe(seconds)
+        self._max.observe(seconds)
+
+
+class Latency:
+    """A histogram ``<name>`` (``_bucket``, ``_sum``, ``_count``) plus the gauge ``<name>_max``:
+    the largest observation in the last 55-60 s (Micrometer's ``_max``, which Collate plots)."""
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
+    ) -> None:
+        self.histogram = Histogram(
+            name, documentation, labelnames, buckets=_LATENCY_BUCKETS, registry=registry
+        )
+        self.max = WindowMax(
+            f"{name}_max",
+            f"Largest in the last 60 s (12 rotating 5-s slots): {documentation[0].lower()}"
+            f"{documentation[1:]}",
+            labelnames,
+            registry=registry,
+        )
+
+    def labels(self, *values: str) -> LatencyChild:
+        return LatencyChild(self.histogram.labels(*values), self.max.labels(*values))
 
 
 class Metrics:
@@ -23,24 +69,36 @@ class Metrics:
         )
         self.jobs = Counter(
             "collate_hybrid_agent_jobs",
-            "Runs launched, by kind of request and launch outcome.",
+            "Runs that reached a final state, by run kind and outcome (succeeded, failed, "
+            "partialSuccess, stopped).",
             ["type", "status"],
             registry=r,
         )
-        self.server_response_time = Histogram(
+        self.jobs_created = Counter(
+            "collate_hybrid_agent_jobs_counter",
+            "Jobs created by the runner: runs it launched on the executor.",
+            registry=r,
+        )
+        self.launches = Counter(
+            "hybrid_runner_launches",
+            "Launch and deploy requests carried out, by message type and result "
+            "(launched, failed, deployed).",
+            ["type", "status"],
+            registry=r,
+        )
+        self.server_response_time = Latency(
             "collate_hybrid_agent_server_response_time_seconds",
             "Time from receiving a request to sending its reply.",
             ["type"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            r,
         )
-        self.executor_response_time = Histogram(
+        self.executor_response_time = Latency(
             "collate_hybrid_agent_executor_response_time_seconds",
-            "Time of executor calls (launch, kill, render).",
+            "Time of executor calls (launch, render).",
             ["operation"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            r,
         )
+        self.process = ProcessUsage(r)
         self.messages = Counter(
             "hybrid_runner_messages",
             "Frames received from the server, by message type and outcome.",
@@ -87,3 +145,7 @@ class Metrics:
             registry=r,
         )
         self.build_info = Info("hybrid_runner_build", "Runner version and executor.", registry=r)
+
+    def run_finished(self, kind: str, state: str) -> None:
+        """Counts a run that reached the final ``state`` (call once per run)."""
+        self.jobs.labels(kind, JOB_STATUS.get(state, state)).inc()
