@@ -18,6 +18,9 @@ import helm_python
 import kubernetes_validate
 import yaml
 
+from runtime.executors.scheduling import validate_settings_for
+from runtime.settings import Settings
+
 CHART_DIR = Path(__file__).resolve().parents[2] / "helm"
 NAMESPACE = "argo-workflows"
 RELEASE = "my-runner"
@@ -157,3 +160,24 @@ def validate_objects(rendered: Rendered) -> None:
                     f"{kind}/{obj['metadata']['name']} invalid for Kubernetes {version}: "
                     f"{exc.message} at {list(exc.path)}"
                 ) from None
+
+
+def runner_settings(rendered: Rendered, tmp_path: Path) -> Settings:
+    """The runner's own parser and start-up checks applied to the chart's environment (the
+    customConfig files written where the ConfigMap would be mounted): what a pod would do."""
+    environ = dict(rendered.env_values)
+    environ["AUTH_TOKEN"] = "from-the-secret"
+    for variable in (
+        "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH",
+        "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH",
+    ):
+        if variable in environ:
+            key = Path(environ[variable]).name
+            config_map = rendered.one(
+                "ConfigMap", rendered.deployment["metadata"]["name"] + "-ingestion-config"
+            )
+            (tmp_path / key).write_text(config_map["data"][key])
+            environ[variable] = str(tmp_path / key)
+    settings = Settings.from_env(environ, require_server=True)
+    assert validate_settings_for(settings.executor_type, settings) == []
+    return settings

@@ -16,8 +16,17 @@ import helm_python
 import pytest
 import yaml
 
-from runtime.settings import Settings
-from tests.helm.helmkit import MINIMAL, NAMESPACE, Rendered, fullname, merge, render
+from runtime.settings import VARIABLES, Settings
+from tests.helm.helmkit import (
+    CHART_DIR,
+    MINIMAL,
+    NAMESPACE,
+    Rendered,
+    fullname,
+    merge,
+    render,
+    runner_settings,
+)
 from tests.helm.helmkit import validate_objects as validate_all
 
 COLLATE_VALUES: dict[str, Any] = yaml.safe_load(
@@ -35,9 +44,23 @@ def test_the_collate_values_file_passes_the_schema_and_renders_valid_objects(
     collate: Rendered,
 ) -> None:
     validate_all(collate)
-    env = collate.env_values
-    settings = Settings.from_env({**env, "AUTH_TOKEN": "x"}, require_server=True)
+    report = helm_python.lint(
+        str(CHART_DIR), COLLATE_VALUES, namespace=NAMESPACE, kube_version="v1.28.0"
+    )
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def test_the_runner_starts_with_the_env_the_collate_values_give_it(
+    collate: Rendered, tmp_path: Path
+) -> None:
+    """The runner's own start-up checks, with the customConfig files mounted: a value refused
+    here would crash-loop the pod (as `priorityClassName` once did on the kind tier)."""
+    user_env = {e["name"] for e in COLLATE_VALUES["extraEnvs"]}
+    runner_variables = {v.name for v in VARIABLES}
+    assert set(collate.env) - user_env <= runner_variables
+    settings = runner_settings(collate, tmp_path)
     assert settings.agent_id == "AcmeRunner"
+    assert settings.ingestion_namespace == INGESTION_NS
 
 
 def test_common_labels_reach_every_object(collate: Rendered) -> None:

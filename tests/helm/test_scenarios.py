@@ -16,7 +16,6 @@ import helm_python
 import pytest
 
 from runtime import permissions
-from runtime.executors.scheduling import validate_settings_for
 from runtime.settings import VARIABLES, Settings
 from tests.helm.helmkit import (
     CHART_DIR,
@@ -27,6 +26,7 @@ from tests.helm.helmkit import (
     fullname,
     merge,
     render,
+    runner_settings,
     validate_objects,
 )
 
@@ -287,21 +287,7 @@ def test_env_is_what_the_runner_reads(
     _, _, rendered = scenario
     names = set(rendered.env)
     assert names <= RUNNER_VARIABLES | CLOUD_SDK_VARIABLES, names - RUNNER_VARIABLES
-    # The runner's own parser and start-up checks accept the chart's environment: the
-    # customConfig files are written where the ConfigMap would be mounted.
-    environ = dict(rendered.env_values)
-    environ["AUTH_TOKEN"] = "from-the-secret"
-    for variable in (
-        "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH",
-        "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH",
-    ):
-        if variable in environ:
-            key = Path(environ[variable]).name
-            config_map = rendered.one("ConfigMap", f"{fullname()}-ingestion-config")
-            (tmp_path / key).write_text(config_map["data"][key])
-            environ[variable] = str(tmp_path / key)
-    settings = Settings.from_env(environ, require_server=True)
-    assert validate_settings_for(settings.executor_type, settings) == []
+    settings = runner_settings(rendered, tmp_path)
     assert settings.server_url.startswith("wss://")
     assert settings.metrics_port == rendered.container["ports"][0]["containerPort"]
     assert settings.state_dir == "/var/lib/hybrid-runner"
