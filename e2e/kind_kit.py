@@ -13,11 +13,12 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 from e2e.kind.backend import KubeBackend
 from e2e.runner_kit import AGENT, FQN_OK, new_server, pipeline_config
 
+ReleaseT = TypeVar("ReleaseT", bound="Release")
 SMALL = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
 # OpenMetadata's packages take ~300 MB to import (Collate's default limit is 4 GiB).
 OPENMETADATA = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
@@ -223,7 +224,14 @@ class Release:
 @contextlib.asynccontextmanager
 async def installed(kube: KubeBackend, executor: str, **kw: Any) -> AsyncIterator[Release]:
     """A ``Release`` installed for the duration (a module-scoped fixture's body)."""
-    release = Release(kube, executor, **kw)
+    async with serving(Release(kube, executor, **kw)) as release:
+        yield release
+
+
+@contextlib.asynccontextmanager
+async def serving(release: ReleaseT) -> AsyncIterator[ReleaseT]:
+    """``release`` (a ``Release`` or a subclass) installed for the duration, uninstalled after;
+    a failed install prints what the cluster shows before it is cleaned up."""
     try:
         await release.install()
     except BaseException:

@@ -22,7 +22,7 @@ import pytest_asyncio
 import yaml
 
 from e2e.kind.backend import KubeBackend
-from e2e.kind_kit import SMALL, Release, run_frame
+from e2e.kind_kit import SMALL, Release, run_frame, serving
 from e2e.runner_kit import AGENT, new_run_id
 from tests.helm.helmkit import merge
 
@@ -113,17 +113,8 @@ class CollateRelease(Release):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def release(kube: KubeBackend) -> AsyncIterator[CollateRelease]:
-    rel = CollateRelease(kube)
-    try:
-        await rel.install()
-    except BaseException:
-        print(await asyncio.to_thread(rel.describe))
-        await rel.uninstall()
-        raise
-    try:
+    async with serving(CollateRelease(kube)) as rel:
         yield rel
-    finally:
-        await rel.uninstall()
 
 
 async def test_a_pipeline_runs_in_the_ingestion_namespace_as_ingestion(
