@@ -13,6 +13,8 @@ field              ARGO_PIPELINE_TYPE_CONFIGS                      SIMPLEK8S_PIP
 ``affinity``       a Kubernetes ``Affinity`` object                --
 ``nodeSelector``   object of label -> value                        same
 ``priorityClass``  PriorityClass name (``priorityClassName``)      same
+                   (alias ``priorityClassName``, the key of the
+                   public chart's example)
 ``resources``      ``{requests, limits}``, over the INGESTION_*    same
                    resource variables
 =================  ==============================================  ===========================
@@ -72,9 +74,11 @@ PIPELINE_TYPES = (
 
 Flavor = Literal["argo", "simpleK8s"]
 
+#: ``priorityClassName`` is an alias: the public chart's own example uses it.
+PRIORITY_KEYS = ("priorityClass", "priorityClassName")
 _FIELDS: dict[Flavor, tuple[str, ...]] = {
-    "argo": ("toleration", "affinity", "nodeSelector", "priorityClass", "resources"),
-    "simpleK8s": ("tolerations", "nodeSelector", "priorityClass", "resources"),
+    "argo": ("toleration", "affinity", "nodeSelector", *PRIORITY_KEYS, "resources"),
+    "simpleK8s": ("tolerations", "nodeSelector", *PRIORITY_KEYS, "resources"),
 }
 _HINTS = {
     ("argo", "tolerations"): (
@@ -189,14 +193,7 @@ def _placement(var: str, path: str, entry: Mapping[str, Any], flavor: Flavor) ->
     node_selector = None
     if "nodeSelector" in entry:
         node_selector = _node_selector(var, f"{path}.nodeSelector", entry["nodeSelector"])
-    priority_class = None
-    if "priorityClass" in entry:
-        value = entry["priorityClass"]
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(
-                var, f"{path}.priorityClass: expected a non-empty string, got {_type(value)}"
-            )
-        priority_class = value.strip()
+    priority_class = _priority_class(var, path, entry)
     resources = None
     if "resources" in entry:
         resources = parse_resources(var, f"{path}.resources", entry["resources"])
@@ -207,6 +204,23 @@ def _placement(var: str, path: str, entry: Mapping[str, Any], flavor: Flavor) ->
         priority_class=priority_class,
         resources=resources,
     )
+
+
+def _priority_class(var: str, path: str, entry: Mapping[str, Any]) -> str | None:
+    """``priorityClass``, or its alias ``priorityClassName`` (the public chart's example key)."""
+    given = [key for key in PRIORITY_KEYS if key in entry]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise ConfigError(
+            var, f"{path}: priorityClass and priorityClassName are the same field; set one"
+        )
+    value = entry[given[0]]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            var, f"{path}.{given[0]}: expected a non-empty string, got {_type(value)}"
+        )
+    return value.strip()
 
 
 def _tolerations(var: str, path: str, value: Any) -> list[dict[str, Any]]:

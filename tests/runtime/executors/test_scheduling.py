@@ -78,6 +78,26 @@ def test_placement_pod_fields_use_the_executors_priority_key() -> None:
     )
 
 
+@pytest.mark.parametrize("flavor", ["argo", "simpleK8s"])
+def test_priority_class_name_is_an_alias_of_priority_class(flavor: Any) -> None:
+    """The public chart's own example: ``{"automation":{"priorityClassName":"high-priority"}}``."""
+    alias = parse_pipeline_type_configs(
+        {"automation": {"priorityClassName": " high-priority "}}, flavor
+    )
+    plain = parse_pipeline_type_configs({"automation": {"priorityClass": "high-priority"}}, flavor)
+    assert alias == plain
+    assert alias["automation"].priority_class == "high-priority"
+
+
+@pytest.mark.parametrize("flavor", ["argo", "simpleK8s"])
+def test_priority_class_and_its_alias_together_are_refused(flavor: Any) -> None:
+    raw = {"metadata": {"priorityClass": "a", "priorityClassName": "a"}}
+    with pytest.raises(ConfigError, match=r"\$.metadata: priorityClass and priorityClassName"):
+        parse_pipeline_type_configs(raw, flavor)
+    with pytest.raises(ConfigError, match=r"\$.metadata.priorityClassName: expected a non-empty"):
+        parse_pipeline_type_configs({"metadata": {"priorityClassName": 3}}, flavor)
+
+
 BAD_ARGO: list[tuple[Any, str]] = [
     ({"metdata": {}}, "$.metdata: unknown pipeline type (did you mean 'metadata'?)"),
     ({"testSuite": {}}, "did you mean 'TestSuite'? pipeline types are case-sensitive"),

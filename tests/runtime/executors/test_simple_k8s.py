@@ -99,6 +99,15 @@ def test_job_shape() -> None:
     assert "activeDeadlineSeconds" not in render()["spec"]
 
 
+def test_the_public_charts_priority_class_name_example_places_the_pod() -> None:
+    chart_example = '{"automation":{"priorityClassName":"high-priority"}}'
+    spec = make_spec("tc-1", kind="automation", pipeline_type="automation", fqn="automation.tc-1")
+    workflow = render(spec, SIMPLEK8S_PIPELINE_TYPE_CONFIGS=chart_example)
+    check(workflow)
+    assert workflow["spec"]["template"]["spec"]["priorityClassName"] == "high-priority"
+    assert "priorityClassName" not in render()["spec"]["template"]["spec"]
+
+
 @pytest.mark.parametrize("shape", sorted(SECURITY_ENVS))
 def test_security_context_on_the_job_pod(shape: str) -> None:
     job = render(**SECURITY_ENVS[shape])
