@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -130,3 +130,20 @@ def server_url(raw: str) -> str:
     if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
         raise ValueError(f"expected a wss:// (or ws://) URL, got {value!r}")
     return value
+
+
+def json_type(value: Any) -> str:
+    """How a message names the type of a JSON (or YAML) value: ``a list``, ``an object``, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__

@@ -360,14 +360,17 @@ VARIABLES: tuple[Variable, ...] = (
         "argo_workflow_spec_file",
         _text,
         "",
-        "YAML/JSON file merged into every Workflow spec (customConfig.workflowParams).",
+        "YAML/JSON file (customConfig.workflowParams) merged into every Workflow spec; with "
+        "`simpleK8s` each key that has a meaning for a Job goes to its Job field, the others "
+        "are ignored with a warning naming them.",
     ),
     Variable(
         "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH",
         "argo_container_spec_file",
         _text,
         "",
-        "YAML/JSON file merged into every ingestion container (customConfig.containerParams).",
+        "YAML/JSON file (customConfig.containerParams) merged into every ingestion container "
+        "(`argo` and `simpleK8s`).",
     ),
     Variable(
         "ARGO_SECONDS_AFTER_COMPLETION_TTL",

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from runtime.errors import ConfigError
+from runtime.executors.custom_config import deep_merge, load_spec_file
 from runtime.executors.scheduling import (
     PIPELINE_TYPES,
     Placement,
-    deep_merge,
-    load_spec_file,
     merge_resources,
     parse_pipeline_type_configs,
     validate_settings_for,
@@ -267,10 +266,12 @@ def test_validate_settings_for_checks_spec_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         validate_settings_for("argo", settings)
     assert info.value.variable == "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH"
-    assert validate_settings_for("simpleK8s", settings) == [
-        "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH is set but has no effect with "
-        "EXECUTOR_TYPE=simpleK8s"
-    ]
+    # Collate's chart sets the customConfig files in simple mode too: simpleK8s reads them
+    # (it warned "no effect" before issue 12), so a missing file is an error there as well.
+    with pytest.raises(ConfigError) as info:
+        validate_settings_for("simpleK8s", settings)
+    assert info.value.variable == "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH"
+    assert len(validate_settings_for("local", settings)) == 1
     reserved = tmp_path / "wf.yaml"
     reserved.write_text("entrypoint: other\n")
     with pytest.raises(ConfigError, match=r"\$.entrypoint: set by the runner"):
