@@ -232,6 +232,16 @@ VARIABLES: tuple[Variable, ...] = (
         "`om-1.11.1-cl-1.11.1`).",
     ),
     Variable(
+        "INGESTION_DISABLE_VERSION_VALIDATION",
+        "ingestion_disable_version_validation",
+        _parse_bool,
+        False,
+        "`true`: every run's OpenMetadata server connection gets `enableVersionValidation: "
+        "false`, so the ingestion client runs although its version differs from the server's "
+        "(an image pinned with dynamic versioning off); `false`: the config as the server sent "
+        "it (the client stops on a version mismatch).",
+    ),
+    Variable(
         "INGESTION_SERVICE_ACCOUNT_NAME",
         "ingestion_service_account",
         _text,
@@ -536,6 +546,7 @@ class Settings:
     ingestion_namespace: str
     ingestion_image: str
     dynamic_ingestion_version: bool
+    ingestion_disable_version_validation: bool
     ingestion_service_account: str
     ingestion_image_pull_secrets: tuple[str, ...]
     ingestion_automount_sa_token: bool

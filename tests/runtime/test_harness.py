@@ -103,3 +103,20 @@ def test_a_kubernetes_launch_without_any_image_is_a_clear_launch_failure(tmp_pat
     reply = json.loads(result.stderr.strip().splitlines()[-1])
     assert reply["error"]["code"] == "launch_failed"
     assert "INGESTION_IMAGE" in reply["error"]["message"]
+
+
+def test_disable_version_validation_reaches_the_pods_config(tmp_path: Path) -> None:
+    on = invoke(
+        tmp_path,
+        str(MESSAGES / "run_pipeline.json"),
+        "--dry-run",
+        INGESTION_DISABLE_VERSION_VALIDATION="true",
+    )
+    assert on.returncode == 0, on.stderr
+    (doc,) = list(yaml.safe_load_all(on.stdout))
+    server = json.loads(doc["env"]["config"])["workflowConfig"]["openMetadataServerConfig"]
+    assert server["enableVersionValidation"] is False
+    off = invoke(tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run")
+    (doc,) = list(yaml.safe_load_all(off.stdout))
+    server = json.loads(doc["env"]["config"])["workflowConfig"]["openMetadataServerConfig"]
+    assert "enableVersionValidation" not in server
