@@ -27,6 +27,7 @@ from runtime.env_parsers import positive_float as _positive_float
 from runtime.env_parsers import server_url as _server_url
 from runtime.env_parsers import text as _text
 from runtime.errors import ConfigError
+from runtime.executor_choice import choose_executor
 
 EXECUTOR_TYPES = ("local", "argo", "simpleK8s")
 SECRETS_MANAGERS = (
@@ -203,9 +204,12 @@ VARIABLES: tuple[Variable, ...] = (
         "EXECUTOR_TYPE",
         "executor_type",
         _choice(EXECUTOR_TYPES),
-        "local",
+        None,
         "Where runs execute: `argo` (Argo Workflows), `simpleK8s` (Kubernetes Jobs) or "
-        "`local` (subprocesses next to the runner; the chart sets `argo`).",
+        "`local` (subprocesses next to the runner). Unset, it is `argo` when any variable of "
+        "the Argo mode of Collate's chart is: PIPELINE_SERVICE_CLIENT_ENDPOINT or ARGO_TOKEN "
+        "(not empty; their values are not used), ARGO_PIPELINE_TYPE_CONFIGS (even empty).",
+        default_doc="`local`, or `argo` (see meaning)",
     ),
     Variable(
         "INGESTION_NAMESPACE",
@@ -543,6 +547,8 @@ class Settings:
     reply_cache_size: int
     shutdown_grace: float
     executor_type: str
+    #: Why ``executor_type`` is what it is (EXECUTOR_TYPE, an Argo-mode variable, the default).
+    executor_reason: str = "EXECUTOR_TYPE is set"
     ingestion_namespace: str
     ingestion_image: str
     dynamic_ingestion_version: bool
@@ -623,6 +629,9 @@ class Settings:
             values["reconnect_max_delay"] = values["reconnect_delay"]
         if values["ingestion_namespace"] is None:
             values["ingestion_namespace"] = _default_namespace()
+        values["executor_type"], values["executor_reason"] = choose_executor(
+            env, values["executor_type"]
+        )
         settings = cls(**values)
         settings._check(require_server=require_server)
         return settings

@@ -15,6 +15,7 @@ log = logging.getLogger("runtime.executors")
 
 
 def build_executor(settings: Settings) -> Executor:
+    log.info("executor %s: %s", settings.executor_type, settings.executor_reason)
     if settings.executor_type == "argo":
         from runtime.executors.argo import ArgoExecutor
 
