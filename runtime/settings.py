@@ -224,16 +224,19 @@ VARIABLES: tuple[Variable, ...] = (
         "ingestion_image",
         _text,
         "",
-        "Ingestion image; with dynamic "
-        "versioning its tag is replaced by the one derived from the server version.",
+        "Ingestion image `repository[:tag]`; with dynamic versioning its tag is replaced by "
+        "the one derived from the server version. With no tag and none derived, launches fail "
+        "naming this variable. A request's `image` wins.",
+        default_doc="`docker.getcollate.io/openmetadata/ingestion-base` (OpenMetadata's, no tag)",
     ),
     Variable(
         "DYNAMIC_INGESTION_VERSION_ENABLED",
         "dynamic_ingestion_version",
         _parse_bool,
         True,
-        "Derive the ingestion image tag from the server version (`1.11.1` -> "
-        "`om-1.11.1-cl-1.11.1`).",
+        "Derive the ingestion image tag from the server version: `1.13.3` for OpenMetadata's "
+        "images, `om-1.13.3-cl-1.13.3` for Collate's (a `collate-*` repository, Collate's ECR, "
+        "or an `om-*-cl-*` tag); `false`: INGESTION_IMAGE's own tag.",
     ),
     Variable(
         "INGESTION_DISABLE_VERSION_VALIDATION",
