@@ -1,10 +1,10 @@
 """Which ingestion image a run uses, so that a runner configured with nothing else still runs.
 
 The per-request ``image`` wins. Else the repository is INGESTION_IMAGE's, or by default
-OpenMetadata's public ingestion image for pods, ``docker.getcollate.io/openmetadata/ingestion-base``
-(the image OpenMetadata's own Kubernetes orchestrator and its ECS/Docker-operator docs run:
-``python main.py`` / ``python run_automation.py`` in its working directory, user
-``openmetadata``; ``openmetadata/ingestion`` is the Airflow image). The tag:
+OpenMetadata's public ingestion image for containers,
+``docker.getcollate.io/openmetadata/ingestion-base`` (the image OpenMetadata's Docker-operator
+and ECS docs run: ``python main.py`` / ``python run_automation.py`` in its working directory,
+user ``openmetadata``; ``openmetadata/ingestion`` is the Airflow image). The tag:
 
 * with dynamic versioning (DYNAMIC_INGESTION_VERSION_ENABLED, the default) and a server that
   reported a release version: derived from that version, in the repository's scheme:
