@@ -14,6 +14,7 @@ from runtime.executors.base import QUEUED, LaunchSpec, RunKind
 from runtime.executors.images import resolve_image
 from runtime.messages import LaunchResult
 from runtime.naming import run_name
+from runtime.server_connection import with_version_validation
 
 DRY_RUN_STATE = "dryRun"
 
@@ -30,7 +31,8 @@ class PodInputs:
 def pod_inputs(
     ctx: Context, *, kind: RunKind, config: dict[str, Any], image: str | None
 ) -> PodInputs:
-    """Preflight every ``secret:`` reference, set the secrets provider and loader in the config,
+    """Preflight every ``secret:`` reference, set the secrets provider and loader (and, with
+    INGESTION_DISABLE_VERSION_VALIDATION, ``enableVersionValidation: false``) in the config,
     resolve the image: the same for a single run and for every run of a schedule."""
     # Checked on the request as sent: the values stay in the customer's store.
     checked = ctx.secrets.preflight(config)
@@ -40,6 +42,9 @@ def pod_inputs(
         pod_config = ctx.secrets.configure_automation(config)
     else:
         pod_config = ctx.secrets.configure_workflow_config(config)
+    pod_config = with_version_validation(
+        pod_config, kind, disabled=ctx.settings.ingestion_disable_version_validation
+    )
     return PodInputs(
         config=pod_config,
         image=resolve_image(

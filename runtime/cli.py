@@ -39,7 +39,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from runtime.harness import invoke
 
     try:
-        return asyncio.run(invoke(args.message, settings, dry_run=args.dry_run))
+        return asyncio.run(
+            invoke(args.message, settings, dry_run=args.dry_run, server_version=args.server_version)
+        )
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
@@ -77,6 +79,12 @@ def parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("invoke", help="answer one message file locally and print the reply")
     inv.add_argument("message", help="a request frame as JSON (see tests/messages/)")
     inv.add_argument("--dry-run", action="store_true", help="print what would be created")
+    inv.add_argument(
+        "--server-version",
+        default="",
+        help="answer as if connected to a server of this version (e.g. 1.13.3): dynamic "
+        "ingestion image tags derive from it; default: none",
+    )
     inv.set_defaults(func=cmd_invoke)
     fake = sub.add_parser("fake-server", help="start the reference server")
     fake.add_argument("--host", default="127.0.0.1")

@@ -4,6 +4,8 @@ The file is decoded by the real codec and answered by the real dispatcher, handl
 so what works here works on the wire. With ``--dry-run`` the executor renders what it would
 create (Kubernetes manifests, or the local process description) as multi-document YAML on
 stdout, and the reply goes to stderr so stdout can be piped to ``kubectl apply --dry-run``.
+There is no server, so no server version unless ``--server-version`` names one: with it the
+ingestion image tag is derived as after a real server's welcome.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ async def invoke(
     settings: Settings,
     *,
     dry_run: bool = False,
+    server_version: str = "",
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -36,6 +39,8 @@ async def invoke(
         print(f"cannot read {message_file}: {exc.strerror}", file=err)
         return 2
     context, router = build_context(settings, dry_run=dry_run)
+    # As if a server of that version had said welcome: dynamic image tags derive from it.
+    context.runner.server_version = server_version
     dispatcher = build_dispatcher(context, router)
     if not dry_run:
         await context.executor.start()

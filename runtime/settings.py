@@ -7,17 +7,27 @@ stops start-up with a message that names the variable.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
+from runtime.env_parsers import Parser
+from runtime.env_parsers import choice as _choice
+from runtime.env_parsers import command as _command
+from runtime.env_parsers import csv as _csv
+from runtime.env_parsers import extra_envs as _extra_envs
+from runtime.env_parsers import int_range as _int_range
+from runtime.env_parsers import json_object as _json_object
+from runtime.env_parsers import parse_bool as _parse_bool
+from runtime.env_parsers import positive_float as _positive_float
+from runtime.env_parsers import server_url as _server_url
+from runtime.env_parsers import text as _text
 from runtime.errors import ConfigError
+from runtime.executor_choice import choose_executor
 
 EXECUTOR_TYPES = ("local", "argo", "simpleK8s")
 SECRETS_MANAGERS = (
@@ -32,130 +42,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 _SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
-Parser = Callable[[str], Any]
-
-
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {raw!r}")
-
-
-def _int_range(low: int, high: int) -> Parser:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValueError(f"expected an integer, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer between {low} and {high}, got {value}")
-        return value
-
-    return parse
-
-
 #: Kubernetes refuses a runAsUser / runAsGroup / fsGroup outside 0..2^31-1.
 _LINUX_ID = _int_range(0, 2_147_483_647)
 #: The ``openmetadata`` user of OpenMetadata's ingestion image (its Dockerfile ends with
 #: ``USER openmetadata``, uid and gid 1000).
 INGESTION_IMAGE_ID = 1000
-
-
-def _positive_float(raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError(f"expected a number of seconds, got {raw!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError(f"expected a positive number of seconds, got {raw!r}")
-    return value
-
-
-def _choice(choices: tuple[str, ...], *, fold_case: bool = False) -> Parser:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        for choice in choices:
-            if value == choice or (fold_case and value.lower() == choice.lower()):
-                return choice
-        raise ValueError(f"expected one of {', '.join(choices)}; got {raw!r}")
-
-    return parse
-
-
-def _text(raw: str) -> str:
-    return raw.strip()
-
-
-def _csv(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _command(raw: str) -> tuple[str, ...]:
-    try:
-        parts = tuple(shlex.split(raw))
-    except ValueError as exc:
-        raise ValueError(f"cannot split as a command line: {exc}") from None
-    if not parts:
-        raise ValueError("expected a command line, got an empty value")
-    return parts
-
-
-def _json_object(raw: str) -> dict[str, Any]:
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}"
-        ) from None
-    if not isinstance(value, dict):
-        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _extra_envs(raw: str) -> dict[str, str]:
-    """``KEY=VALUE`` pairs separated by commas, a JSON object of strings, or the public Collate
-    chart's ``[KEY:VALUE,KEY2:VALUE2]`` form."""
-    text = raw.strip()
-    if not text:
-        return {}
-    if text.startswith("[") and text.endswith("]"):
-        pairs: dict[str, str] = {}
-        for part in text[1:-1].split(","):
-            if not part.strip():
-                continue
-            key, sep, value = part.partition(":")
-            if not sep or not key.strip():
-                raise ValueError(f"expected [KEY:VALUE,...]; bad pair {part!r}")
-            pairs[key.strip()] = value.strip()
-        return pairs
-    if text.startswith("{"):
-        obj = _json_object(text)
-        bad = [k for k, v in obj.items() if not isinstance(v, str)]
-        if bad:
-            raise ValueError(f"values must be strings; not for {', '.join(bad)}")
-        return {str(k): str(v) for k, v in obj.items()}
-    envs: dict[str, str] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"expected KEY=VALUE pairs separated by commas; bad pair {part!r}")
-        envs[key.strip()] = value
-    return envs
-
-
-def _server_url(raw: str) -> str:
-    value = raw.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
-        raise ValueError(f"expected a wss:// (or ws://) URL, got {value!r}")
-    return value
 
 
 def _default_namespace() -> str:
@@ -313,9 +204,12 @@ VARIABLES: tuple[Variable, ...] = (
         "EXECUTOR_TYPE",
         "executor_type",
         _choice(EXECUTOR_TYPES),
-        "local",
+        None,
         "Where runs execute: `argo` (Argo Workflows), `simpleK8s` (Kubernetes Jobs) or "
-        "`local` (subprocesses next to the runner; the chart sets `argo`).",
+        "`local` (subprocesses next to the runner). Unset, it is `argo` when any variable of "
+        "the Argo mode of Collate's chart is: PIPELINE_SERVICE_CLIENT_ENDPOINT or ARGO_TOKEN "
+        "(not empty; their values are not used), ARGO_PIPELINE_TYPE_CONFIGS (even empty).",
+        default_doc="`local`, or `argo` (see meaning)",
     ),
     Variable(
         "INGESTION_NAMESPACE",
@@ -330,16 +224,29 @@ VARIABLES: tuple[Variable, ...] = (
         "ingestion_image",
         _text,
         "",
-        "Ingestion image; with dynamic "
-        "versioning its tag is replaced by the one derived from the server version.",
+        "Ingestion image `repository[:tag]`; with dynamic versioning its tag is replaced by "
+        "the one derived from the server version. With no tag and none derived, launches fail "
+        "naming this variable. A request's `image` wins.",
+        default_doc="`docker.getcollate.io/openmetadata/ingestion-base` (OpenMetadata's, no tag)",
     ),
     Variable(
         "DYNAMIC_INGESTION_VERSION_ENABLED",
         "dynamic_ingestion_version",
         _parse_bool,
         True,
-        "Derive the ingestion image tag from the server version (`1.11.1` -> "
-        "`om-1.11.1-cl-1.11.1`).",
+        "Derive the ingestion image tag from the server version: `1.13.3` for OpenMetadata's "
+        "images, `om-1.13.3-cl-1.13.3` for Collate's (a `collate-*` repository, Collate's ECR, "
+        "or an `om-*-cl-*` tag); `false`: INGESTION_IMAGE's own tag.",
+    ),
+    Variable(
+        "INGESTION_DISABLE_VERSION_VALIDATION",
+        "ingestion_disable_version_validation",
+        _parse_bool,
+        False,
+        "`true`: every run's OpenMetadata server connection gets `enableVersionValidation: "
+        "false`, so the ingestion client runs although its version differs from the server's "
+        "(an image pinned with dynamic versioning off); `false`: the config as the server sent "
+        "it (the client stops on a version mismatch).",
     ),
     Variable(
         "INGESTION_SERVICE_ACCOUNT_NAME",
@@ -470,14 +377,17 @@ VARIABLES: tuple[Variable, ...] = (
         "argo_workflow_spec_file",
         _text,
         "",
-        "YAML/JSON file merged into every Workflow spec (customConfig.workflowParams).",
+        "YAML/JSON file (customConfig.workflowParams) merged into every Workflow spec; with "
+        "`simpleK8s` each key that has a meaning for a Job goes to its Job field, the others "
+        "are ignored with a warning naming them.",
     ),
     Variable(
         "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH",
         "argo_container_spec_file",
         _text,
         "",
-        "YAML/JSON file merged into every ingestion container (customConfig.containerParams).",
+        "YAML/JSON file (customConfig.containerParams) merged into every ingestion container "
+        "(`argo` and `simpleK8s`).",
     ),
     Variable(
         "ARGO_SECONDS_AFTER_COMPLETION_TTL",
@@ -640,9 +550,12 @@ class Settings:
     reply_cache_size: int
     shutdown_grace: float
     executor_type: str
+    #: Why ``executor_type`` is what it is (EXECUTOR_TYPE, an Argo-mode variable, the default).
+    executor_reason: str = "EXECUTOR_TYPE is set"
     ingestion_namespace: str
     ingestion_image: str
     dynamic_ingestion_version: bool
+    ingestion_disable_version_validation: bool
     ingestion_service_account: str
     ingestion_image_pull_secrets: tuple[str, ...]
     ingestion_automount_sa_token: bool
@@ -719,6 +632,9 @@ class Settings:
             values["reconnect_max_delay"] = values["reconnect_delay"]
         if values["ingestion_namespace"] is None:
             values["ingestion_namespace"] = _default_namespace()
+        values["executor_type"], values["executor_reason"] = choose_executor(
+            env, values["executor_type"]
+        )
         settings = cls(**values)
         settings._check(require_server=require_server)
         return settings

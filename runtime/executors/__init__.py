@@ -9,12 +9,20 @@ from __future__ import annotations
 import logging
 
 from runtime.executors.base import Executor
+from runtime.executors.images import missing_tag_warning
 from runtime.settings import Settings
 
 log = logging.getLogger("runtime.executors")
 
 
 def build_executor(settings: Settings) -> Executor:
+    log.info("executor %s: %s", settings.executor_type, settings.executor_reason)
+    if settings.executor_type != "local":
+        warning = missing_tag_warning(
+            settings.ingestion_image, dynamic=settings.dynamic_ingestion_version
+        )
+        if warning:
+            log.warning(warning)
     if settings.executor_type == "argo":
         from runtime.executors.argo import ArgoExecutor
 

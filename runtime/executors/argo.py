@@ -45,6 +45,7 @@ from runtime.executors.base import (
     LaunchSpec,
     ScheduleSpec,
 )
+from runtime.executors.custom_config import argo_workflow_params, deep_merge, spec_files
 from runtime.executors.k8s_client import get_path, parse_time_ms, to_dict
 from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import (
@@ -66,14 +67,8 @@ from runtime.executors.k8s_pod import (
     schedule_name,
 )
 from runtime.executors.scheduling import (
-    CONTAINER_FILE_VARIABLE,
-    WORKFLOW_FILE_VARIABLE,
     Placement,
     apply_container_placement,
-    check_container_params,
-    check_workflow_params,
-    deep_merge,
-    load_spec_file,
     parse_pipeline_type_configs,
     placement_for,
 )
@@ -290,17 +285,8 @@ class ArgoExecutor(KubeExecutor):
             if placements is not None
             else parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
         )
-        if workflow_params is None:
-            workflow_params = load_spec_file(
-                WORKFLOW_FILE_VARIABLE, settings.argo_workflow_spec_file
-            )
-        if container_params is None:
-            container_params = load_spec_file(
-                CONTAINER_FILE_VARIABLE, settings.argo_container_spec_file
-            )
-        check_workflow_params(workflow_params)
-        check_container_params(container_params)
-        self.workflow_params = workflow_params
+        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
+        self.workflow_params = argo_workflow_params(workflow_params)
         self.container_params = container_params
         self.pod_gc = pod_gc
 

@@ -1,22 +1,45 @@
-"""Which ingestion image a run uses.
+"""Which ingestion image a run uses, so that a runner configured with nothing else still runs.
 
-The per-request image wins; else INGESTION_IMAGE, whose tag dynamic versioning replaces with the
-one derived from the server version (``1.11.1`` -> ``om-1.11.1-cl-1.11.1``).
+The per-request ``image`` wins. Else the repository is INGESTION_IMAGE's, or by default
+OpenMetadata's public ingestion image for containers,
+``docker.getcollate.io/openmetadata/ingestion-base`` (the image OpenMetadata's Docker-operator
+and ECS docs run: ``python main.py`` / ``python run_automation.py`` in its working directory,
+user ``openmetadata``; ``openmetadata/ingestion`` is the Airflow image). The tag:
+
+* with dynamic versioning (DYNAMIC_INGESTION_VERSION_ENABLED, the default) and a server that
+  reported a release version: derived from that version, in the repository's scheme:
+  OpenMetadata tags its images with the plain version (``1.13.3``); Collate's own images use
+  ``om-<version>-cl-<version>`` (``om-1.13.3-cl-1.13.3``). The scheme is Collate's when the
+  configured tag already has that shape, or the repository is Collate's: its name starts with
+  ``collate-`` (``collate-customers-ingestion-slim-eu-west-1``, ``collate-base``) or it lives in
+  Collate's ECR registry (account ``118146679784``);
+* otherwise INGESTION_IMAGE's own tag;
+* with neither, no image: the launch fails with ``launch_failed`` naming INGESTION_IMAGE (there
+  is no guessed default tag: an ingestion client of another version than the server's stops at
+  start, see INGESTION_DISABLE_VERSION_VALIDATION).
+
+A pinned digest is never re-tagged.
 """
 
 from __future__ import annotations
 
 import re
 
+DEFAULT_REPOSITORY = "docker.getcollate.io/openmetadata/ingestion-base"
+COLLATE_ECR = re.compile(r"^118146679784\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$")
+COLLATE_NAME_PREFIX = "collate-"
+
 _VERSION = re.compile(r"^\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?$")
+_COLLATE_TAG = re.compile(r"^om-.+-cl-.+$")
 
 
-def dynamic_tag(server_version: str) -> str | None:
-    """The Collate ingestion tag for a server version, or None if it is not a release version."""
+def dynamic_tag(server_version: str, *, collate: bool) -> str | None:
+    """The ingestion tag for a server version in OpenMetadata's (``1.13.3``) or Collate's
+    (``om-1.13.3-cl-1.13.3``) scheme, or None if it is not a release version."""
     version = server_version.strip().lstrip("v")
     if not _VERSION.match(version):
         return None
-    return f"om-{version}-cl-{version}"
+    return f"om-{version}-cl-{version}" if collate else version
 
 
 def split_image(image: str) -> tuple[str, str | None, str | None]:
@@ -29,18 +52,38 @@ def split_image(image: str) -> tuple[str, str | None, str | None]:
     return name, None, digest or None
 
 
+def is_collate_image(repository: str, tag: str | None = None) -> bool:
+    """Whether tags of ``repository`` follow Collate's ``om-X-cl-Y`` scheme (module docstring)."""
+    if tag and _COLLATE_TAG.match(tag):
+        return True
+    parts = repository.split("/")
+    registry = parts[0] if len(parts) > 1 else ""
+    return bool(COLLATE_ECR.match(registry)) or parts[-1].startswith(COLLATE_NAME_PREFIX)
+
+
 def resolve_image(
     configured: str, *, requested: str | None, dynamic: bool, server_version: str
 ) -> str:
-    """The image for one run. A pinned digest is never re-tagged."""
+    """The image for one run, or ``""`` when no tag can be known (see the module docstring)."""
     if requested:
         return requested
-    if not configured:
-        return ""
-    repo, _tag, digest = split_image(configured)
-    if digest or not dynamic:
+    repo, tag, digest = split_image(configured or DEFAULT_REPOSITORY)
+    if digest:
         return configured
-    derived = dynamic_tag(server_version) if server_version else None
-    if derived is None:
-        return configured
-    return f"{repo}:{derived}"
+    if dynamic and server_version:
+        derived = dynamic_tag(server_version, collate=is_collate_image(repo, tag))
+        if derived is not None:
+            return f"{repo}:{derived}"
+    return f"{repo}:{tag}" if tag else ""
+
+
+def missing_tag_warning(configured: str, *, dynamic: bool) -> str | None:
+    """A start-up warning when, with dynamic versioning off, no run could get an image."""
+    repo, tag, digest = split_image(configured or DEFAULT_REPOSITORY)
+    if dynamic or tag or digest:
+        return None
+    return (
+        f"INGESTION_IMAGE has no tag ({repo}) and DYNAMIC_INGESTION_VERSION_ENABLED=false: "
+        "every launch fails unless its request names an image; set "
+        f"INGESTION_IMAGE={repo}:<tag>"
+    )

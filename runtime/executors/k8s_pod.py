@@ -270,7 +270,10 @@ def _container(
 ) -> dict[str, Any]:
     if not image:
         raise LaunchFailed(
-            "no ingestion image: set INGESTION_IMAGE on the runner or send `image` with the request"
+            "no ingestion image: INGESTION_IMAGE names no tag and none was derived from the "
+            "server's version (DYNAMIC_INGESTION_VERSION_ENABLED is off, or the server reported "
+            "no release version); set INGESTION_IMAGE=<repository>:<tag> on the runner or send "
+            "`image` with the request"
         )
     out: dict[str, Any] = {
         "name": MAIN_CONTAINER,

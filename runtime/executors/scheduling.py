@@ -13,6 +13,8 @@ field              ARGO_PIPELINE_TYPE_CONFIGS                      SIMPLEK8S_PIP
 ``affinity``       a Kubernetes ``Affinity`` object                --
 ``nodeSelector``   object of label -> value                        same
 ``priorityClass``  PriorityClass name (``priorityClassName``)      same
+                   (alias ``priorityClassName``, the key of the
+                   public chart's example)
 ``resources``      ``{requests, limits}``, over the INGESTION_*    same
                    resource variables
 =================  ==============================================  ===========================
@@ -26,11 +28,8 @@ For example::
 Validation is strict: an unknown pipeline type, an unknown field or a wrong type stops start-up
 with a ``ConfigError`` that names the variable and the JSON path (``$.profiler.resources``).
 
-``ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH`` / ``ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH`` (the
-chart's ``customConfig.workflowParams`` / ``containerParams``) are YAML or JSON files read once
-when the executor is built and deep-merged into every Workflow spec / ``main`` container:
-objects merge key by key, lists such as ``tolerations``, ``env`` and ``volumes`` are appended,
-anything else from the file wins.
+The chart's ``customConfig`` files (``ARGO_INGESTION_*_SPEC_FILE_PATH``) are in
+``custom_config``; both are checked here at start-up with the executor's other variables.
 """
 
 from __future__ import annotations
@@ -39,20 +38,22 @@ import copy
 import difflib
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import attrs
-import yaml
 
+from runtime.env_parsers import json_type as _type
 from runtime.errors import ConfigError
-from runtime.executors.k8s_pod import CONTRACT_ENV, MAIN_CONTAINER
+from runtime.executors.custom_config import (
+    CONTAINER_FILE_VARIABLE,
+    WORKFLOW_FILE_VARIABLE,
+    job_params,
+    spec_files,
+)
 from runtime.settings import Settings
 
 ARGO_VARIABLE = "ARGO_PIPELINE_TYPE_CONFIGS"
 SIMPLEK8S_VARIABLE = "SIMPLEK8S_PIPELINE_TYPE_CONFIGS"
-WORKFLOW_FILE_VARIABLE = "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH"
-CONTAINER_FILE_VARIABLE = "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH"
 
 #: OpenMetadata's ``PipelineType`` enum (ingestionPipeline.json), plus ``automation``.
 PIPELINE_TYPES = (
@@ -72,9 +73,11 @@ PIPELINE_TYPES = (
 
 Flavor = Literal["argo", "simpleK8s"]
 
+#: ``priorityClassName`` is an alias: the public chart's own example uses it.
+PRIORITY_KEYS = ("priorityClass", "priorityClassName")
 _FIELDS: dict[Flavor, tuple[str, ...]] = {
-    "argo": ("toleration", "affinity", "nodeSelector", "priorityClass", "resources"),
-    "simpleK8s": ("tolerations", "nodeSelector", "priorityClass", "resources"),
+    "argo": ("toleration", "affinity", "nodeSelector", *PRIORITY_KEYS, "resources"),
+    "simpleK8s": ("tolerations", "nodeSelector", *PRIORITY_KEYS, "resources"),
 }
 _HINTS = {
     ("argo", "tolerations"): (
@@ -98,12 +101,6 @@ _LABEL_KEY = re.compile(
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-#: Lists that the spec files extend rather than replace.
-APPEND_LISTS = frozenset(
-    {"tolerations", "env", "envFrom", "volumes", "volumeMounts", "imagePullSecrets", "hostAliases"}
-)
-#: Workflow spec keys the runner owns: a file setting them would break the run.
-_RESERVED_WORKFLOW_KEYS = ("entrypoint", "templates", "shutdown", "workflowTemplateRef")
 
 
 @attrs.frozen(kw_only=True)
@@ -189,14 +186,7 @@ def _placement(var: str, path: str, entry: Mapping[str, Any], flavor: Flavor) ->
     node_selector = None
     if "nodeSelector" in entry:
         node_selector = _node_selector(var, f"{path}.nodeSelector", entry["nodeSelector"])
-    priority_class = None
-    if "priorityClass" in entry:
-        value = entry["priorityClass"]
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(
-                var, f"{path}.priorityClass: expected a non-empty string, got {_type(value)}"
-            )
-        priority_class = value.strip()
+    priority_class = _priority_class(var, path, entry)
     resources = None
     if "resources" in entry:
         resources = parse_resources(var, f"{path}.resources", entry["resources"])
@@ -207,6 +197,23 @@ def _placement(var: str, path: str, entry: Mapping[str, Any], flavor: Flavor) ->
         priority_class=priority_class,
         resources=resources,
     )
+
+
+def _priority_class(var: str, path: str, entry: Mapping[str, Any]) -> str | None:
+    """``priorityClass``, or its alias ``priorityClassName`` (the public chart's example key)."""
+    given = [key for key in PRIORITY_KEYS if key in entry]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise ConfigError(
+            var, f"{path}: priorityClass and priorityClassName are the same field; set one"
+        )
+    value = entry[given[0]]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            var, f"{path}.{given[0]}: expected a non-empty string, got {_type(value)}"
+        )
+    return value.strip()
 
 
 def _tolerations(var: str, path: str, value: Any) -> list[dict[str, Any]]:
@@ -326,86 +333,22 @@ def apply_container_placement(container: dict[str, Any], placement: Placement) -
     return out
 
 
-# -- customConfig spec files ---------------------------------------------------------------
-
-
-def load_spec_file(variable: str, path: str) -> dict[str, Any]:
-    """A YAML or JSON object from ``path``; an empty path or an empty file is ``{}``."""
-    if not path:
-        return {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(variable, f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(variable, f"{path} is not valid YAML or JSON{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(variable, f"{path}: expected a mapping at the top, got {_type(data)}")
-    return data
-
-
-def check_workflow_params(
-    params: Mapping[str, Any], variable: str = WORKFLOW_FILE_VARIABLE
-) -> None:
-    for key in _RESERVED_WORKFLOW_KEYS:
-        if key in params:
-            raise ConfigError(variable, f"$.{key}: set by the runner; remove it from the file")
-
-
-def check_container_params(
-    params: Mapping[str, Any], variable: str = CONTAINER_FILE_VARIABLE
-) -> None:
-    if "name" in params and params["name"] != MAIN_CONTAINER:
-        raise ConfigError(
-            variable, f"$.name: the ingestion container must be named {MAIN_CONTAINER}"
-        )
-    for i, item in enumerate(params.get("env") or []):
-        if isinstance(item, Mapping) and item.get("name") in CONTRACT_ENV:
-            raise ConfigError(
-                variable, f"$.env[{i}]: {item['name']} is set by the runner (pod contract)"
-            )
-
-
-def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    """``overlay`` merged into a copy of ``base``: objects recursively, lists in
-    ``APPEND_LISTS`` appended (items already present are not repeated), everything else from
-    ``overlay``."""
-    out = copy.deepcopy(dict(base))
-    for key, value in overlay.items():
-        current = out.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            out[key] = deep_merge(current, value)
-        elif key in APPEND_LISTS and isinstance(current, list) and isinstance(value, list):
-            out[key] = current + [copy.deepcopy(v) for v in value if v not in current]
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 # -- start-up validation --------------------------------------------------------------------
 
 
 def validate_settings_for(executor_type: str, settings: Settings) -> list[str]:
     """Check the scheduling variables for ``executor_type``; return warnings for variables that
     have no effect with it. Raises ``ConfigError`` for a bad value."""
+    warnings: list[str] = []
     if executor_type == "argo":
         parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
-        check_workflow_params(
-            load_spec_file(WORKFLOW_FILE_VARIABLE, settings.argo_workflow_spec_file)
-        )
-        check_container_params(
-            load_spec_file(CONTAINER_FILE_VARIABLE, settings.argo_container_spec_file)
-        )
     elif executor_type == "simpleK8s":
         parse_pipeline_type_configs(settings.simplek8s_pipeline_type_configs, "simpleK8s")
-    return unused_variables(executor_type, settings)
+    if executor_type in ("argo", "simpleK8s"):
+        workflow_params, _container_params = spec_files(settings)
+        if executor_type == "simpleK8s":
+            warnings.extend(job_params(workflow_params).warnings)
+    return warnings + unused_variables(executor_type, settings)
 
 
 def unused_variables(executor_type: str, settings: Settings) -> list[str]:
@@ -413,7 +356,8 @@ def unused_variables(executor_type: str, settings: Settings) -> list[str]:
     ``executor_type`` (the other executor's; all of them for ``local``)."""
     used = {
         "argo": {ARGO_VARIABLE, WORKFLOW_FILE_VARIABLE, CONTAINER_FILE_VARIABLE},
-        "simpleK8s": {SIMPLEK8S_VARIABLE},
+        # Collate's chart sets the customConfig files in both modes: both executors use them.
+        "simpleK8s": {SIMPLEK8S_VARIABLE, WORKFLOW_FILE_VARIABLE, CONTAINER_FILE_VARIABLE},
     }.get(executor_type, set())
     values = (
         (ARGO_VARIABLE, settings.argo_pipeline_type_configs),
@@ -437,19 +381,3 @@ def _suggest(pipeline_type: Any) -> str:
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f"; expected one of {', '.join(PIPELINE_TYPES)}"
-
-
-def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__

@@ -16,6 +16,9 @@ The manifest, built by the pure ``job_manifest``::
           containers: [main]
           serviceAccountName / automountServiceAccountToken / imagePullSecrets / securityContext
           tolerations / nodeSelector / priorityClassName   # SIMPLEK8S_PIPELINE_TYPE_CONFIGS
+    # then customConfig: ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH is deep-merged into the
+    # container, and ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH's keys that mean something for a
+    # Job into the pod spec / pod metadata / Job spec (see custom_config).
 
 Kill deletes the Job with ``propagationPolicy: Foreground`` (its pod goes first); a Job that is
 already gone counts as killed. State comes from the Job's conditions (``Complete`` -> success,
@@ -31,6 +34,7 @@ from typing import Any, ClassVar
 from kubernetes import client as k8s
 
 from runtime.executors.base import FAILED, QUEUED, RUNNING, SUCCESS, LaunchSpec, ScheduleSpec
+from runtime.executors.custom_config import JobParams, deep_merge, job_params, spec_files
 from runtime.executors.k8s_client import parse_time_ms, to_dict
 from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import (
@@ -61,6 +65,7 @@ from runtime.settings import Settings
 log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
+NO_PARAMS = JobParams()
 
 
 def job_spec(
@@ -70,26 +75,34 @@ def job_spec(
     placement: Placement,
     pod_labels: dict[str, str],
     pod_annotations: dict[str, str],
+    params: JobParams = NO_PARAMS,
+    container_params: dict[str, Any] | None = None,
     active_deadline_seconds: int | None = None,
     backoff_limit: int = 0,
 ) -> dict[str, Any]:
-    """A JobSpec around ``container`` (also a CronJob's ``jobTemplate.spec``)."""
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "containers": [apply_container_placement(container, placement)],
-    }
+    """A JobSpec around ``container`` (also a CronJob's ``jobTemplate.spec``); ``params`` and
+    ``container_params`` are the customConfig files, merged as in a Workflow. The runner's
+    labels and annotations win over the file's ``podMetadata``: they are how it finds its runs.
+    """
+    container = apply_container_placement(container, placement)
+    if container_params:
+        container = deep_merge(container, container_params)
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
     pod_spec.update(pod_fields(settings))
     pod_spec.update(placement.pod_fields(priority_key="priorityClassName"))
+    if params.pod_spec:
+        pod_spec = deep_merge(pod_spec, params.pod_spec)
     spec: dict[str, Any] = {
         "backoffLimit": backoff_limit,
         "ttlSecondsAfterFinished": settings.argo_ttl_seconds,
     }
     if active_deadline_seconds:
         spec["activeDeadlineSeconds"] = active_deadline_seconds
-    spec["template"] = {
-        "metadata": {"labels": dict(pod_labels), "annotations": dict(pod_annotations)},
-        "spec": pod_spec,
-    }
+    spec.update(params.job_spec)
+    metadata: dict[str, Any] = {"labels": dict(pod_labels), "annotations": dict(pod_annotations)}
+    if params.pod_metadata:
+        metadata = deep_merge(deep_merge(metadata, params.pod_metadata), metadata)
+    spec["template"] = {"metadata": metadata, "spec": pod_spec}
     return spec
 
 
@@ -98,6 +111,8 @@ def job_manifest(
     spec: LaunchSpec,
     *,
     placements: dict[str, Placement] | None = None,
+    params: JobParams = NO_PARAMS,
+    container_params: dict[str, Any] | None = None,
     active_deadline_seconds: int | None = None,
 ) -> dict[str, Any]:
     """The Job that runs ``spec`` (pure: settings + spec -> manifest)."""
@@ -118,6 +133,8 @@ def job_manifest(
             placement=placement_for(placements or {}, spec.pipeline_type),
             pod_labels=obj_labels,
             pod_annotations=obj_annotations,
+            params=params,
+            container_params=container_params,
             active_deadline_seconds=active_deadline_seconds,
         ),
     }
@@ -128,6 +145,8 @@ def cron_job_manifest(
     spec: ScheduleSpec,
     *,
     placements: dict[str, Placement] | None = None,
+    params: JobParams = NO_PARAMS,
+    container_params: dict[str, Any] | None = None,
     active_deadline_seconds: int | None = None,
     history_limit: int = 3,
 ) -> dict[str, Any]:
@@ -161,6 +180,8 @@ def cron_job_manifest(
                     placement=placement_for(placements or {}, spec.pipeline_type),
                     pod_labels=sched_labels,
                     pod_annotations=sched_annotations,
+                    params=params,
+                    container_params=container_params,
                     active_deadline_seconds=active_deadline_seconds,
                 ),
             },
@@ -214,6 +235,8 @@ class SimpleK8sExecutor(KubeExecutor):
         *,
         batch_api: Any = None,
         placements: dict[str, Placement] | None = None,
+        workflow_params: dict[str, Any] | None = None,
+        container_params: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         super().__init__(settings, **options)
@@ -223,6 +246,12 @@ class SimpleK8sExecutor(KubeExecutor):
             if placements is not None
             else parse_pipeline_type_configs(settings.simplek8s_pipeline_type_configs, "simpleK8s")
         )
+        # Collate's chart sets the customConfig files in simple mode too (see custom_config).
+        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
+        self.params = job_params(workflow_params)
+        for warning in self.params.warnings:
+            log.warning(warning)
+        self.container_params = container_params
 
     @property
     def batch_api(self) -> Any:
@@ -235,6 +264,8 @@ class SimpleK8sExecutor(KubeExecutor):
             self.settings,
             spec,
             placements=self.placements,
+            params=self.params,
+            container_params=self.container_params,
             active_deadline_seconds=self.active_deadline_seconds,
         )
 
@@ -243,6 +274,8 @@ class SimpleK8sExecutor(KubeExecutor):
             self.settings,
             spec,
             placements=self.placements,
+            params=self.params,
+            container_params=self.container_params,
             active_deadline_seconds=self.active_deadline_seconds,
         )
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from runtime.demo import STAND_IN
@@ -103,3 +104,107 @@ def test_a_kubernetes_launch_without_any_image_is_a_clear_launch_failure(tmp_pat
     reply = json.loads(result.stderr.strip().splitlines()[-1])
     assert reply["error"]["code"] == "launch_failed"
     assert "INGESTION_IMAGE" in reply["error"]["message"]
+
+
+def test_disable_version_validation_reaches_the_pods_config(tmp_path: Path) -> None:
+    on = invoke(
+        tmp_path,
+        str(MESSAGES / "run_pipeline.json"),
+        "--dry-run",
+        INGESTION_DISABLE_VERSION_VALIDATION="true",
+    )
+    assert on.returncode == 0, on.stderr
+    (doc,) = list(yaml.safe_load_all(on.stdout))
+    server = json.loads(doc["env"]["config"])["workflowConfig"]["openMetadataServerConfig"]
+    assert server["enableVersionValidation"] is False
+    off = invoke(tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run")
+    (doc,) = list(yaml.safe_load_all(off.stdout))
+    server = json.loads(doc["env"]["config"])["workflowConfig"]["openMetadataServerConfig"]
+    assert "enableVersionValidation" not in server
+
+
+#: A runner given only what the docs' minimal values give it, plus the executor the chart sets.
+MINIMAL = {
+    "AGENT_ID": "RemoteRunner",
+    "AUTH_TOKEN": "t0ken-value",
+    "SERVER_URL": "wss://my-cluster.getcollate.io",
+    "SERVER_HOST_API_URL": "https://my-cluster.getcollate.io/api",
+}
+
+
+def invoke_minimal(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``invoke`` in a clean environment: nothing else of the developer's leaks in. The message
+    references secrets; their preflight needs a cluster, so it is off here."""
+    full_env = {
+        "PATH": os.environ["PATH"],
+        "STATE_DIR": str(tmp_path / "state"),
+        "SECRETS_PREFLIGHT": "false",
+        **MINIMAL,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "invoke", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "kind"),
+    [
+        ({"EXECUTOR_TYPE": "simpleK8s"}, "Job"),
+        ({"EXECUTOR_TYPE": "argo"}, "Workflow"),
+        ({"PIPELINE_SERVICE_CLIENT_ENDPOINT": "http://argo-workflows-server:2746"}, "Workflow"),
+    ],
+)
+def test_a_minimal_config_shows_the_default_image_in_a_dry_run(
+    tmp_path: Path, env: dict[str, str], kind: str
+) -> None:
+    result = invoke_minimal(
+        tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run", "--server-version", "1.13.3",
+        **env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (manifest,) = list(yaml.safe_load_all(result.stdout))
+    assert manifest["kind"] == kind
+    text = yaml.safe_dump(manifest)
+    assert "image: docker.getcollate.io/openmetadata/ingestion-base:1.13.3\n" in text
+    assert json.loads(result.stderr.strip().splitlines()[-1])["result"]["state"] == "dryRun"
+
+
+def test_a_minimal_config_with_collates_image_derives_collates_tag(tmp_path: Path) -> None:
+    collate = (
+        "118146679784.dkr.ecr.eu-west-1.amazonaws.com/collate-customers-ingestion-slim-eu-west-1"
+    )
+    result = invoke_minimal(
+        tmp_path, str(MESSAGES / "test_connection.json"), "--dry-run", "--server-version",
+        "1.13.4", EXECUTOR_TYPE="simpleK8s", INGESTION_IMAGE=f"{collate}:om-1.13.3-cl-1.13.3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (job,) = list(yaml.safe_load_all(result.stdout))
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"{collate}:om-1.13.4-cl-1.13.4"
+
+
+def test_without_a_server_version_or_a_tag_the_launch_fails_naming_ingestion_image(
+    tmp_path: Path,
+) -> None:
+    result = invoke_minimal(
+        tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run", EXECUTOR_TYPE="simpleK8s"
+    )
+    assert result.returncode == 1
+    reply = json.loads(result.stderr.strip().splitlines()[-1])
+    assert reply["error"]["code"] == "launch_failed"
+    assert "INGESTION_IMAGE=<repository>:<tag>" in reply["error"]["message"]
+
+
+def test_dynamic_off_without_a_tag_is_warned_at_start_up(tmp_path: Path) -> None:
+    result = invoke_minimal(
+        tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run", "--server-version", "1.13.3",
+        EXECUTOR_TYPE="simpleK8s", DYNAMIC_INGESTION_VERSION_ENABLED="false",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "INGESTION_IMAGE has no tag" in result.stderr
+    assert "launch_failed" in result.stderr.strip().splitlines()[-1]

@@ -94,6 +94,7 @@ def test_values_are_parsed() -> None:
         ("INGESTION_FS_GROUP", "4294967296", "between 0 and"),
         ("INGESTION_FS_GROUP", "1e3", "integer"),
         ("INGESTION_RUN_AS_NON_ROOT", "sometimes", "true or false"),
+        ("INGESTION_DISABLE_VERSION_VALIDATION", "disabled", "true or false"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, fragment: str) -> None:
@@ -211,3 +212,29 @@ def test_root_images_need_run_as_non_root_off() -> None:
 def test_blank_run_as_non_root_keeps_the_default() -> None:
     assert Settings.from_env({"INGESTION_RUN_AS_NON_ROOT": ""}).ingestion_run_as_non_root is True
     assert Settings.from_env({"INGESTION_RUN_AS_NON_ROOT": "no"}).ingestion_run_as_non_root is False
+
+
+@pytest.mark.parametrize(
+    ("raw", "disabled"),
+    [("true", True), ("True", True), ("1", True), ("yes", True), ("false", False), ("", False)],
+)
+def test_disable_version_validation_reads_what_the_public_chart_renders(
+    raw: str, disabled: bool
+) -> None:
+    """The public chart renders ``disableVersionValidation`` quoted when it is truthy."""
+    settings = Settings.from_env({"INGESTION_DISABLE_VERSION_VALIDATION": raw})
+    assert settings.ingestion_disable_version_validation is disabled
+    assert Settings.from_env({}).ingestion_disable_version_validation is False
+
+
+def test_a_bad_version_validation_value_stops_start_up_with_exit_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime"],
+        env={**BASE, "INGESTION_DISABLE_VERSION_VALIDATION": "sure", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "INGESTION_DISABLE_VERSION_VALIDATION" in result.stderr
+    assert "Traceback" not in result.stderr

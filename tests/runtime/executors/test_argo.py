@@ -162,6 +162,25 @@ def test_custom_config_files_are_merged(tmp_path: Path) -> None:
     assert_golden("argo_metadata_custom_config", workflow)
 
 
+def test_the_public_charts_priority_class_name_example_places_the_pod() -> None:
+    chart_example = '{"automation":{"priorityClassName":"high-priority"}}'
+    spec = make_spec("tc-1", kind="automation", pipeline_type="automation", fqn="automation.tc-1")
+    workflow = render(spec, ARGO_PIPELINE_TYPE_CONFIGS=chart_example)
+    check(workflow)
+    assert workflow["spec"]["podPriorityClassName"] == "high-priority"
+    assert "podPriorityClassName" not in render()["spec"]
+
+
+def test_priority_class_name_in_workflow_params_is_the_pod_priority_class(tmp_path: Path) -> None:
+    """The same customConfig file means the same for a Job and a Workflow."""
+    wf_file = tmp_path / "workflow-params.yaml"
+    wf_file.write_text("priorityClassName: high-priority\n")
+    workflow = render(ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH=str(wf_file))
+    check(workflow)
+    assert workflow["spec"]["podPriorityClassName"] == "high-priority"
+    assert "priorityClassName" not in workflow["spec"]
+
+
 @pytest.mark.parametrize("shape", sorted(SECURITY_ENVS))
 def test_security_context_on_the_workflow_pod(shape: str) -> None:
     """Pod-level ids go in the Workflow's spec.securityContext, which Argo puts on the pod: its

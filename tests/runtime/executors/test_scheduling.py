@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from runtime.errors import ConfigError
+from runtime.executors.custom_config import deep_merge, load_spec_file
 from runtime.executors.scheduling import (
     PIPELINE_TYPES,
     Placement,
-    deep_merge,
-    load_spec_file,
     merge_resources,
     parse_pipeline_type_configs,
     validate_settings_for,
@@ -76,6 +75,26 @@ def test_placement_pod_fields_use_the_executors_priority_key() -> None:
     assert (
         placement.pod_fields(priority_key="podPriorityClassName")["podPriorityClassName"] == "high"
     )
+
+
+@pytest.mark.parametrize("flavor", ["argo", "simpleK8s"])
+def test_priority_class_name_is_an_alias_of_priority_class(flavor: Any) -> None:
+    """The public chart's own example: ``{"automation":{"priorityClassName":"high-priority"}}``."""
+    alias = parse_pipeline_type_configs(
+        {"automation": {"priorityClassName": " high-priority "}}, flavor
+    )
+    plain = parse_pipeline_type_configs({"automation": {"priorityClass": "high-priority"}}, flavor)
+    assert alias == plain
+    assert alias["automation"].priority_class == "high-priority"
+
+
+@pytest.mark.parametrize("flavor", ["argo", "simpleK8s"])
+def test_priority_class_and_its_alias_together_are_refused(flavor: Any) -> None:
+    raw = {"metadata": {"priorityClass": "a", "priorityClassName": "a"}}
+    with pytest.raises(ConfigError, match=r"\$.metadata: priorityClass and priorityClassName"):
+        parse_pipeline_type_configs(raw, flavor)
+    with pytest.raises(ConfigError, match=r"\$.metadata.priorityClassName: expected a non-empty"):
+        parse_pipeline_type_configs({"metadata": {"priorityClassName": 3}}, flavor)
 
 
 BAD_ARGO: list[tuple[Any, str]] = [
@@ -247,10 +266,12 @@ def test_validate_settings_for_checks_spec_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         validate_settings_for("argo", settings)
     assert info.value.variable == "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH"
-    assert validate_settings_for("simpleK8s", settings) == [
-        "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH is set but has no effect with "
-        "EXECUTOR_TYPE=simpleK8s"
-    ]
+    # Collate's chart sets the customConfig files in simple mode too: simpleK8s reads them
+    # (it warned "no effect" before issue 12), so a missing file is an error there as well.
+    with pytest.raises(ConfigError) as info:
+        validate_settings_for("simpleK8s", settings)
+    assert info.value.variable == "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH"
+    assert len(validate_settings_for("local", settings)) == 1
     reserved = tmp_path / "wf.yaml"
     reserved.write_text("entrypoint: other\n")
     with pytest.raises(ConfigError, match=r"\$.entrypoint: set by the runner"):

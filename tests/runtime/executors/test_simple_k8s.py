@@ -4,6 +4,8 @@ mapping. The executor's API behaviour is in test_k8s_executor.py."""
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,6 +99,99 @@ def test_job_shape() -> None:
     assert pod["imagePullSecrets"] == [{"name": "omd-registry-credentials"}]
     assert spec["template"]["metadata"]["annotations"]["hybrid-runner.io/run-id"] == "run-0001"
     assert "activeDeadlineSeconds" not in render()["spec"]
+
+
+def test_the_public_charts_priority_class_name_example_places_the_pod() -> None:
+    chart_example = '{"automation":{"priorityClassName":"high-priority"}}'
+    spec = make_spec("tc-1", kind="automation", pipeline_type="automation", fqn="automation.tc-1")
+    workflow = render(spec, SIMPLEK8S_PIPELINE_TYPE_CONFIGS=chart_example)
+    check(workflow)
+    assert workflow["spec"]["template"]["spec"]["priorityClassName"] == "high-priority"
+    assert "priorityClassName" not in render()["spec"]["template"]["spec"]
+
+
+def test_custom_config_files_apply_to_the_job(tmp_path: Path) -> None:
+    """Collate's chart sets customConfig in simple mode too: the same files as the Argo test,
+    plus the Workflow keys that map to a Job field under another name."""
+    wf_file = tmp_path / "workflow-params.yaml"
+    wf_file.write_text(
+        "tolerations:\n"
+        "  - {key: spot, operator: Exists, effect: NoSchedule}\n"
+        "nodeSelector: {kubernetes.io/arch: amd64}\n"
+        "podMetadata:\n  labels: {team: data, hybrid-runner.io/run-id: not-mine}\n"
+        "podPriorityClassName: ingestion-low\n"
+        "activeDeadlineSeconds: 7200\n"
+        "ttlStrategy: {secondsAfterCompletion: 600}\n"
+    )
+    c_file = tmp_path / "container-params.json"
+    c_file.write_text(
+        json.dumps(
+            {
+                "env": [{"name": "HTTP_PROXY", "value": "http://proxy:3128"}],
+                "securityContext": {"runAsUser": 1000},
+                "imagePullPolicy": "Always",
+            }
+        )
+    )
+    job = render(
+        ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH=str(wf_file),
+        ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH=str(c_file),
+        **DOC_SETTINGS,
+    )
+    check(job)
+    assert job["spec"]["activeDeadlineSeconds"] == 7200
+    assert job["spec"]["ttlSecondsAfterFinished"] == 600
+    template = job["spec"]["template"]
+    pod = template["spec"]
+    # The doc configs' toleration for metadata first, then the file's.
+    assert pod["tolerations"][-1] == {"key": "spot", "operator": "Exists", "effect": "NoSchedule"}
+    assert len(pod["tolerations"]) == 2
+    assert pod["nodeSelector"] == {"node-pool": "ingestion", "kubernetes.io/arch": "amd64"}
+    assert pod["priorityClassName"] == "ingestion-low"
+    # The runner's labels win: they are how it finds its runs.
+    assert template["metadata"]["labels"]["team"] == "data"
+    assert template["metadata"]["labels"]["hybrid-runner.io/run-id"] == "run-0001"
+    container = pod["containers"][0]
+    assert container["env"][-1] == {"name": "HTTP_PROXY", "value": "http://proxy:3128"}
+    assert container["env"][0]["name"] == "config"
+    assert container["securityContext"]["runAsUser"] == 1000
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["imagePullPolicy"] == "Always"
+    assert_golden("job_metadata_custom_config", job)
+
+
+def test_custom_config_applies_to_scheduled_jobs_and_warns_about_argo_only_keys(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wf_file = tmp_path / "workflow-params.yaml"
+    wf_file.write_text("nodeSelector: {pool: ingestion}\npodGC: {strategy: OnPodSuccess}\n")
+    c_file = tmp_path / "container-params.yaml"
+    c_file.write_text("imagePullPolicy: Always\n")
+    with caplog.at_level(logging.WARNING, logger="runtime.executors.simple_k8s"):
+        executor = SimpleK8sExecutor.from_settings(
+            make_settings(
+                ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH=str(wf_file),
+                ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH=str(c_file),
+            )
+        )
+    assert [r.getMessage() for r in caplog.records] == [
+        "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH: $.podGC has no meaning for a Kubernetes Job "
+        "(EXECUTOR_TYPE=simpleK8s) and is ignored"
+    ]
+    spec = ScheduleSpec(
+        pipeline_fqn="mysql_prod.mysql_prod_metadata_Ab12",
+        pipeline_type="metadata",
+        config={"source": {"type": "mysql"}},
+        image="registry.example.com/ingestion:om-1.11.1-cl-1.11.1",
+        schedule="30 2 * * *",
+        timezone="UTC",
+    )
+    (cron,) = executor.render_schedule(spec)
+    check(cron)
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "ingestion"}
+    assert "podGC" not in pod
+    assert pod["containers"][0]["imagePullPolicy"] == "Always"
 
 
 @pytest.mark.parametrize("shape", sorted(SECURITY_ENVS))
