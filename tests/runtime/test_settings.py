@@ -211,3 +211,17 @@ def test_root_images_need_run_as_non_root_off() -> None:
 def test_blank_run_as_non_root_keeps_the_default() -> None:
     assert Settings.from_env({"INGESTION_RUN_AS_NON_ROOT": ""}).ingestion_run_as_non_root is True
     assert Settings.from_env({"INGESTION_RUN_AS_NON_ROOT": "no"}).ingestion_run_as_non_root is False
+
+
+@pytest.mark.parametrize("executor", ["argo", "simpleK8s"])
+def test_kubernetes_secrets_need_the_service_account_token_in_ingestion_pods(
+    executor: str,
+) -> None:
+    env = {"EXECUTOR_TYPE": executor, "INGESTION_AUTOMOUNT_SA_TOKEN": "false"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert caught.value.variable == "INGESTION_AUTOMOUNT_SA_TOKEN"
+    assert "SECRETS_MANAGER=kubernetes" in str(caught.value)
+    # Another store, or no pods at all, has no use for the token.
+    Settings.from_env({**env, "SECRETS_MANAGER": "managed-aws"})
+    Settings.from_env({**env, "EXECUTOR_TYPE": "local"})
