@@ -12,8 +12,10 @@ store, and each pod gets what a fresh process would:
 * the script run as ``__main__`` (``runpy``), its exit code, stdout and stderr (where
   OpenMetadata's own log handler writes) captured for that pod alone.
 
-Input on stdin: ``[{"script": path, "env": {...}}, ...]``; output on stdout: one JSON list of
-``{"code", "stdout", "stderr"}``. The scripts print digests, never secret values.
+Input on stdin: ``[{"script": path, "env": {...}}, ...]``; output: one JSON list of
+``{"code", "stdout", "stderr"}`` written to the file named by the only argument (not to stdout,
+where a library writing to the file descriptor directly would corrupt it). The scripts print
+digests, never secret values.
 """
 
 from __future__ import annotations
@@ -73,7 +75,6 @@ def run_pod(script: str, env: dict[str, str], levels: dict[str, int]) -> dict[st
 
 def main() -> int:
     jobs = json.load(sys.stdin)
-    stdout = sys.stdout
     levels = _logger_levels()
     results = []
     for job in jobs:
@@ -82,8 +83,8 @@ def main() -> int:
         if folder not in sys.path:
             sys.path.insert(0, folder)  # as `python <script>` does
         results.append(run_pod(script, job["env"], levels))
-    json.dump(results, stdout)
-    stdout.flush()
+    with open(sys.argv[1], "w", encoding="utf-8") as out:
+        json.dump(results, out)
     return 0
 
 

@@ -169,12 +169,13 @@ def image_env(home: Path, python: Path) -> dict[str, str]:
 
 
 def run_openmetadata(
-    python: Path, pods: list[tuple[str, dict[str, str]]], timeout: float = 240
+    python: Path, pods: list[tuple[str, dict[str, str]]], workdir: Path, timeout: float = 240
 ) -> list[PodResult]:
     """Each (entrypoint, environment) through the OpenMetadata image's entrypoint script."""
     jobs = [{"script": str(SCRIPTS / ENTRYPOINTS[e]), "env": env} for e, env in pods]
+    results = workdir / "openmetadata-results.json"
     done = subprocess.run(
-        [str(python), str(PODS_DRIVER)],
+        [str(python), str(PODS_DRIVER), str(results)],
         input=json.dumps(jobs),
         env=pods[0][1],  # the interpreter starts as the first pod would
         capture_output=True,
@@ -184,7 +185,8 @@ def run_openmetadata(
         cwd=SCRIPTS,
     )
     assert done.returncode == 0, f"the OpenMetadata driver failed:\n{done.stderr[-4000:]}"
-    return [PodResult(r["code"], r["stdout"], r["stderr"]) for r in json.loads(done.stdout)]
+    found = json.loads(results.read_text())
+    return [PodResult(r["code"], r["stdout"], r["stderr"]) for r in found]
 
 
 def openmetadata_log_lines(stderr: str) -> list[str]:

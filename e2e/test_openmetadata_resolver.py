@@ -183,7 +183,7 @@ def proof(
                     },
                 )
             )
-    outcomes = iter(run_openmetadata(openmetadata_python, pods))
+    outcomes = iter(run_openmetadata(openmetadata_python, pods, workdir))
     for entrypoint in ENTRYPOINTS:
         result.present[entrypoint] = next(outcomes)
         result.missing[entrypoint] = next(outcomes)
