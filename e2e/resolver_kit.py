@@ -33,9 +33,14 @@ REPO = E2E.parent
 SCRIPTS = E2E / "images" / "openmetadata"
 PODS_DRIVER = E2E / "openmetadata_pods.py"
 MESSAGES = REPO / "tests" / "messages"
-ENTRYPOINTS = {"run_pipeline": "main.py", "test_connection": "run_automation.py"}
-#: The executor rendering each entrypoint's workload: both renderers are covered.
-EXECUTORS = {"run_pipeline": "simpleK8s", "test_connection": "argo"}
+#: Request type -> the command its pods run. deploy_pipeline: the pod of every scheduled run.
+ENTRYPOINTS = {
+    "run_pipeline": "main.py",
+    "test_connection": "run_automation.py",
+    "deploy_pipeline": "main.py",
+}
+#: The executor rendering each request's workload: both renderers are covered.
+EXECUTORS = {"run_pipeline": "simpleK8s", "test_connection": "argo", "deploy_pipeline": "argo"}
 IMAGE = "docker.getcollate.io/openmetadata/ingestion:e2e"
 CHECK_PREFIX = "openmetadata-check:"
 
@@ -88,19 +93,20 @@ def sha256_hex(value: str) -> str:
 def message(entrypoint: str, reference: str, run_id: str) -> dict[str, Any]:
     """The sample frame of ``entrypoint`` with the connection's password set to ``reference``
     (the only reference: the server connection's token is plain text here)."""
-    name = "run_pipeline.json" if entrypoint == "run_pipeline" else "test_connection.json"
-    frame: dict[str, Any] = copy.deepcopy(json.loads((MESSAGES / name).read_text()))
+    frame: dict[str, Any] = copy.deepcopy(json.loads((MESSAGES / f"{entrypoint}.json").read_text()))
     frame["id"] = f"req-{run_id}"
-    frame["runId"] = run_id
-    if entrypoint == "run_pipeline":
-        config = frame["config"]
-        config["pipelineRunId"] = run_id
-        connection = config["source"]["serviceConnection"]["config"]
-        server = config["workflowConfig"]["openMetadataServerConfig"]
-    else:
+    if "runId" in frame:  # a schedule has no run id: each run gets its own
+        frame["runId"] = run_id
+    if entrypoint == "test_connection":
         workflow = frame["workflow"]
         connection = workflow["request"]["connection"]["config"]
         server = workflow["openMetadataServerConnection"]
+    else:
+        config = frame["config"]
+        if "pipelineRunId" in config:
+            config["pipelineRunId"] = run_id
+        connection = config["source"]["serviceConnection"]["config"]
+        server = config["workflowConfig"]["openMetadataServerConfig"]
     connection["authType"]["password"] = reference
     server["securityConfig"]["jwtToken"] = "e2e-plain-jwt-not-a-reference"
     return frame

@@ -4,10 +4,12 @@ The tier the product's promise rests on: references like ``secret:/my/database/p
 resolved by the ingestion process with OpenMetadata's secrets managers, from the provider, loader
 and variables the runner puts on the pod. For each store (Kubernetes on the local control plane,
 AWS on moto's server, Azure on the HTTPS Key Vault fake, GCP on the gRPC fake) and both
-entrypoints (run_pipeline -> ``main.py``, test_connection -> ``run_automation.py``):
+entrypoints (run_pipeline -> ``main.py``, test_connection -> ``run_automation.py``, and the
+pod of a scheduled run, deploy_pipeline -> ``main.py``):
 
 1. a canary is stored under the docs' reference form;
-2. ``hybrid-runner invoke --dry-run`` (the runner itself, preflight on) renders the pod;
+2. ``hybrid-runner invoke --dry-run`` (the runner itself, preflight on) renders the pod (for
+   deploy_pipeline, the CronWorkflow's);
 3. openmetadata-ingestion (pinned in e2e/images/openmetadata/requirements/, in its own venv:
    e2e/openmetadata_venv.py) runs the OpenMetadata image's entrypoint with exactly that pod's
    environment plus the store's named overrides (e2e/resolver_stores.py lists them and why):
@@ -231,7 +233,7 @@ def test_a_missing_reference_is_refused_by_preflight_and_named_by_openmetadata(
     assert "OpenMetadata returned an empty value" in outcome.stdout
     assert not [line for line in logged if " ERROR " in line], "\n".join(logged)
     assert any("Resolved a null secret value" in line for line in logged)
-    if entrypoint == "run_pipeline":
+    if ENTRYPOINTS[entrypoint] == "main.py":  # a pipeline, scheduled or not
         assert [line for line in naming if " INFO " in line], "\n".join(logged)
     else:
         assert not naming, "OpenMetadata now names it: update README's Managing secrets"
