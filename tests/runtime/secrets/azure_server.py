@@ -9,9 +9,7 @@ authorization=..., resource=...`` challenge, then serves the secrets paths the S
 It can refuse (403), slow down, and counts value reads so tests can prove the runner makes none.
 
 Use with the real ``SecretClient(vault.url, StaticTokenCredential(vault.token),
-verify_challenge_resource=False, connection_verify=vault.ca_file)``. Given a certificate for
-``<vault>.vault.azure.net`` (``certificate=``), it can stand behind a proxy for the vault's real
-name, which is how the resolver tier reaches it from OpenMetadata's unmodified client.
+verify_challenge_resource=False, connection_verify=vault.ca_file)``.
 """
 
 from __future__ import annotations
@@ -130,8 +128,7 @@ class FakeKeyVault:
     api_versions_seen: set[str]
 
     def __init__(self, cert_dir: Path, *, certificate: tuple[Path, Path] | None = None) -> None:
-        """``certificate``: (certificate chain PEM, key PEM) to serve instead of a self-signed
-        one for 127.0.0.1; ``ca_file`` is then the chain (clients may trust their own CA)."""
+        """``certificate``: (chain, key) PEM files to serve, e.g. for <vault>.vault.azure.net."""
         self.ca_file, self._key_file = certificate or make_certificate(cert_dir)
         self.token = "fake-token-" + secrets.token_hex(8)
         self._secrets: dict[str, _Secret] = {}
