@@ -137,7 +137,7 @@ class Proof:
     """Everything one store's run produced, per entrypoint."""
 
     store: Store
-    canary: str
+    canary: str = field(repr=False)  # a failure report shows the Proof: never the value
     refused: dict[str, dict[str, object]] = field(default_factory=dict)
     present: dict[str, PodResult] = field(default_factory=dict)
     missing: dict[str, PodResult] = field(default_factory=dict)
