@@ -651,6 +651,19 @@ class Settings:
             raise ConfigError(
                 "AZURE_KEY_VAULT_NAME", f"required when SECRETS_MANAGER={self.secrets_manager}"
             )
+        if (
+            self.secrets_manager == "kubernetes"
+            and self.executor_type != "local"
+            and not self.ingestion_automount_sa_token
+        ):
+            # kubernetes_secrets_manager.py calls load_incluster_config() when the pod says
+            # KUBERNETES_IN_CLUSTER=true: without the token every run fails before it starts.
+            raise ConfigError(
+                "INGESTION_AUTOMOUNT_SA_TOKEN",
+                "false contradicts SECRETS_MANAGER=kubernetes: OpenMetadata's Kubernetes secrets "
+                "manager reads the ingestion pod's service account token (in-cluster "
+                "configuration) as it starts, so every run would fail",
+            )
         if self.server_url:
             scheme = urlsplit(self.server_url).scheme
             if scheme in ("ws", "http") and not self.allow_insecure_ws:

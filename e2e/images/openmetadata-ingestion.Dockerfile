@@ -35,41 +35,21 @@ ENV HOME=/home/openmetadata \
 USER openmetadata
 WORKDIR /ingestion
 
-# openmetadata-ingestion 2.0.7.0 with only what its secrets code path and models import.
+# openmetadata-ingestion 2.0.7.0 with only what its secrets code path and models import. The list
+# is e2e/images/openmetadata/requirements/, one file per pip step, each saying what it holds and
+# why; the resolver tier (e2e/openmetadata_venv.py) installs the same files the same way.
 # Its full dependency set cannot install here: collate-data-diff -> dbt-core ->
-# dbt-core-experimental-parser downloads a wheel from GitHub at build time. So:
-# 1. openmetadata-ingestion and collate-data-diff without their dependencies (`metadata`'s
-#    package __init__ imports `data_diff`);
-# 2. what importing the workflow and automations models and the secrets manager factory needs:
-#    pydantic, pydantic-settings, email-validator (the models), sqlalchemy, antlr4 4.9.2 (4.13
-#    cannot load OpenMetadata's generated parser), jinja2, jsonpatch, cachetools, chardet,
-#    cached-property, tenacity, google-crc32c, cryptography, requests, python-dateutil (the
-#    `metadata` modules the package __init__ pulls in), attrs, pytz, tabulate, rich, dsnparse,
-#    toml, pyyaml (data_diff, and yaml for the `config` text);
-# 3. collate-sqllineage (imported by the same package __init__; it brings sqlfluff and sqlglot);
-# 4. the secrets stores' SDKs: secrets_manager_factory imports every store (boto3 for AWS
-#    Secrets Manager and SSM, google-cloud-secret-manager, azure-identity and
-#    azure-keyvault-secrets), and kubernetes is the store the kind tier uses in-cluster.
-# Left out: the connectors' drivers (pymysql, ...), dbt, airflow and everything the server calls
-# need. Separate steps: one combined install leaves pip's resolver backtracking for minutes.
-# Pins: what pip resolved within openmetadata-ingestion's own specifiers (antlr4, chardet,
-# cached-property, tabulate, collate-sqllineage and google-cloud-secret-manager are its exact
-# pins; kubernetes<36, boto3~=1.41.5). python-dateutil is pinned below 3: step 2 alone resolves
-# 4.0.0, which botocore then downgrades.
-RUN pip install --user --no-deps \
-      "openmetadata-ingestion==2.0.7.0" \
-      "collate-data-diff==0.11.18"
-RUN pip install --user \
-      "pydantic==2.14.4" "pydantic-settings==2.16.3" "email-validator==2.4.0" \
-      "sqlalchemy==2.0.58" "antlr4-python3-runtime==4.9.2" "jinja2==3.1.6" "jsonpatch==1.48" \
-      "cachetools==8.0.2" "chardet==4.0.0" "cached-property==1.5.2" "tenacity==9.2.1" \
-      "google-crc32c==1.9.0" "cryptography==50.0.2" "requests==2.34.2" \
-      "python-dateutil==2.9.0.post0" "attrs==26.1.0" "pytz==2026.6" "tabulate==0.9.0" \
-      "rich==15.0.0" "dsnparse==0.1.15" "toml==0.10.2" "pyyaml==6.0.4"
-RUN pip install --user "collate-sqllineage==2.1.7"
-RUN pip install --user \
-      "boto3==1.41.5" "google-cloud-secret-manager==2.24.0" "azure-identity==1.27.0" \
-      "azure-keyvault-secrets==4.12.0" "kubernetes==35.0.0" \
+# dbt-core-experimental-parser downloads a wheel from GitHub at build time. So: step 1 without
+# dependencies (openmetadata-ingestion, collate-data-diff), then what importing the workflow and
+# automations models and the secrets manager factory needs, then collate-sqllineage, then the
+# stores' SDKs. Left out: the connectors' drivers (pymysql, ...), dbt, airflow and everything the
+# server calls need. Separate steps: one combined install leaves pip's resolver backtracking for
+# minutes.
+COPY --chown=openmetadata:openmetadata e2e/images/openmetadata/requirements/ /tmp/om-requirements/
+RUN pip install --user --no-deps -r /tmp/om-requirements/1-no-deps.txt
+RUN pip install --user -r /tmp/om-requirements/2-models.txt
+RUN pip install --user -r /tmp/om-requirements/3-sqllineage.txt
+RUN pip install --user -r /tmp/om-requirements/4-stores.txt \
  && python -c "import metadata.generated.schema.metadataIngestion.workflow, \
 metadata.generated.schema.entity.automations.workflow, \
 metadata.utils.secrets.secrets_manager_factory"

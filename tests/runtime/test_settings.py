@@ -238,3 +238,17 @@ def test_a_bad_version_validation_value_stops_start_up_with_exit_2() -> None:
     assert result.returncode == 2
     assert "INGESTION_DISABLE_VERSION_VALIDATION" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("executor", ["argo", "simpleK8s"])
+def test_kubernetes_secrets_need_the_service_account_token_in_ingestion_pods(
+    executor: str,
+) -> None:
+    env = {"EXECUTOR_TYPE": executor, "INGESTION_AUTOMOUNT_SA_TOKEN": "false"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert caught.value.variable == "INGESTION_AUTOMOUNT_SA_TOKEN"
+    assert "SECRETS_MANAGER=kubernetes" in str(caught.value)
+    # Another store, or no pods at all, has no use for the token.
+    Settings.from_env({**env, "SECRETS_MANAGER": "managed-aws"})
+    Settings.from_env({**env, "EXECUTOR_TYPE": "local"})

@@ -36,6 +36,10 @@ def main() -> int:
         config = OpenMetadataWorkflowConfig.model_validate(data)
     except ValidationError as exc:
         return config_failure(exc)
+    # As OpenMetadata's BaseWorkflow does before its client builds the secrets manager.
+    from metadata.utils.logger import set_loggers_level
+
+    set_loggers_level(config.workflowConfig.loggerLevel.value)
     server = config.workflowConfig.openMetadataServerConfig
     return check(
         server.secretsManagerProvider,

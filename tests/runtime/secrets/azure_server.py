@@ -127,8 +127,9 @@ class FakeKeyVault:
 
     api_versions_seen: set[str]
 
-    def __init__(self, cert_dir: Path) -> None:
-        self.ca_file, self._key_file = make_certificate(cert_dir)
+    def __init__(self, cert_dir: Path, *, certificate: tuple[Path, Path] | None = None) -> None:
+        """``certificate``: (chain, key) PEM files to serve, e.g. for <vault>.vault.azure.net."""
+        self.ca_file, self._key_file = certificate or make_certificate(cert_dir)
         self.token = "fake-token-" + secrets.token_hex(8)
         self._secrets: dict[str, _Secret] = {}
         self._denied: set[str] = set()

@@ -79,7 +79,10 @@ class _Abort(Exception):
 class FakeSecretManager:
     """In-memory Secret Manager; ``start()`` returns the port on 127.0.0.1."""
 
-    def __init__(self, max_workers: int = 64) -> None:
+    def __init__(self, max_workers: int = 64, *, tls: tuple[bytes, bytes] | None = None) -> None:
+        """``tls``: (certificate chain PEM, key PEM) to serve TLS instead of plaintext, e.g. a
+        certificate for ``secretmanager.googleapis.com`` when a proxy routes that name here."""
+        self._tls = tls
         self._secrets: dict[tuple[str, str], _Secret] = {}
         self._lock = threading.Lock()
         self._max_workers = max_workers
@@ -143,7 +146,12 @@ class FakeSecretManager:
         }
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=self._max_workers))
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-        self.port = server.add_insecure_port("127.0.0.1:0")
+        if self._tls is None:
+            self.port = server.add_insecure_port("127.0.0.1:0")
+        else:
+            cert_pem, key_pem = self._tls
+            credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)])
+            self.port = server.add_secure_port("127.0.0.1:0", credentials)
         server.start()
         self._server = server
         return self.port
