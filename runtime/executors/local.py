@@ -416,7 +416,7 @@ class LocalExecutor:
             window, total = b"", 0
         except OSError as exc:
             raise ExecutorUnavailable(f"cannot read the output of run {run_id!r}: {exc}") from None
-        return log_chunk(window, start=start, total=total, final=final)
+        return log_chunk(window, start=start, total=total, final=final, limit=self.log_chunk_bytes)
 
     # ------------------------------------------------------------------ schedules
 

@@ -108,6 +108,32 @@ async def test_a_run_goes_queued_running_success_and_keeps_its_output(
     assert (past.content, past.after, past.total) == ("", None, chunk.total)
 
 
+async def test_a_log_of_invalid_bytes_pages_in_chunks_of_at_most_64_kib_of_utf8(
+    tmp_path: Path,
+) -> None:
+    # Each 0xFF becomes U+FFFD, three bytes of UTF-8: a 64 KiB window used to decode to a
+    # 196,605-byte chunk, three times the documented bound.
+    write_ff = shlex.join(
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'\\xff' * 100000)"]
+    )
+    ex = LocalExecutor(settings_for(tmp_path, LOCAL_PIPELINE_COMMAND=write_ff))
+    await ex.start()
+    try:
+        await asyncio.to_thread(ex.launch, spec())
+        assert (await settle(ex, "run-1")).state == "success"
+        contents, after = [], 0
+        while True:
+            chunk = ex.logs("run-1", after=after)
+            contents.append(chunk.content)
+            if chunk.after is None:
+                break
+            after = chunk.after
+    finally:
+        await ex.stop()
+    assert max(len(c.encode()) for c in contents) <= 64 * 1024
+    assert "".join(contents) == "\ufffd" * 100_000
+
+
 async def test_a_failing_run_reports_its_exit_code(executor: LocalExecutor) -> None:
     await asyncio.to_thread(executor.launch, spec(standIn={"seconds": 0, "exitCode": 3}))
     record = await settle(executor, "run-1")
