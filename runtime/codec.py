@@ -214,7 +214,20 @@ def _loads(text: str | bytes) -> tuple[Any, bool]:
                 return orjson.loads(text), brackets > limits.MAX_DEPTH
             except orjson.JSONDecodeError:
                 pass
-    return json.loads(text, parse_int=limits.parse_int), True
+    try:
+        return json.loads(text, parse_int=limits.parse_int), True
+    except RecursionError:
+        if not isinstance(text, str):
+            raise
+        # Deeper than the parser recurses: cut below the depth limit, so that the id can still
+        # be read. A text that is not JSON once cut was not JSON before: the first error stands.
+        try:
+            cut = limits.shallow(text)
+            constant = limits.parse_constant
+            return json.loads(cut, parse_int=limits.parse_int, parse_constant=constant), True
+        except ValueError:
+            pass
+        raise
 
 
 def _load_object(text: str | bytes) -> tuple[dict[str, Any], bool]:

@@ -11,6 +11,7 @@ refuses them here as ``invalid_message`` naming the field, before any handler ru
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -44,6 +45,46 @@ def parse_int(text: str) -> int | HugeInt:
     return int(text)
 
 
+class _TooDeep:
+    """Where ``shallow`` cut a container nested deeper than ``MAX_DEPTH``."""
+
+
+TOO_DEEP = _TooDeep()
+# A JSON string (skipped whole: brackets inside it are text), or a run of opening or of closing
+# brackets (one token for "[[[[...", so a frame of brackets costs one step per run).
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]+|[\]}]+')
+
+
+def shallow(text: str) -> str:
+    """``text`` with each container nested deeper than ``MAX_DEPTH`` replaced by ``NaN``.
+
+    A frame too deep for the parser's recursion (about 1,000 levels) is still valid JSON with
+    an id; cut this way it parses, the id is read, and ``parse_constant`` turns each ``NaN``
+    into ``TOO_DEEP``, refused by ``first_problem`` like any over-deep value."""
+    limit = MAX_DEPTH + 1  # the depth of the containers that are cut
+    pieces, depth, cut_at, kept = [], 0, -1, 0
+    for match in _TOKENS.finditer(text):
+        token, start = match.group(), match.start()
+        if token[0] == '"':
+            continue
+        if token[0] in "[{":
+            if depth < limit <= depth + len(token):
+                cut_at = start + (limit - depth - 1)
+            depth += len(token)
+        else:
+            if depth >= limit > depth - len(token) and cut_at >= 0:
+                pieces += [text[kept:cut_at], "NaN"]
+                kept, cut_at = start + (depth - limit) + 1, -1
+            depth -= len(token)
+    pieces.append(text[kept:])
+    return "".join(pieces)
+
+
+def parse_constant(name: str) -> float | _TooDeep:
+    """``parse_constant`` for a text cut by ``shallow``."""
+    return TOO_DEEP if name == "NaN" else float(name)
+
+
 def has_lone_surrogate(text: str) -> bool:
     """True when ``text`` holds a code point in U+D800..U+DFFF (no UTF-8 form)."""
     if text.isascii():
@@ -69,6 +110,8 @@ def _scalar_problem(value: Any) -> str | None:
         return "contains a lone surrogate (U+D800..U+DFFF), which has no UTF-8 form"
     if isinstance(value, HugeInt):
         return f"an integer of {value.digits} digits (at most {MAX_INT_DIGITS})"
+    if value is TOO_DEEP:
+        return f"nested deeper than {MAX_DEPTH} levels"
     return None
 
 

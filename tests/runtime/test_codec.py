@@ -263,7 +263,9 @@ def test_frames_json_accepts_are_accepted(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[" * 5000 + "]" * 5000, "frame is not valid JSON: maximum recursion depth exceeded"),
+        # Read despite its depth (cut below the limit), so the answer says what it is.
+        ("[" * 5000 + "]" * 5000, "frame must be a JSON object, got array"),
+        ("[" * 5000 + "]" * 4999, "frame is not valid JSON: maximum recursion depth exceeded"),
         ("\ufeff{}", "frame is not valid JSON: Unexpected UTF-8 BOM"),
         ("{}\x0c", "frame is not valid JSON: Extra data: line 1 column 3 (char 2)"),
         ('{"a": NaN', "frame is not valid JSON: Expecting ',' delimiter"),
@@ -294,10 +296,18 @@ def test_nesting_is_allowed_to_64_levels_and_refused_beyond() -> None:
     assert caught.value.message.endswith(": nested deeper than 64 levels")
 
 
+@pytest.mark.parametrize("levels", [2_000, 100_000])
+def test_nesting_beyond_the_parsers_recursion_still_echoes_the_id(levels: int) -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_request(_nested_config(levels))
+    assert (caught.value.code, caught.value.request_id) == ("invalid_message", "d")
+    assert caught.value.message.endswith(": nested deeper than 64 levels")
+
+
 def test_unknown_members_are_ignored_whatever_they_hold() -> None:
     frame = (
         '{"type": "status", "id": "s", "n": ' + "9" * 5000 + r', "s": "\ud800",'
-        ' "deep": ' + "[" * 500 + "]" * 500 + "}"
+        ' "deep": ' + "[" * 5000 + "]" * 5000 + "}"
     )
     assert codec.decode_request(frame) == Status(id="s")
 
