@@ -26,6 +26,7 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` and ``runtime`` i
 
 from bench._common import RESULTS, ROOT, machine
 from bench.kind_sections import image_section, kind_start_section
+from bench.max_requests_rss import section as max_requests_section
 
 BENCHMARKS = (
     "status_roundtrip",
@@ -37,6 +38,7 @@ BENCHMARKS = (
     "startup",
     "image_build",
     "kind_pod_start",
+    "max_requests_rss",
 )
 DOC = ROOT / "docs" / "performance.md"
 MB = 1_000_000
@@ -867,6 +869,8 @@ def render() -> str:
         sections += launch_section(results["launch_overhead"], summary)
     sections += image_section(results.get("image_build"), summary)
     sections += kind_start_section(results.get("kind_pod_start"), summary)
+    if "max_requests_rss" in results:
+        sections += max_requests_section(results["max_requests_rss"], summary)
     analysis = analysis_lines(results, rt_runs)
     lines = [
         "# Performance",

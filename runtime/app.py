@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from runtime.connection import Connection
 from runtime.context import Context
 from runtime.dispatch import Dispatcher
+from runtime.errors import RunnerError, StartupError
 
 log = logging.getLogger("runtime.app")
 
@@ -74,8 +75,15 @@ class Runner:
     async def start(self) -> None:
         self.web_runner = web.AppRunner(self.web_app(), access_log=None, handle_signals=False)
         await self.web_runner.setup()
-        site = web.TCPSite(self.web_runner, self.settings.metrics_host, self.settings.metrics_port)
-        await site.start()
+        host, port = self.settings.metrics_host, self.settings.metrics_port
+        site = web.TCPSite(self.web_runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.web_runner.cleanup()
+            raise StartupError(
+                f"METRICS_SERVER_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
@@ -83,7 +91,14 @@ class Runner:
         executor = self.context.executor
         executor.table.subscribe(self.connection.run_update)
         executor.table.subscribe(self._count_transition)
-        await executor.start()
+        try:
+            await executor.start()
+        except (StartupError, RunnerError) as exc:
+            # No cluster credentials, an unwritable STATE_DIR: the executors keep retrying
+            # what can recover by itself, so what escapes start() is for the operator to fix.
+            await self.web_runner.cleanup()
+            message = exc.message if isinstance(exc, RunnerError) else str(exc)
+            raise StartupError(message) from None
         self._connection_task = asyncio.create_task(self.connection.run(), name="connection")
         self._started = True
 

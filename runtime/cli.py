@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, RunnerError, StartupError
 from runtime.logsetup import configure
 from runtime.settings import Settings, defaults_table
 
@@ -29,7 +29,16 @@ def cmd_run(_args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(runner.serve_until_signalled())
+    except RunnerError as exc:
+        # EXECUTOR_TYPE=argo or simpleK8s with no cluster credentials, an unreachable secrets
+        # store: what the operator must fix, in one line rather than a traceback.
+        print(f"start-up error: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(runner.serve_until_signalled())
+    except StartupError as exc:
+        print(f"start-up error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

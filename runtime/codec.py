@@ -19,6 +19,7 @@ import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_tagged_union
 
+from runtime import limits
 from runtime.errors import InvalidMessage, RunnerError, UnknownMessageType
 from runtime.messages import REQUEST_TYPES, RUNNER_FRAME_TYPES, Request, Welcome
 
@@ -58,7 +59,7 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | limits.HugeInt):
         return "number"
     if isinstance(value, str):
         return "string"
@@ -146,6 +147,9 @@ _RUNNER_UNION: Any = Union[RUNNER_FRAME_TYPES]  # noqa: UP007
 # itself and calls these directly, skipping the dispatch on the Union (which hashes it).
 _REQUEST_HOOKS = {_tag(cl): (cl, _converter.get_structure_hook(cl)) for cl in REQUEST_TYPES}
 _RUNNER_TAGS = {_tag(cl): cl for cl in RUNNER_FRAME_TYPES}
+_REQUEST_MEMBERS = {
+    _tag(cl): ("type", *(wire_name(a.name) for a in attrs.fields(cl))) for cl in REQUEST_TYPES
+}
 
 
 # orjson writes what json writes for the JSON-ready data cattrs produces (str keys, str, int
@@ -166,7 +170,12 @@ def _dumps(data: Any) -> str:
         return orjson.dumps(data, option=_ORJSON_OPTIONS).decode()
     except orjson.JSONEncodeError:
         # Integers beyond 64 bits, non-str keys, lone surrogates, marked floats, other types.
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    if limits.has_lone_surrogate(text):
+        # A lone surrogate (an id echoed as the server wrote it) has no UTF-8 form, so the
+        # frame could not be sent: escaped, it is valid JSON that reads back as the same string.
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+    return text
 
 
 def unstructure(obj: Any) -> Any:
@@ -188,35 +197,50 @@ def encode(message: Any) -> str:
 # documents json accepts and orjson refuses (NaN, Infinity, lone surrogate escapes, bytes in
 # other encodings). Frames with long digit runs or many brackets, and bytes, go to json
 # directly; everything orjson refuses goes to json too, which accepts it or raises the error
-# it always raised.
+# it always raised. json reads over-long integers as ``limits.HugeInt`` instead of failing.
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
 _ORJSON_MAX_BRACKETS = 200
 
 
-def _loads(text: str | bytes) -> Any:
-    if (
-        isinstance(text, str)
-        and text.count("{") + text.count("[") <= _ORJSON_MAX_BRACKETS
-        and _LONG_DIGITS.search(text) is None
-    ):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+def _loads(text: str | bytes) -> tuple[Any, bool]:
+    """The parsed frame, and whether it may hold what ``limits`` refuses (then it is checked).
 
-
-def _load_object(text: str | bytes) -> dict[str, Any]:
+    What orjson accepts has no lone surrogate and no over-long integer, and a frame with no
+    more brackets than ``MAX_DEPTH`` cannot nest deeper: only the rest needs the walk."""
+    if isinstance(text, str):
+        brackets = text.count("{") + text.count("[")
+        if brackets <= _ORJSON_MAX_BRACKETS and _LONG_DIGITS.search(text) is None:
+            try:
+                return orjson.loads(text), brackets > limits.MAX_DEPTH
+            except orjson.JSONDecodeError:
+                pass
     try:
-        data = _loads(text)
+        return json.loads(text, parse_int=limits.parse_int), True
+    except RecursionError:
+        if not isinstance(text, str):
+            raise
+        # Deeper than the parser recurses: cut below the depth limit, so that the id can still
+        # be read. A text that is not JSON once cut was not JSON before: the first error stands.
+        try:
+            cut = limits.shallow(text)
+            constant = limits.parse_constant
+            return json.loads(cut, parse_int=limits.parse_int, parse_constant=constant), True
+        except ValueError:
+            pass
+        raise
+
+
+def _load_object(text: str | bytes) -> tuple[dict[str, Any], bool]:
+    try:
+        data, unchecked = _loads(text)
     except (ValueError, RecursionError) as exc:
-        # ValueError covers JSONDecodeError, bad UTF-8 in bytes, and over-long integers.
+        # ValueError covers JSONDecodeError and bad UTF-8 in bytes.
         raise FrameError(InvalidMessage(f"frame is not valid JSON: {exc}"), None) from None
     if not isinstance(data, dict):
         raise FrameError(
             InvalidMessage(f"frame must be a JSON object, got {_json_type(data)}"), None
         )
-    return data
+    return data, unchecked
 
 
 def _read_id(data: dict[str, Any]) -> str | None:
@@ -266,7 +290,7 @@ def _format_exception(exc: BaseException, _type: type | None) -> str:
 
 def decode_request(text: str | bytes) -> Request:
     """A server frame as a Request, or ``FrameError`` (invalid_message / unknown_message_type)."""
-    data = _load_object(text)
+    data, unchecked = _load_object(text)
     request_id = _read_id(data)
     tag = data.get("type")
     if not isinstance(tag, str):
@@ -276,13 +300,22 @@ def decode_request(text: str | bytes) -> Request:
         raise FrameError(UnknownMessageType(f"unknown message type {tag!r}"), request_id)
     if request_id is None:
         raise FrameError(InvalidMessage("$.id: required non-empty string"), None)
+    if len(request_id) > limits.MAX_ID_LENGTH:
+        raise FrameError(
+            InvalidMessage(f"$.id: longer than {limits.MAX_ID_LENGTH} characters"), request_id
+        )
     cl, hook = known
+    if unchecked:
+        # Only the members the request knows: unknown members are ignored, whatever they hold.
+        problem = limits.first_problem(data, _REQUEST_MEMBERS[tag])
+        if problem is not None:
+            raise FrameError(InvalidMessage(problem), request_id)
     request: Request = _structure(data, cl, request_id, hook)
     return request
 
 
 def decode_welcome(text: str | bytes) -> Welcome:
-    data = _load_object(text)
+    data, _ = _load_object(text)
     if data.get("type") != Welcome.TYPE:
         raise FrameError(
             InvalidMessage(f"expected a welcome frame, got type {data.get('type')!r}"), None
@@ -293,7 +326,7 @@ def decode_welcome(text: str | bytes) -> Welcome:
 
 def decode_runner_frame(text: str | bytes) -> Any:
     """What the reference server reads: hello, reply, heartbeat or run_update."""
-    data = _load_object(text)
+    data, _ = _load_object(text)
     tag = data.get("type")
     if tag not in _RUNNER_TAGS:
         raise FrameError(UnknownMessageType(f"unknown runner frame type {tag!r}"), None)

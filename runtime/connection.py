@@ -27,6 +27,7 @@ from runtime import codec
 from runtime.context import RunnerState
 from runtime.dispatch import Dispatcher, error_reply
 from runtime.errors import InvalidMessage
+from runtime.linger import HeldSocket
 from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, RunUpdate
 from runtime.metrics import Metrics
 from runtime.settings import Settings
@@ -34,6 +35,7 @@ from runtime.settings import Settings
 log = logging.getLogger("runtime.connection")
 
 GOING_AWAY = 1001
+MESSAGE_TOO_BIG = 1009
 OUTBOX_LIMIT = 10_000
 # Application close codes of protocol v1 (docs/protocol.md).
 CLOSE_BAD_TOKEN = 4401
@@ -184,6 +186,7 @@ class Connection:
             log.warning("cannot reach %s: %s", url, type(exc).__name__)
             return Outcome.RETRY
         self._ws = ws
+        held = HeldSocket(ws.get_extra_info("socket"))
         try:
             return await self._serve(ws)
         finally:
@@ -192,6 +195,8 @@ class Connection:
             if not ws.closed:
                 # The reader is this task; a close() from shutdown() waits for us to send it.
                 await ws.close(code=self._close_code)
+            # After 1009 the rest of the big frame is unread: see runtime/linger.py.
+            await held.release(drain=ws.close_code == MESSAGE_TOO_BIG)
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> Outcome:
         hello = Hello(
@@ -299,9 +304,14 @@ class Connection:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> None:
-        reply = await self.dispatcher.handle_frame(text)
+        try:
+            reply = await self.dispatcher.handle_frame(text)
+            frame = self.dispatcher.frame_for(reply)
+        except Exception:  # never by design; if so, logged here, not "never retrieved"
+            log.exception("a request frame could not be answered")
+            return
         # The session may have ended meanwhile; the reply stays cached for the re-send.
-        await self._send(ws, codec.encode(reply))
+        await self._send(ws, frame)
 
     async def _send(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
         if ws.closed:
@@ -313,6 +323,9 @@ class Connection:
                 await ws.send_str(text)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             log.debug("send failed: %s", type(exc).__name__)
+            return False
+        except Exception:  # a frame that cannot be written at all: loud, never swallowed
+            log.exception("a frame could not be sent")
             return False
         return True
 

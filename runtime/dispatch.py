@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from runtime import codec
 from runtime.codec import FrameError, decode_request
 from runtime.context import Context
 from runtime.eager import Resume, first_step
@@ -38,27 +39,71 @@ def error_reply(request_id: str | None, error: RunnerError) -> Reply:
     )
 
 
-class ReplyCache:
-    """Bounded LRU of request id -> reply."""
+# What the reply cache may hold, counted in characters of encoded reply frames plus a fixed
+# cost per entry: a count alone lets 4,096 replies of any size (log chunks, long run lists)
+# pile up. The oldest replies go first; a reply larger than a quarter of this is not kept at
+# all (a re-send of it is answered again, which for reads is the same answer).
+REPLY_CACHE_BYTES = 8 * 1024 * 1024
+_ENTRY_OVERHEAD = 256
 
-    def __init__(self, size: int) -> None:
+
+def encode_reply(reply: Reply) -> tuple[Reply, str]:
+    """The reply and its frame. One that cannot be encoded becomes ``internal_error`` with the
+    same id, so that a request is never left without an answer."""
+    try:
+        return reply, codec.encode(reply)
+    except Exception as exc:
+        log.exception("the reply to request %r cannot be encoded", reply.id)
+        fallback = error_reply(
+            reply.id, RunnerError(f"internal error ({type(exc).__name__}); see the runner's log")
+        )
+        return fallback, codec.encode(fallback)
+
+
+class ReplyCache:
+    """Bounded LRU of request id -> reply and its encoded frame, by count and by size."""
+
+    def __init__(self, size: int, max_bytes: int = REPLY_CACHE_BYTES) -> None:
         self._size = size
-        self._replies: OrderedDict[str, Reply] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._replies: OrderedDict[str, tuple[Reply, str]] = OrderedDict()
 
     def get(self, request_id: str) -> Reply | None:
-        reply = self._replies.get(request_id)
-        if reply is not None:
-            self._replies.move_to_end(request_id)
-        return reply
-
-    def put(self, request_id: str, reply: Reply) -> None:
-        self._replies[request_id] = reply
+        entry = self._replies.get(request_id)
+        if entry is None:
+            return None
         self._replies.move_to_end(request_id)
-        while len(self._replies) > self._size:
-            self._replies.popitem(last=False)
+        return entry[0]
+
+    def frame(self, reply: Reply) -> str | None:
+        """The frame stored with this very reply object, if the cache holds it."""
+        entry = self._replies.get(reply.id) if reply.id is not None else None
+        return entry[1] if entry is not None and entry[0] is reply else None
+
+    def put(self, request_id: str, reply: Reply, frame: str | None = None) -> None:
+        if frame is None:
+            frame = codec.encode(reply)
+        cost = _cost(request_id, frame)
+        if cost > self.max_bytes // 4:
+            return
+        self._discard(request_id)
+        self._replies[request_id] = (reply, frame)
+        self.bytes += cost
+        while len(self._replies) > self._size or self.bytes > self.max_bytes:
+            self._discard(next(iter(self._replies)))
+
+    def _discard(self, request_id: str) -> None:
+        entry = self._replies.pop(request_id, None)
+        if entry is not None:
+            self.bytes -= _cost(request_id, entry[1])
 
     def __len__(self) -> int:
         return len(self._replies)
+
+
+def _cost(request_id: str, frame: str) -> int:
+    return len(request_id) + len(frame) + _ENTRY_OVERHEAD
 
 
 class Dispatcher:
@@ -72,12 +117,13 @@ class Dispatcher:
         timeout: float,
         cache_size: int,
         metrics: Metrics,
+        cache_bytes: int = REPLY_CACHE_BYTES,
     ) -> None:
         self.router = router
         self.context = context
         self.timeout = timeout
         self.metrics = metrics
-        self.cache = ReplyCache(cache_size)
+        self.cache = ReplyCache(cache_size, cache_bytes)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handler")
         self._slots = asyncio.Semaphore(max_concurrent)
         self._inflight: dict[str, asyncio.Future[Reply]] = {}
@@ -135,7 +181,8 @@ class Dispatcher:
             reply = step
         # Retryable errors are not remembered: the point of re-sending is to try again.
         if reply.ok or (reply.error is not None and not reply.error.retryable):
-            self.cache.put(request.id, reply)
+            reply, frame = encode_reply(reply)
+            self.cache.put(request.id, reply, frame)
         if future is not None:
             future.set_result(reply)
         outcome = "ok" if reply.ok else reply.error.code if reply.error else "error"
@@ -156,6 +203,11 @@ class Dispatcher:
         if child is None:
             child = self._histograms[kind] = self.metrics.server_response_time.labels(kind)
         return child
+
+    def frame_for(self, reply: Reply) -> str:
+        """``reply`` as a frame: the one encoded when it was cached, or encoded now."""
+        frame = self.cache.frame(reply)
+        return frame if frame is not None else encode_reply(reply)[1]
 
     # ------------------------------------------------------------------ shutdown
 

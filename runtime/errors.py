@@ -98,3 +98,7 @@ class ConfigError(Exception):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
+
+
+class StartupError(Exception):
+    """The runner cannot start (a port in use, an unwritable STATE_DIR): one line, exit 2."""

@@ -109,23 +109,45 @@ def _complete_prefix(data: bytes) -> bytes:
     return data
 
 
-def log_chunk(window: bytes, *, start: int, total: int, final: bool) -> LogChunk:
+def log_chunk(
+    window: bytes, *, start: int, total: int, final: bool, limit: int = LOG_CHUNK_BYTES
+) -> LogChunk:
     """A chunk from ``window``, the log's bytes from offset ``start`` (at most one chunk's worth).
 
     A chunk that stops before the end of the log never splits a character: the next chunk
     starts at its first byte instead. ``final`` must be read *before* the log itself, so that
-    nothing can be written after the bytes this chunk saw.
+    nothing can be written after the bytes this chunk saw. The content is at most ``limit``
+    bytes of UTF-8 *after* decoding: each invalid byte becomes U+FFFD (three bytes), so a
+    window of bad bytes is cut shorter, and the next chunk starts where this one stopped.
     """
     end = start + len(window)
     if end < total:
         window = _complete_prefix(window)
-        end = start + len(window)
+    content = window.decode("utf-8", "replace")
+    if len(content) * 4 > limit and len(content.encode("utf-8")) > limit:
+        window = _fitting_prefix(window, limit)
+        content = window.decode("utf-8", "replace")
+    end = start + len(window)
     if window:
         total = max(total, end)  # the log grew between measuring and reading it
     done = final and end >= total
-    return LogChunk(
-        content=window.decode("utf-8", "replace"), after=None if done else end, total=total
-    )
+    return LogChunk(content=content, after=None if done else end, total=total)
+
+
+def _fitting_prefix(window: bytes, limit: int) -> bytes:
+    """The longest prefix of ``window`` (whole characters) whose decoded UTF-8 fits ``limit``.
+
+    Decoding never more than triples a byte count, so a third of ``limit`` always fits; the
+    decoded size grows with the prefix, so a binary search over the rest finds the longest."""
+    low, high = max(1, limit // 3), len(window)
+    while low < high:
+        middle = (low + high + 1) // 2
+        piece = _complete_prefix(window[:middle])
+        if len(piece.decode("utf-8", "replace").encode("utf-8")) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return _complete_prefix(window[:low])
 
 
 class Executor(Protocol):

@@ -484,8 +484,9 @@ class KubeExecutor:
             text = str(latest.extra.get("log_tail") or "")
         data = text.encode("utf-8", "replace")
         start = max(0, after)
+        window = data[start : start + self.log_chunk_bytes]
         return log_chunk(
-            data[start : start + self.log_chunk_bytes], start=start, total=len(data), final=final
+            window, start=start, total=len(data), final=final, limit=self.log_chunk_bytes
         )
 
     # -- scheduled pipelines (deploy_pipeline, toggle_pipeline, delete_pipeline) ---------------

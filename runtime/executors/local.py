@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound, Unsupported
+from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound, StartupError, Unsupported
 from runtime.executors.base import (
     FAILED,
     LOG_CHUNK_BYTES,
@@ -229,6 +229,13 @@ class LocalExecutor:
         return {"stateDir": "ok"}
 
     async def start(self) -> None:
+        # Fail fast: with an unwritable STATE_DIR every run would fail while /readyz said ready.
+        state = (await asyncio.to_thread(self._probe_state_dir))["stateDir"]
+        if state != "ok":
+            raise StartupError(
+                f"STATE_DIR: {self.runs_dir.parent} is {state}; the local executor keeps its "
+                "runs there"
+            )
         await asyncio.to_thread(self._readopt)
         self._monitor = threading.Thread(target=self._watch, name="local-monitor", daemon=True)
         self._monitor.start()
@@ -416,7 +423,7 @@ class LocalExecutor:
             window, total = b"", 0
         except OSError as exc:
             raise ExecutorUnavailable(f"cannot read the output of run {run_id!r}: {exc}") from None
-        return log_chunk(window, start=start, total=total, final=final)
+        return log_chunk(window, start=start, total=total, final=final, limit=self.log_chunk_bytes)
 
     # ------------------------------------------------------------------ schedules
 

@@ -141,10 +141,28 @@ def test_replies_encode_ok_and_error_shapes() -> None:
         ),
         ("[" * 100_000, "invalid_message", None, "not valid JSON"),
         (
-            '{"type": "status", "id": "a", "n": ' + "9" * 5000 + "}",
+            '{"type": "status", "id": "a", "runId": ' + "9" * 5000 + "}",
             "invalid_message",
-            None,
-            "not valid JSON",
+            "a",
+            "$.runId: an integer of 5000 digits (at most 4300)",
+        ),
+        (
+            r'{"type": "status", "id": "a", "pipelineFqn": "p\udfff"}',
+            "invalid_message",
+            "a",
+            "$.pipelineFqn: contains a lone surrogate",
+        ),
+        (
+            r'{"type": "kill", "id": "k\ud800", "runId": "r"}',
+            "invalid_message",
+            "k\ud800",
+            "$.id: contains a lone surrogate",
+        ),
+        (
+            '{"type": "status", "id": "' + "i" * 257 + '"}',
+            "invalid_message",
+            "i" * 257,
+            "$.id: longer than 256 characters",
         ),
     ],
 )
@@ -245,7 +263,9 @@ def test_frames_json_accepts_are_accepted(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[" * 5000 + "]" * 5000, "frame is not valid JSON: maximum recursion depth exceeded"),
+        # Read despite its depth (cut below the limit), so the answer says what it is.
+        ("[" * 5000 + "]" * 5000, "frame must be a JSON object, got array"),
+        ("[" * 5000 + "]" * 4999, "frame is not valid JSON: maximum recursion depth exceeded"),
         ("\ufeff{}", "frame is not valid JSON: Unexpected UTF-8 BOM"),
         ("{}\x0c", "frame is not valid JSON: Extra data: line 1 column 3 (char 2)"),
         ('{"a": NaN', "frame is not valid JSON: Expecting ',' delimiter"),
@@ -256,3 +276,44 @@ def test_frames_json_refuses_are_refused_with_its_message(text: str, message: st
         codec.decode_request(text)
     assert caught.value.code == "invalid_message"
     assert caught.value.message.startswith(message)
+
+
+def _nested_config(levels: int) -> str:
+    """A run_pipeline whose frame nests ``levels`` levels (the frame itself is level 1)."""
+    inner = levels - 1  # config is level 2
+    config = '{"a":' * (inner - 1) + "{}" + "}" * (inner - 1)
+    return (
+        '{"type": "run_pipeline", "id": "d", "runId": "r", "pipelineType": "m",'
+        f' "pipelineFqn": "f", "config": {config}}}'
+    )
+
+
+def test_nesting_is_allowed_to_64_levels_and_refused_beyond() -> None:
+    assert isinstance(codec.decode_request(_nested_config(64)), RunPipeline)
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_request(_nested_config(65))
+    assert (caught.value.code, caught.value.request_id) == ("invalid_message", "d")
+    assert caught.value.message.endswith(": nested deeper than 64 levels")
+
+
+@pytest.mark.parametrize("levels", [2_000, 100_000])
+def test_nesting_beyond_the_parsers_recursion_still_echoes_the_id(levels: int) -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_request(_nested_config(levels))
+    assert (caught.value.code, caught.value.request_id) == ("invalid_message", "d")
+    assert caught.value.message.endswith(": nested deeper than 64 levels")
+
+
+def test_unknown_members_are_ignored_whatever_they_hold() -> None:
+    frame = (
+        '{"type": "status", "id": "s", "n": ' + "9" * 5000 + r', "s": "\ud800",'
+        ' "deep": ' + "[" * 5000 + "]" * 5000 + "}"
+    )
+    assert codec.decode_request(frame) == Status(id="s")
+
+
+def test_a_reply_echoing_a_lone_surrogate_is_escaped_so_it_can_be_sent() -> None:
+    text = codec.encode(Reply(id="sur-\ud800", ok=True, result={"n": "\u00e9"}))
+    text.encode("utf-8")  # a WebSocket text frame must be UTF-8
+    assert json.loads(text)["id"] == "sur-\ud800"
+    assert json.loads(text)["result"] == {"n": "\u00e9"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from pathlib import Path
@@ -197,6 +198,31 @@ def test_reply_cache_is_bounded_lru() -> None:
     assert cache.get("b") is None
     assert cache.get("a") is not None
     assert len(cache) == 2
+
+
+def test_reply_cache_is_bounded_in_bytes_whatever_the_count() -> None:
+    cache = ReplyCache(4096, max_bytes=1_000_000)
+    for n in range(100):
+        cache.put(f"log-{n}", Reply(id=f"log-{n}", ok=True, result={"content": "x" * 65536}))
+    assert cache.bytes <= 1_000_000
+    assert 10 <= len(cache) <= 15  # the newest ones that fit, not 100
+    assert cache.get("log-99") is not None and cache.get("log-0") is None
+    # A reply larger than a quarter of the budget is answered but never kept.
+    cache.put("huge", Reply(id="huge", ok=True, result="y" * 300_000))
+    assert cache.get("huge") is None and cache.get("log-99") is not None
+
+
+async def test_a_reply_that_cannot_be_encoded_is_answered_internal_error_once(
+    tmp_path: Path,
+) -> None:
+    dispatcher = make(tmp_path, {"default": lambda msg, ctx: {"when": object()}})
+    reply = await dispatcher.handle_frame('{"type": "kill", "id": "enc", "runId": "r"}')
+    frame = json.loads(dispatcher.frame_for(reply))
+    assert frame["id"] == "enc"
+    assert frame["error"]["code"] == "internal_error"
+    assert "TypeError" in frame["error"]["message"]
+    again = await dispatcher.handle_frame('{"type": "kill", "id": "enc", "runId": "r"}')
+    assert dispatcher.frame_for(again) == dispatcher.frame_for(reply)
 
 
 async def test_an_async_handler_that_waits_has_its_twins_wait_for_it(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,49 @@ deep = st.integers(50, 5000).map(lambda n: "[" * n + "]" * n)
 deep_object = st.integers(10, 3000).map(
     lambda n: '{"type":"run_pipeline","id":"d","config":' + '{"a":' * n + "1" + "}" * n + "}"
 )
+# Issue 13: what a hostile server can put inside a frame of acceptable size.
+lone_surrogate = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+LAUNCH = {"type": "run_pipeline", "runId": "r", "pipelineType": "m", "pipelineFqn": "f"}
+
+
+@st.composite
+def surrogate_frames(draw: st.DrawFn) -> str:
+    """A lone surrogate (written as its escape, as json.dumps does) in the id, a known string
+    field, a config key or value, or an unknown member."""
+    bad = draw(st.text(max_size=3)) + draw(lone_surrogate) + draw(st.text(max_size=3))
+    frame: dict[str, Any] = {**LAUNCH, "id": draw(st.text(min_size=1, max_size=8)), "config": {}}
+    where = draw(st.sampled_from(["id", "pipelineFqn", "runId", "key", "value", "unknown"]))
+    if where in ("id", "pipelineFqn", "runId"):
+        frame[where] = bad
+    elif where == "key":
+        frame["config"] = {bad: 1}
+    elif where == "value":
+        frame["config"] = {"source": {"password": bad}}
+    else:
+        frame["extra"] = bad
+    return json.dumps(frame)
+
+
+@st.composite
+def huge_integer_frames(draw: st.DrawFn) -> str:
+    """An integer beyond Python's 4,300-digit conversion limit in an unknown or known member."""
+    digits = "7" * draw(st.integers(4000, 6000))
+    member = draw(st.sampled_from(["extra", "runId", "pipelineFqn"]))
+    return '{"type":"status","id":"int","' + member + '":' + digits + "}"
+
+
+@st.composite
+def nested_config_frames(draw: st.DrawFn) -> str:
+    """A launch whose config nests around the documented limit (64 levels, frame included)."""
+    levels = draw(st.integers(50, 80) | st.integers(80, 950))
+    config = '{"a":' * levels + "1" + "}" * levels
+    frame = json.dumps({**LAUNCH, "id": "nest"})
+    return frame[:-1] + ',"config":' + config + "}"
+
+
+maximal_ids = st.sampled_from([255, 256, 257, 4096, 200_000]).map(
+    lambda n: json.dumps({"type": "status", "id": "i" * n})
+)
 frames = st.one_of(
     shaped_frames(),
     json_values.map(json.dumps),
@@ -77,14 +121,28 @@ frames = st.one_of(
     huge,
     deep,
     deep_object,
+    surrogate_frames(),
+    huge_integer_frames(),
+    nested_config_frames(),
+    maximal_ids,
 )
 
 
+def parse_any_int(digits: str) -> int | float:
+    """A JSON integer, read whatever its length (beyond 4,000 digits only its magnitude)."""
+    return int(digits) if len(digits) < 4000 else float("inf")
+
+
 def readable_id(raw: str | bytes) -> str | None:
+    """The frame's id as an unconstrained parser reads it (no digit or depth limit)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(50_000)  # the frames here nest at most 5,000 levels
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_int=parse_any_int)
     except (ValueError, RecursionError):
         return None
+    finally:
+        sys.setrecursionlimit(limit)
     if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"].strip():
         return str(data["id"])
     return None
@@ -115,17 +173,15 @@ def check_reply(raw: str | bytes, reply: Any) -> None:
     assert encoded["type"] == "reply"
     if reply.ok:
         # Only a well-formed request of a known type can succeed.
-        data = json.loads(raw)
+        data = json.loads(raw, parse_int=parse_any_int)
         assert data["type"] in {cl.TYPE for cl in REQUEST_TYPES}
         assert encoded["id"] == data["id"]
+        assert len(data["id"]) <= 256
         return
     assert reply.error.code in DOCUMENTED_CODES
     assert reply.error.message
-    expected_id = readable_id(raw)
-    if reply.error.code in ("invalid_message", "unknown_message_type"):
-        assert encoded["id"] in (expected_id, None)
-    else:
-        assert encoded["id"] == expected_id
+    # Every readable id is echoed, whatever else is wrong with the frame (null otherwise).
+    assert encoded["id"] == readable_id(raw)
 
 
 @settings(
@@ -150,6 +206,7 @@ def test_memory_stays_bounded_under_fuzzing(dispatcher: Dispatcher, loop: Any) -
     # Runs after the 10,000 frames above in the same module: the reply cache is bounded and
     # the process did not balloon.
     assert len(dispatcher.cache) <= dispatcher.context.settings.reply_cache_size
+    assert dispatcher.cache.bytes <= dispatcher.cache.max_bytes
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert peak_mb < 1500
 
@@ -179,13 +236,23 @@ async def test_fuzzed_frames_over_a_real_websocket(
     @settings(
         max_examples=300, database=None, deadline=None, suppress_health_check=list(HealthCheck)
     )
-    @given(raw=st.one_of(shaped_frames(), st.text(max_size=100), st.binary(max_size=50)))
+    @given(
+        raw=st.one_of(
+            shaped_frames(),
+            st.text(max_size=100),
+            st.binary(max_size=50),
+            surrogate_frames(),
+            huge_integer_frames(),
+            nested_config_frames(),
+            maximal_ids,
+        )
+    )
     def collect(raw: str | bytes) -> None:
         examples.append(raw)
 
     collect()
     for index, raw in enumerate(examples):
-        if isinstance(raw, str) and readable_id(raw) is not None:
+        if isinstance(raw, str) and readable_id(raw) is not None and '"int"' not in raw:
             # Re-tag the id so replies can be matched even when hypothesis repeats ids.
             data = json.loads(raw)
             data["id"] = f"fuzz-{index}"
@@ -196,6 +263,7 @@ async def test_fuzzed_frames_over_a_real_websocket(
         await server.send_raw(AGENT, raw)
         reply = await waiter
         assert reply["type"] == "reply"
+        assert reply["id"] == request_id
         if not reply["ok"]:
             assert reply["error"]["code"] in DOCUMENTED_CODES
     assert runner.context.runner.connected

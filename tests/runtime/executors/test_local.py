@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from runtime.demo import STAND_IN
-from runtime.errors import ExecutorUnavailable, NotFound
+from runtime.errors import ExecutorUnavailable, NotFound, StartupError
 from runtime.executors.base import LaunchSpec
 from runtime.executors.local import LocalExecutor
 from runtime.executors.table import RunRecord
@@ -106,6 +106,32 @@ async def test_a_run_goes_queued_running_success_and_keeps_its_output(
     assert chunk.after is None
     past = executor.logs("run-1", after=chunk.total)
     assert (past.content, past.after, past.total) == ("", None, chunk.total)
+
+
+async def test_a_log_of_invalid_bytes_pages_in_chunks_of_at_most_64_kib_of_utf8(
+    tmp_path: Path,
+) -> None:
+    # Each 0xFF becomes U+FFFD, three bytes of UTF-8: a 64 KiB window used to decode to a
+    # 196,605-byte chunk, three times the documented bound.
+    write_ff = shlex.join(
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'\\xff' * 100000)"]
+    )
+    ex = LocalExecutor(settings_for(tmp_path, LOCAL_PIPELINE_COMMAND=write_ff))
+    await ex.start()
+    try:
+        await asyncio.to_thread(ex.launch, spec())
+        assert (await settle(ex, "run-1")).state == "success"
+        contents, after = [], 0
+        while True:
+            chunk = ex.logs("run-1", after=after)
+            contents.append(chunk.content)
+            if chunk.after is None:
+                break
+            after = chunk.after
+    finally:
+        await ex.stop()
+    assert max(len(c.encode()) for c in contents) <= 64 * 1024
+    assert "".join(contents) == "\ufffd" * 100_000
 
 
 async def test_a_failing_run_reports_its_exit_code(executor: LocalExecutor) -> None:
@@ -219,18 +245,30 @@ async def test_a_run_whose_process_vanished_is_marked_lost(tmp_path: Path) -> No
     assert (record.state, record.reason) == ("failed", "ProcessLost")
 
 
-async def test_an_unwritable_state_dir_is_a_clear_retryable_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    ex = LocalExecutor(settings_for(blocker / "state"))
+async def test_a_state_dir_that_becomes_unwritable_is_a_clear_retryable_error(
+    tmp_path: Path,
+) -> None:
+    ex = LocalExecutor(settings_for(tmp_path / "state"))
     await ex.start()
     try:
+        # Writable at start-up, then not (a file where the runs directory was: this works
+        # even for root, whom permissions do not stop).
+        ex.runs_dir.rmdir()
+        ex.runs_dir.write_text("not a directory")
         with pytest.raises(ExecutorUnavailable, match=r"STATE_DIR .* not writable") as caught:
             ex.launch(spec())
         assert caught.value.retryable
         assert ex.health()["stateDir"].startswith("not writable")
     finally:
         await ex.stop()
+
+
+async def test_an_unwritable_state_dir_stops_start_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    ex = LocalExecutor(settings_for(blocker / "state"))
+    with pytest.raises(StartupError, match=r"^STATE_DIR: .*/file/state is not writable"):
+        await ex.start()
 
 
 async def test_a_missing_command_fails_the_run_with_code_127(tmp_path: Path) -> None:

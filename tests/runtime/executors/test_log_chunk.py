@@ -11,7 +11,8 @@ def pages(data: bytes, size: int, final: bool = True) -> list[tuple[str, int | N
     out = []
     after = 0
     for _ in range(len(data) + 5):
-        chunk = log_chunk(data[after : after + size], start=after, total=len(data), final=final)
+        window = data[after : after + size]
+        chunk = log_chunk(window, start=after, total=len(data), final=final, limit=size)
         out.append((chunk.content, chunk.after, chunk.total))
         if chunk.after is None or chunk.after == after:
             return out
@@ -42,3 +43,20 @@ def test_a_live_log_keeps_its_cursor_at_the_end() -> None:
     assert done.after is None
     beyond = log_chunk(b"", start=99, total=10, final=True)
     assert (beyond.content, beyond.after, beyond.total) == ("", None, 10)
+
+
+def test_a_chunk_of_invalid_bytes_is_bounded_after_decoding() -> None:
+    # 100,000 0xFF bytes: each becomes U+FFFD, three bytes of UTF-8. The first chunk used to
+    # hold 196,605 bytes; every chunk now fits the documented 64 KiB, and paging reads it all.
+    data = b"\xff" * 100_000
+    result = pages(data, 64 * 1024)
+    assert all(len(content.encode()) <= 64 * 1024 for content, _, _ in result)
+    assert "".join(content for content, _, _ in result) == "\ufffd" * 100_000
+    assert result[-1][1] is None
+
+
+def test_mixed_valid_and_invalid_bytes_are_cut_on_a_character_boundary() -> None:
+    data = ("é€𝄞".encode() + b"\xff") * 5000
+    result = pages(data, 4096)
+    assert all(len(content.encode()) <= 4096 for content, _, _ in result)
+    assert "".join(content for content, _, _ in result) == data.decode("utf-8", "replace")
