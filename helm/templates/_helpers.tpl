@@ -362,6 +362,11 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- fail (printf "config.secretsManager=%s needs AZURE_KEY_VAULT_NAME in config.ingestionPods.extraEnvs (as Collate's docs write it: \"AZURE_KEY_VAULT_NAME:<vault>\") or in extraEnvs" .Values.config.secretsManager) }}
 {{- end }}
 {{- end }}
+{{- $p := .Values.config.ingestionPods }}
+{{- $automount := include "hir.bool" $p.automountSAToken | default (include "hir.bool" $p.autoMountSAToken) }}
+{{- if and (eq $automount "false") (eq .Values.config.secretsManager "kubernetes") }}
+{{- fail "config.ingestionPods.automountSAToken is false but config.secretsManager is kubernetes: OpenMetadata's Kubernetes secrets manager reads the pod's service account token at the start of every run, so every run would fail; keep the token mounted or use a cloud store" }}
+{{- end }}
 {{- $pdb := .Values.podDisruptionBudget }}
 {{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
 {{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both" }}

@@ -286,3 +286,13 @@ def test_probe_handler_of_your_own_replaces_the_runners() -> None:
     assert container["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
     assert "httpGet" not in container["livenessProbe"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_no_token_in_pods_with_kubernetes_secrets_fails_at_install() -> None:
+    """The runner refuses this at start-up (a crash loop); the chart says it at install."""
+    for key in ("automountSAToken", "autoMountSAToken"):
+        values = merge(MINIMAL, {"config": {"ingestionPods": {key: "false"}}})
+        with pytest.raises(helm_python.HelmError, match="automountSAToken is false"):
+            render(values)
+    managed = {"config": {"secretsManager": "managed-aws", "ingestionPods": {key: False}}}
+    assert render(merge(MINIMAL, managed)).env_values["INGESTION_AUTOMOUNT_SA_TOKEN"] == "false"
