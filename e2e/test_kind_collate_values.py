@@ -128,6 +128,10 @@ async def test_a_pipeline_runs_in_the_ingestion_namespace_as_ingestion(
     (pod,) = await asyncio.to_thread(release.pods, run_id)
     assert pod["metadata"]["namespace"] == release.ingestion_namespace
     assert pod["spec"]["serviceAccountName"] == "ingestion"
+    # customConfig, which Collate's chart sets in both modes, shapes the Job's pod too.
+    main = next(c for c in pod["spec"]["containers"] if c["name"] == "main")
+    assert {"name": "CUSTOM_ENV", "value": "custom_value"} in main["env"]
+    assert any(t.get("value") == "dedicated-node-group" for t in pod["spec"]["tolerations"])
     log = await release.log_text(run_id)
     assert "stand-in: exiting with 0" in log, log
 
