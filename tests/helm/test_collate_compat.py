@@ -9,6 +9,9 @@ each test below asserts one group of keys' effect on the rendered objects, and t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +299,34 @@ def test_no_token_in_pods_with_kubernetes_secrets_fails_at_install() -> None:
             render(values)
     managed = {"config": {"secretsManager": "managed-aws", "ingestionPods": {key: False}}}
     assert render(merge(MINIMAL, managed)).env_values["INGESTION_AUTOMOUNT_SA_TOKEN"] == "false"
+
+
+def test_the_docs_minimal_values_launch_a_pipeline_with_the_default_image(tmp_path: Path) -> None:
+    """The chart's env for the docs' minimal values, given to the real runner's dry run as if a
+    1.13.3 server had connected: the Job runs OpenMetadata's public ingestion image at the
+    server's version, as ServiceAccount `ingestion` (no INGESTION_IMAGE set anywhere)."""
+    env = render(MINIMAL).env_values
+    assert "INGESTION_IMAGE" not in env
+    message = Path(__file__).parents[1] / "messages" / "run_pipeline.json"
+    invoke = ["invoke", str(message), "--dry-run", "--server-version", "1.13.3"]
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *invoke],
+        env={
+            **env,
+            "PATH": os.environ["PATH"],
+            "AUTH_TOKEN": "from-the-secret",
+            "STATE_DIR": str(tmp_path / "state"),
+            # The message's secret references would be checked in a cluster; none here.
+            "SECRETS_PREFLIGHT": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    (job,) = list(yaml.safe_load_all(result.stdout))
+    pod = job["spec"]["template"]["spec"]
+    assert (
+        pod["containers"][0]["image"] == "docker.getcollate.io/openmetadata/ingestion-base:1.13.3"
+    )
+    assert pod["serviceAccountName"] == "ingestion"
