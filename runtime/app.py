@@ -89,8 +89,10 @@ class Runner:
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
         log.info("metrics on :%s%s", self.port, self.settings.metrics_path)
         executor = self.context.executor
-        executor.table.subscribe(self.connection.run_update)
+        # Counted before the event is queued: a run's counters must already hold it when the
+        # server hears it finished (the local executor updates the table from a thread).
         executor.table.subscribe(self._count_transition)
+        executor.table.subscribe(self.connection.run_update)
         try:
             await executor.start()
         except (StartupError, RunnerError) as exc:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.fake_server import ReferenceServer
+from runtime.messages import RunUpdate
 from runtime.metrics import JOB_STATUS, Metrics
 from tests import promtool
 from tests.conftest import AGENT, MakeRunner, http_get, sample
@@ -136,6 +138,28 @@ async def test_collates_dashboard_finds_every_series_it_reads_in_a_real_scrape(
         and s.labels == {"operation": "launch"}
     ]
     assert launch_max and 0 < launch_max[0] < 30
+
+
+async def test_a_finished_run_is_counted_before_the_server_hears_it_finished(
+    server: ReferenceServer, make_runner: MakeRunner
+) -> None:
+    """A scrape taken when the final ``run_update`` arrives already counts that run."""
+    runner = await make_runner()
+    counted_when_sent: list[float | None] = []
+    emit = runner.connection.emit
+
+    def watching_emit(event: Any) -> None:
+        if isinstance(event, RunUpdate) and event.state == "success":
+            counted_when_sent.append(
+                runner.metrics.registry.get_sample_value(
+                    "collate_hybrid_agent_jobs_total", {"type": "automation", "status": "succeeded"}
+                )
+            )
+        emit(event)
+
+    runner.connection.emit = watching_emit  # type: ignore[method-assign]
+    assert await _run_to_the_end(server, sample("test_connection.json")) == "success"
+    assert counted_when_sent == [1.0]
 
 
 async def test_the_scrape_passes_promtools_metric_lint(
