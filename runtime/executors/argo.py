@@ -37,15 +37,7 @@ from typing import Any, ClassVar
 import attrs
 from kubernetes import client as k8s
 
-from runtime.executors.base import (
-    FAILED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    SUCCESS,
-    LaunchSpec,
-    ScheduleSpec,
-)
+from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import argo_workflow_params, deep_merge, spec_files
 from runtime.executors.k8s_client import get_path, parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis
@@ -68,6 +60,7 @@ from runtime.executors.scheduling import (
     parse_pipeline_type_configs,
     placement_for,
 )
+from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS
 from runtime.naming import schedule_name
 from runtime.settings import Settings
 

@@ -36,9 +36,7 @@ from kubernetes import client as k8s
 
 from runtime.errors import Conflict, LaunchFailed, NotFound, RunnerError
 from runtime.executors.base import (
-    FAILED,
     LOG_CHUNK_BYTES,
-    QUEUED,
     LaunchSpec,
     LogChunk,
     PipelineDeletion,
@@ -59,6 +57,7 @@ from runtime.executors.k8s_tracking import RunTracking
 from runtime.executors.k8s_watch import RawWatch
 from runtime.executors.scheduling import unused_variables
 from runtime.executors.table import RunTable
+from runtime.messages import FAILED, QUEUED
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)

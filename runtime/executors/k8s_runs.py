@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from runtime.executors.base import FAILED, FINAL_STATES, QUEUED, RUNNING, STOPPED, LaunchSpec
+from runtime.executors.base import LaunchSpec
 from runtime.executors.k8s_client import get_path
 from runtime.executors.k8s_diagnostics import Diagnosis, PodView
 from runtime.executors.k8s_pod import (
@@ -29,6 +29,7 @@ from runtime.executors.k8s_pod import (
     run_id_of,
 )
 from runtime.executors.table import RunRecord
+from runtime.messages import FAILED, FINAL_STATES, QUEUED, RUNNING, STOPPED
 
 FAILURE_REASON_ANNOTATION = "hybrid-runner.io/failure-reason"
 FAILURE_MESSAGE_ANNOTATION = "hybrid-runner.io/failure-message"

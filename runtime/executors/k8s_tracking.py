@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 import attrs
 
 from runtime.errors import NotFound, RunnerError
-from runtime.executors.base import FAILED, STOPPED
 from runtime.executors.k8s_background import Background
 from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView
 from runtime.executors.k8s_resources import ResourceApi, Workload
@@ -35,6 +34,7 @@ from runtime.executors.k8s_runs import (
 )
 from runtime.executors.k8s_watch import ResourceWatcher
 from runtime.executors.table import RunTable
+from runtime.messages import FAILED, STOPPED
 
 log = logging.getLogger(__name__)
 

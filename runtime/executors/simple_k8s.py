@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import attrs
 from kubernetes import client as k8s
 
-from runtime.executors.base import FAILED, QUEUED, RUNNING, SUCCESS, LaunchSpec, ScheduleSpec
+from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import JobParams, deep_merge, job_params, spec_files
 from runtime.executors.k8s_client import parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis
@@ -57,6 +57,7 @@ from runtime.executors.scheduling import (
     parse_pipeline_type_configs,
     placement_for,
 )
+from runtime.messages import FAILED, QUEUED, RUNNING, SUCCESS
 from runtime.naming import schedule_name
 from runtime.settings import Settings
 
