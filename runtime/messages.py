@@ -13,6 +13,17 @@ import attrs
 
 PROTOCOL_VERSION = 1
 
+# A run's states: OpenMetadata's ``pipelineState`` values. A run in a final state never
+# changes again; this is the one definition the executors, the run table and the wire share.
+QUEUED = "queued"
+RUNNING = "running"
+SUCCESS = "success"
+FAILED = "failed"
+PARTIAL_SUCCESS = "partialSuccess"
+STOPPED = "stopped"
+FINAL_STATES = frozenset({SUCCESS, FAILED, PARTIAL_SUCCESS, STOPPED})
+RUN_STATES = (QUEUED, RUNNING, SUCCESS, FAILED, PARTIAL_SUCCESS, STOPPED)
+
 
 def _non_empty(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, str) and not value.strip():
@@ -178,7 +189,9 @@ class Reply:
 
 @attrs.frozen(kw_only=True)
 class RunView:
-    """A run as the server sees it; states are OpenMetadata's ``pipelineState`` values."""
+    """A run as the server sees it, the one shape of a run on the wire: ``status`` replies
+    list it, and the ``run_update`` event (``RunUpdate``) is it with a tag. States are
+    OpenMetadata's ``pipelineState`` values (``RUN_STATES``)."""
 
     run_id: str
     run_name: str
@@ -189,6 +202,10 @@ class RunView:
     message: str | None = None
     start_date: int | None = None
     end_date: int | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
 
 
 @attrs.frozen(kw_only=True)
@@ -261,19 +278,10 @@ class Heartbeat:
 
 
 @attrs.frozen(kw_only=True)
-class RunUpdate:
-    """Sent on every run state change the runner observes."""
+class RunUpdate(RunView):
+    """Sent on every run state change the runner observes: a ``RunView`` as an event."""
 
     TYPE: ClassVar[str] = "run_update"
-    run_id: str
-    run_name: str
-    pipeline_fqn: str
-    pipeline_type: str
-    state: str
-    reason: str | None = None
-    message: str | None = None
-    start_date: int | None = None
-    end_date: int | None = None
 
 
 RUNNER_FRAME_TYPES: tuple[type, ...] = (Hello, Reply, Heartbeat, RunUpdate)

@@ -31,30 +31,17 @@ success, Failed/Error -> failed, or stopped when a shutdown was requested.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
+import attrs
 from kubernetes import client as k8s
 
-from runtime.errors import LaunchFailed, NotFound
-from runtime.executors.base import (
-    FAILED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    SUCCESS,
-    LaunchSpec,
-    ScheduleSpec,
-)
+from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import argo_workflow_params, deep_merge, spec_files
-from runtime.executors.k8s_client import get_path, parse_time_ms, to_dict
+from runtime.executors.k8s_client import get_path, parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis
-from runtime.executors.k8s_executor import (
-    KILLED,
-    KubeExecutor,
-    ObjectState,
-    annotated_failure,
-    failure_annotations,
-)
+from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.k8s_pod import (
     check_name,
     main_container,
@@ -64,14 +51,17 @@ from runtime.executors.k8s_pod import (
     schedule_annotations,
     schedule_container,
     schedule_labels,
-    schedule_name,
 )
+from runtime.executors.k8s_resources import Resource, ResourceApi
+from runtime.executors.k8s_runs import KILLED, ObjectState, annotated_failure, failure_annotations
 from runtime.executors.scheduling import (
     Placement,
     apply_container_placement,
     parse_pipeline_type_configs,
     placement_for,
 )
+from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS
+from runtime.naming import schedule_name
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,7 +74,6 @@ CRON_PLURAL = "cronworkflows"
 TERMINATE = "Terminate"
 STOP = "Stop"
 DEFAULT_POD_GC: dict[str, Any] = {"strategy": "OnPodSuccess", "deleteDelayDuration": "300s"}
-MERGE_PATCH = "application/merge-patch+json"
 
 
 def workflow_spec(
@@ -260,41 +249,18 @@ def _failure(status: dict[str, Any], phase: str) -> tuple[str, str]:
     return reason, detail or f"workflow {phase.lower()}"
 
 
-class ArgoExecutor(KubeExecutor):
-    name: str = "argo"
-    resource: ClassVar[str] = "workflows.argoproj.io"
-    kind_name: ClassVar[str] = "Workflow"
-    schedule_resource: ClassVar[str] = "cronworkflows.argoproj.io"
-    schedule_kind_name: ClassVar[str] = "CronWorkflow"
+@attrs.define(kw_only=True)
+class ArgoWorkflows:
+    """The ``Workload`` of the argo executor: Workflows and CronWorkflows."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        custom_api: Any = None,
-        placements: dict[str, Placement] | None = None,
-        workflow_params: dict[str, Any] | None = None,
-        container_params: dict[str, Any] | None = None,
-        pod_gc: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(settings, **options)
-        self._custom_api = custom_api
-        self.placements = (
-            placements
-            if placements is not None
-            else parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
-        )
-        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
-        self.workflow_params = argo_workflow_params(workflow_params)
-        self.container_params = container_params
-        self.pod_gc = pod_gc
-
-    @property
-    def custom_api(self) -> Any:
-        if self._custom_api is None:
-            self._custom_api = k8s.CustomObjectsApi(self._clients.get())
-        return self._custom_api
+    settings: Settings
+    workloads: Resource
+    schedules: Resource
+    placements: dict[str, Placement]
+    workflow_params: dict[str, Any] | None
+    container_params: dict[str, Any] | None
+    pod_gc: dict[str, Any] | None = None
+    active_deadline_seconds: int | None = None
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         return workflow_manifest(
@@ -318,98 +284,85 @@ class ArgoExecutor(KubeExecutor):
             pod_gc=self.pod_gc,
         )
 
-    def object_state(self, obj: dict[str, Any]) -> ObjectState:
+    def state(self, obj: dict[str, Any]) -> ObjectState:
         return workflow_state(obj)
+
+    def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:
+        strategy = options.get("strategy", TERMINATE)
+        if strategy not in (TERMINATE, STOP):
+            raise ValueError(f"unknown shutdown strategy {strategy!r}")
+        api.patch(self.workloads, name, {"spec": {"shutdown": strategy}})
+        return False
+
+    def end(self, api: ResourceApi, name: str, diagnosis: Diagnosis) -> None:
+        body = {
+            "metadata": {"annotations": failure_annotations(diagnosis)},
+            "spec": {"shutdown": TERMINATE},
+        }
+        api.patch(self.workloads, name, body)
+
+    def health(self, watch_healthy: bool | None, error: str | None) -> dict[str, str]:
+        if watch_healthy is None:
+            return {"argo": "not started"}
+        if watch_healthy:
+            return {"argo": "ok"}
+        error = error or "connecting"
+        if "not found" in error.lower():
+            return {"argo": "CRD workflows.argoproj.io not installed"}
+        return {"argo": f"unavailable: {error}"}
+
+
+def _custom_resource(kind: str, plural: str, api: Callable[[], Any]) -> Resource:
+    return Resource(
+        kind=kind,
+        rbac=f"{plural}.{GROUP}",
+        api=api,
+        method="custom_object",
+        custom=(GROUP, VERSION, plural),
+        missing_hint=f"is Argo Workflows installed (CRD {plural}.{GROUP}) and does the "
+        "namespace exist?",
+    )
+
+
+class ArgoExecutor(KubeExecutor):
+    name: str = "argo"
+    resource: ClassVar[str] = "workflows.argoproj.io"
+    kind_name: ClassVar[str] = "Workflow"
+    workload: ArgoWorkflows
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        custom_api: Any = None,
+        placements: dict[str, Placement] | None = None,
+        workflow_params: dict[str, Any] | None = None,
+        container_params: dict[str, Any] | None = None,
+        pod_gc: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        self._custom_api = custom_api
+        if placements is None:
+            placements = parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
+        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
+        workload = ArgoWorkflows(
+            settings=settings,
+            workloads=_custom_resource("Workflow", PLURAL, lambda: self.custom_api),
+            schedules=_custom_resource("CronWorkflow", CRON_PLURAL, lambda: self.custom_api),
+            placements=placements,
+            workflow_params=argo_workflow_params(workflow_params),
+            container_params=container_params,
+            pod_gc=pod_gc,
+            active_deadline_seconds=options.get("active_deadline_seconds"),
+        )
+        super().__init__(settings, workload, **options)
+
+    @property
+    def custom_api(self) -> Any:
+        if self._custom_api is None:
+            self._custom_api = k8s.CustomObjectsApi(self._clients.get())
+        return self._custom_api
 
     def stop_gracefully(self, run_id: str) -> None:
         """Like ``kill`` but with ``shutdown: Stop``: running steps finish, exit handlers run."""
         self._kill(run_id, strategy=STOP)
-
-    # -- API calls ---------------------------------------------------------------------------
-
-    def _custom(self, verb: str, plural: str, **kwargs: Any) -> Any:
-        """A CustomObjectsApi call on ``plural`` (argoproj.io/v1alpha1) in the ingestion namespace;
-        ``verb`` (create, get, patch, delete) names both the RBAC verb and the client method."""
-        method = getattr(self.custom_api, f"{verb}_namespaced_custom_object")
-        if plural == CRON_PLURAL:
-            kwargs["resource"] = self.schedule_resource
-        return self._call(
-            verb,
-            method,
-            group=GROUP,
-            version=VERSION,
-            namespace=self.namespace,
-            plural=plural,
-            **kwargs,
-        )
-
-    def _create_object(self, plural: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        name = body["metadata"]["name"]
-        try:
-            return to_dict(self._custom("create", plural, body=body, target=name))
-        except NotFound as exc:
-            raise LaunchFailed(
-                f"cannot create {kind} {name} in namespace {self.namespace}: is Argo Workflows "
-                f"installed (CRD {plural}.argoproj.io) and does the namespace exist? "
-                f"({exc.message})"
-            ) from None
-
-    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._create_object(PLURAL, "Workflow", body)
-
-    def _read(self, name: str) -> dict[str, Any]:
-        return to_dict(self._custom("get", PLURAL, name=name))
-
-    def _patch(self, name: str, body: dict[str, Any]) -> None:
-        self._custom("patch", PLURAL, name=name, body=body, _content_type=MERGE_PATCH)
-
-    def _delete_workload(self, name: str) -> None:
-        self._custom("delete", PLURAL, name=name, propagation_policy="Background")
-
-    def _create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._create_object(CRON_PLURAL, "CronWorkflow", body)
-
-    def _read_schedule(self, name: str) -> dict[str, Any]:
-        return to_dict(self._custom("get", CRON_PLURAL, name=name))
-
-    def _patch_schedule(self, name: str, body: Any, content_type: str) -> None:
-        self._custom("patch", CRON_PLURAL, name=name, body=body, _content_type=content_type)
-
-    def _delete_schedule(self, name: str) -> None:
-        # Orphan: the CronWorkflow's active runs must outlive it (delete_pipeline keeps them).
-        self._custom("delete", CRON_PLURAL, name=name, propagation_policy="Orphan")
-
-    def _workload_list(self) -> tuple[Any, tuple[Any, ...]]:
-        return self.custom_api.list_namespaced_custom_object, (
-            GROUP,
-            VERSION,
-            self.namespace,
-            PLURAL,
-        )
-
-    def _kill_workload(self, run_id: str, name: str, **options: Any) -> bool:
-        strategy = options.get("strategy", TERMINATE)
-        if strategy not in (TERMINATE, STOP):
-            raise ValueError(f"unknown shutdown strategy {strategy!r}")
-        self._patch(name, {"spec": {"shutdown": strategy}})
-        return False
-
-    def _end_workload(self, name: str, diagnosis: Diagnosis) -> None:
-        self._patch(
-            name,
-            {
-                "metadata": {"annotations": failure_annotations(diagnosis)},
-                "spec": {"shutdown": TERMINATE},
-            },
-        )
-
-    def _health_extra(self) -> dict[str, str]:
-        watcher = self._workload_watcher
-        if watcher is None:
-            return {"argo": "not started"}
-        if watcher.healthy:
-            return {"argo": "ok"}
-        error = watcher.last_error or "connecting"
-        if "not found" in error.lower():
-            return {"argo": "CRD workflows.argoproj.io not installed"}
-        return {"argo": f"unavailable: {error}"}

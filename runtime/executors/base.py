@@ -15,14 +15,15 @@ import attrs
 
 from runtime.executors.table import RunTable
 
-QUEUED = "queued"
-RUNNING = "running"
-SUCCESS = "success"
-FAILED = "failed"
-PARTIAL_SUCCESS = "partialSuccess"
-STOPPED = "stopped"
-FINAL_STATES = frozenset({SUCCESS, FAILED, PARTIAL_SUCCESS, STOPPED})
-RUN_STATES = (QUEUED, RUNNING, SUCCESS, FAILED, PARTIAL_SUCCESS, STOPPED)
+# The run states (defined in runtime.messages), re-exported for handlers and tests.
+from runtime.messages import FAILED as FAILED
+from runtime.messages import FINAL_STATES as FINAL_STATES
+from runtime.messages import PARTIAL_SUCCESS as PARTIAL_SUCCESS
+from runtime.messages import QUEUED as QUEUED
+from runtime.messages import RUN_STATES as RUN_STATES
+from runtime.messages import RUNNING as RUNNING
+from runtime.messages import STOPPED as STOPPED
+from runtime.messages import SUCCESS as SUCCESS
 
 RunKind = Literal["pipeline", "automation"]
 

@@ -33,7 +33,6 @@ label of the pod (``workflows.argoproj.io/workflow``, ``batch.kubernetes.io/job-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -41,7 +40,7 @@ from typing import Any
 
 from runtime.errors import LaunchFailed
 from runtime.executors.base import LaunchSpec, ScheduleSpec
-from runtime.naming import label_value
+from runtime.naming import label_value, schedule_name
 from runtime.settings import Settings
 
 MAIN_CONTAINER = "main"
@@ -68,7 +67,6 @@ WORKLOAD_NAME_LABELS = (
 CONTRACT_ENV = ("config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_UNSAFE = re.compile(r"[^a-z0-9-]+")
 
 
 def selector(agent_id: str) -> str:
@@ -81,16 +79,6 @@ def check_name(name: str) -> str:
     if len(name) > 63 or not _DNS_LABEL.match(name):
         raise ValueError(f"{name!r} is not a valid Kubernetes object name (DNS-1123 label)")
     return name
-
-
-def schedule_name(pipeline_fqn: str) -> str:
-    """Deterministic name of a pipeline's CronWorkflow/CronJob: at most 52 characters.
-
-    52 because the CronJob controller appends ``-<11 digits>`` to name each Job it creates.
-    """
-    slug = _UNSAFE.sub("-", pipeline_fqn.lower()).strip("-")[:32].strip("-") or "pipeline"
-    digest = hashlib.sha256(pipeline_fqn.encode()).hexdigest()[:8]
-    return f"omsched-{slug}-{digest}"
 
 
 def _base_labels(settings: Settings, pipeline_type: str, kind: str, fqn: str) -> dict[str, str]:

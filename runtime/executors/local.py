@@ -26,12 +26,7 @@ import attrs
 
 from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound, StartupError, Unsupported
 from runtime.executors.base import (
-    FAILED,
     LOG_CHUNK_BYTES,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    SUCCESS,
     LaunchSpec,
     LogChunk,
     PipelineDeletion,
@@ -39,8 +34,15 @@ from runtime.executors.base import (
     ScheduleSpec,
     log_chunk,
 )
-from runtime.executors.local_supervisor import write_json_atomic
+from runtime.executors.local_state import (
+    alive,
+    load_record,
+    process_start_time,
+    recover_pid,
+    save_record,
+)
 from runtime.executors.table import RunRecord, RunTable
+from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS
 from runtime.settings import VARIABLES, Settings
 
 log = logging.getLogger("runtime.executors.local")
@@ -51,38 +53,6 @@ HEALTH_TTL = 5.0
 # these few are meant for the ingestion's secrets loader and are passed on.
 _PASSED_THROUGH = {"AWS_DEFAULT_REGION", "AZURE_KEY_VAULT_NAME", "GOOGLE_CLOUD_PROJECT"}
 _RUNNER_ONLY = {v.name for v in VARIABLES} - _PASSED_THROUGH
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields 3.. of /proc/<pid>/stat (state, ppid, ..., start time at index 19)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    return stat.rsplit(")", 1)[1].split()
-
-
-def _process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a live run from a recycled pid)."""
-    fields = _proc_stat(pid)
-    return fields[19] if fields else None
-
-
-def _alive(pid: int, start_time: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    fields = _proc_stat(pid)
-    if fields is None:
-        return True
-    if fields[0] in ("Z", "X"):
-        # Exited and not yet reaped by its parent: dead for our purposes.
-        return False
-    return start_time is None or fields[19] == start_time
 
 
 class LocalExecutor:
@@ -174,7 +144,7 @@ class LocalExecutor:
                 self.table.put(failed)
                 raise LaunchFailed(f"cannot start the local run: {exc}") from None
             self._children[spec.run_id] = child
-            extra = {"pid": child.pid, "pidStart": _process_start_time(child.pid)}
+            extra = {"pid": child.pid, "pidStart": process_start_time(child.pid)}
             self.table.put(attrs.evolve(record, extra=extra))
             running = attrs.evolve(record, state=RUNNING, extra=extra)
             self._persist(running)
@@ -268,54 +238,18 @@ class LocalExecutor:
         return env
 
     def _persist(self, record: RunRecord) -> None:
-        data = {
-            "runId": record.run_id,
-            "runName": record.run_name,
-            "pipelineFqn": record.pipeline_fqn,
-            "pipelineType": record.pipeline_type,
-            "kind": record.kind,
-            "state": record.state,
-            "reason": record.reason,
-            "message": record.message,
-            "startDate": record.start_date,
-            "endDate": record.end_date,
-            "extra": record.extra,
-        }
-        try:
-            write_json_atomic(self.runs_dir / record.run_name / "record.json", data)
-        except OSError as exc:
-            log.error("cannot write the record of run %s: %s", record.run_id, exc.strerror)
-
-    def _load(self, path: Path) -> RunRecord | None:
-        try:
-            data = json.loads(path.read_text())
-            return RunRecord(
-                run_id=data["runId"],
-                run_name=data["runName"],
-                pipeline_fqn=data["pipelineFqn"],
-                pipeline_type=data["pipelineType"],
-                kind=data["kind"],
-                state=data["state"],
-                reason=data.get("reason"),
-                message=data.get("message"),
-                start_date=data.get("startDate"),
-                end_date=data.get("endDate"),
-                extra=data.get("extra") or {},
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("skipping unreadable run record %s: %s", path, exc)
-            return None
+        save_record(self.runs_dir, record)
 
     def _readopt(self) -> None:
         if not self.runs_dir.is_dir():
             return
         adopted = 0
         for path in sorted(self.runs_dir.glob("*/record.json")):
-            record = self._load(path)
+            record = load_record(path)
             if record is None:
                 continue
             if not record.final and not record.extra.get("pid"):
-                record = self._recover_pid(record)
+                record = recover_pid(self.runs_dir, record)
             self.table.load(record)
             if not record.final:
                 adopted += 1
@@ -323,24 +257,12 @@ class LocalExecutor:
                     self._finish(record.run_id)
         log.info("local executor: %d runs on record, %d were active", len(self.table), adopted)
 
-    def _recover_pid(self, record: RunRecord) -> RunRecord:
-        """The supervisor's own pid file, for a runner killed before it recorded the pid."""
-        try:
-            pid = int(
-                json.loads((self.runs_dir / record.run_name / "supervisor.json").read_text())["pid"]
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return attrs.evolve(record, extra={**record.extra, "launchInterrupted": True})
-        return attrs.evolve(
-            record, extra={**record.extra, "pid": pid, "pidStart": _process_start_time(pid)}
-        )
-
     def _is_running(self, run_id: str, record: RunRecord) -> bool:
         child = self._children.get(run_id)
         if child is not None:
             return child.poll() is None
         pid = int(record.extra.get("pid", 0))
-        return bool(pid) and _alive(pid, record.extra.get("pidStart"))
+        return bool(pid) and alive(pid, record.extra.get("pidStart"))
 
     def _signal_group(self, pid: int, sig: signal.Signals) -> None:
         try:

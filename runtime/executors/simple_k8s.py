@@ -31,18 +31,14 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+import attrs
 from kubernetes import client as k8s
 
-from runtime.executors.base import FAILED, QUEUED, RUNNING, SUCCESS, LaunchSpec, ScheduleSpec
+from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import JobParams, deep_merge, job_params, spec_files
-from runtime.executors.k8s_client import parse_time_ms, to_dict
+from runtime.executors.k8s_client import parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis
-from runtime.executors.k8s_executor import (
-    KubeExecutor,
-    ObjectState,
-    annotated_failure,
-    failure_annotations,
-)
+from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.k8s_pod import (
     check_name,
     main_container,
@@ -52,19 +48,21 @@ from runtime.executors.k8s_pod import (
     schedule_annotations,
     schedule_container,
     schedule_labels,
-    schedule_name,
 )
+from runtime.executors.k8s_resources import Resource, ResourceApi
+from runtime.executors.k8s_runs import ObjectState, annotated_failure, failure_annotations
 from runtime.executors.scheduling import (
     Placement,
     apply_container_placement,
     parse_pipeline_type_configs,
     placement_for,
 )
+from runtime.messages import FAILED, QUEUED, RUNNING, SUCCESS
+from runtime.naming import schedule_name
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MERGE_PATCH = "application/merge-patch+json"
 NO_PARAMS = JobParams()
 
 
@@ -222,42 +220,17 @@ def job_state(obj: dict[str, Any]) -> ObjectState:
     return ObjectState(state=QUEUED, start_date=start)
 
 
-class SimpleK8sExecutor(KubeExecutor):
-    name: str = "simpleK8s"
-    resource: ClassVar[str] = "jobs.batch"
-    kind_name: ClassVar[str] = "Job"
-    schedule_resource: ClassVar[str] = "cronjobs.batch"
-    schedule_kind_name: ClassVar[str] = "CronJob"
+@attrs.define(kw_only=True)
+class Jobs:
+    """The ``Workload`` of the simpleK8s executor: Jobs and CronJobs."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        batch_api: Any = None,
-        placements: dict[str, Placement] | None = None,
-        workflow_params: dict[str, Any] | None = None,
-        container_params: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(settings, **options)
-        self._batch_api = batch_api
-        self.placements = (
-            placements
-            if placements is not None
-            else parse_pipeline_type_configs(settings.simplek8s_pipeline_type_configs, "simpleK8s")
-        )
-        # Collate's chart sets the customConfig files in simple mode too (see custom_config).
-        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
-        self.params = job_params(workflow_params)
-        for warning in self.params.warnings:
-            log.warning(warning)
-        self.container_params = container_params
-
-    @property
-    def batch_api(self) -> Any:
-        if self._batch_api is None:
-            self._batch_api = k8s.BatchV1Api(self._clients.get())
-        return self._batch_api
+    settings: Settings
+    workloads: Resource
+    schedules: Resource
+    placements: dict[str, Placement]
+    params: JobParams
+    container_params: dict[str, Any] | None
+    active_deadline_seconds: int | None = None
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         return job_manifest(
@@ -279,111 +252,70 @@ class SimpleK8sExecutor(KubeExecutor):
             active_deadline_seconds=self.active_deadline_seconds,
         )
 
-    def object_state(self, obj: dict[str, Any]) -> ObjectState:
+    def state(self, obj: dict[str, Any]) -> ObjectState:
         return job_state(obj)
 
-    # -- API calls ---------------------------------------------------------------------------
-
-    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
-        return to_dict(
-            self._call(
-                "create",
-                self.batch_api.create_namespaced_job,
-                namespace=self.namespace,
-                body=body,
-                target=body["metadata"]["name"],
-            )
-        )
-
-    def _read(self, name: str) -> dict[str, Any]:
-        return to_dict(
-            self._call(
-                "get",
-                self.batch_api.read_namespaced_job,
-                name=name,
-                namespace=self.namespace,
-            )
-        )
-
-    def _workload_list(self) -> tuple[Any, tuple[Any, ...]]:
-        return self.batch_api.list_namespaced_job, (self.namespace,)
-
-    def _delete_workload(self, name: str) -> None:
-        # Background: the Job goes now, its pod right after (the API's default orphans pods).
-        self._call(
-            "delete",
-            self.batch_api.delete_namespaced_job,
-            name=name,
-            namespace=self.namespace,
-            propagation_policy="Background",
-        )
-
-    def _create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
-        return to_dict(
-            self._call(
-                "create",
-                self.batch_api.create_namespaced_cron_job,
-                namespace=self.namespace,
-                body=body,
-                resource=self.schedule_resource,
-                target=body["metadata"]["name"],
-            )
-        )
-
-    def _read_schedule(self, name: str) -> dict[str, Any]:
-        return to_dict(
-            self._call(
-                "get",
-                self.batch_api.read_namespaced_cron_job,
-                name=name,
-                namespace=self.namespace,
-                resource=self.schedule_resource,
-            )
-        )
-
-    def _patch_schedule(self, name: str, body: Any, content_type: str) -> None:
-        self._call(
-            "patch",
-            self.batch_api.patch_namespaced_cron_job,
-            name=name,
-            namespace=self.namespace,
-            body=body,
-            _content_type=content_type,
-            resource=self.schedule_resource,
-        )
-
-    def _delete_schedule(self, name: str) -> None:
-        # batch/v1 CronJobs delete their Jobs by default, active ones included: orphan them.
-        self._call(
-            "delete",
-            self.batch_api.delete_namespaced_cron_job,
-            name=name,
-            namespace=self.namespace,
-            propagation_policy="Orphan",
-            resource=self.schedule_resource,
-        )
-
-    def _kill_workload(self, run_id: str, name: str, **options: Any) -> bool:
-        self._call(
-            "delete",
-            self.batch_api.delete_namespaced_job,
-            name=name,
-            namespace=self.namespace,
-            propagation_policy="Foreground",
-        )
+    def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:
+        # Foreground: the pod goes first; a Job already gone counts as killed.
+        api.delete(self.workloads, name, "Foreground")
         return True
 
-    def _end_workload(self, name: str, diagnosis: Diagnosis) -> None:
+    def end(self, api: ResourceApi, name: str, diagnosis: Diagnosis) -> None:
         # An already exceeded deadline: the Job controller fails the Job and removes its pod,
         # and the Job stays (until its TTL) with the runner's reason in its annotations.
-        self._call(
-            "patch",
-            self.batch_api.patch_namespaced_job,
-            name=name,
-            namespace=self.namespace,
-            body={
-                "metadata": {"annotations": failure_annotations(diagnosis)},
-                "spec": {"activeDeadlineSeconds": 1},
-            },
-            _content_type=MERGE_PATCH,
+        body = {
+            "metadata": {"annotations": failure_annotations(diagnosis)},
+            "spec": {"activeDeadlineSeconds": 1},
+        }
+        api.patch(self.workloads, name, body)
+
+    def health(self, watch_healthy: bool | None, error: str | None) -> dict[str, str]:
+        return {}
+
+
+class SimpleK8sExecutor(KubeExecutor):
+    name: str = "simpleK8s"
+    resource: ClassVar[str] = "jobs.batch"
+    kind_name: ClassVar[str] = "Job"
+    workload: Jobs
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        batch_api: Any = None,
+        placements: dict[str, Placement] | None = None,
+        workflow_params: dict[str, Any] | None = None,
+        container_params: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        self._batch_api = batch_api
+        if placements is None:
+            placements = parse_pipeline_type_configs(
+                settings.simplek8s_pipeline_type_configs, "simpleK8s"
+            )
+        # Collate's chart sets the customConfig files in simple mode too (see custom_config).
+        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
+        params = job_params(workflow_params)
+        for warning in params.warnings:
+            log.warning(warning)
+        workload = Jobs(
+            settings=settings,
+            workloads=Resource(
+                kind="Job", rbac="jobs.batch", api=lambda: self.batch_api, method="job"
+            ),
+            schedules=Resource(
+                kind="CronJob", rbac="cronjobs.batch", api=lambda: self.batch_api, method="cron_job"
+            ),
+            placements=placements,
+            params=params,
+            container_params=container_params,
+            active_deadline_seconds=options.get("active_deadline_seconds"),
         )
+        super().__init__(settings, workload, **options)
+
+    @property
+    def batch_api(self) -> Any:
+        if self._batch_api is None:
+            self._batch_api = k8s.BatchV1Api(self._clients.get())
+        return self._batch_api

@@ -19,38 +19,20 @@ Listener = Callable[["RunRecord", "RunRecord | None"], None]
 
 
 @attrs.frozen(kw_only=True)
-class RunRecord:
-    """One run as the runner knows it. Dates are epoch milliseconds, as OpenMetadata uses."""
+class RunRecord(RunView):
+    """One run as the runner knows it: the ``RunView`` the server sees, plus what only the
+    runner keeps. Dates are epoch milliseconds, as OpenMetadata uses."""
 
-    run_id: str
-    run_name: str
-    pipeline_fqn: str
-    pipeline_type: str
     kind: str
-    state: str
-    reason: str | None = None
-    message: str | None = None
-    start_date: int | None = None
-    end_date: int | None = None
     # Executor-private bookkeeping (pid, resourceVersion, ...); never sent on the wire.
     extra: dict[str, Any] = attrs.field(factory=dict, eq=False)
 
-    @property
-    def final(self) -> bool:
-        return self.state in ("success", "failed", "partialSuccess", "stopped")
-
     def view(self) -> RunView:
-        return RunView(
-            run_id=self.run_id,
-            run_name=self.run_name,
-            pipeline_fqn=self.pipeline_fqn,
-            pipeline_type=self.pipeline_type,
-            state=self.state,
-            reason=self.reason,
-            message=self.message,
-            start_date=self.start_date,
-            end_date=self.end_date,
-        )
+        """The run as the server sees it (the reply's and the event's shape)."""
+        return RunView(**{field.name: getattr(self, field.name) for field in _VIEW_FIELDS})
+
+
+_VIEW_FIELDS = attrs.fields(RunView)
 
 
 class RunTable:

@@ -1,0 +1,188 @@
+"""Scheduled pipelines of the Kubernetes executors (deploy_pipeline, toggle_pipeline,
+delete_pipeline).
+
+``deploy`` creates the CronWorkflow/CronJob under a name derived from the pipeline FQN; on 409
+it checks the existing one is this agent's schedule of that pipeline and replaces its spec with
+a JSON patch (only ``create``, ``get`` and ``patch`` are needed, no ``update``). ``toggle``
+merge-patches ``spec.suspend``. ``delete_pipeline`` deletes the schedule with
+``propagationPolicy: Orphan`` (the cron controllers own their runs, and the default cascade
+would take active runs along), then lists the pipeline's Workflows/Jobs by label and deletes the
+finished ones, one by one (no ``deletecollection``: a label selector cannot tell finished from
+active). Runs a schedule starts are tracked like any other: see ``k8s_pod.run_id_of``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from runtime.errors import Conflict, LaunchFailed, NotFound
+from runtime.executors.base import PipelineDeletion, ScheduleRef, ScheduleSpec
+from runtime.executors.k8s_client import get_path, to_dict
+from runtime.executors.k8s_pod import (
+    AGENT_LABEL,
+    PIPELINE_FQN_ANNOTATION,
+    PIPELINE_LABEL,
+    run_id_of,
+)
+from runtime.executors.k8s_resources import JSON_PATCH, ResourceApi, Workload
+from runtime.naming import label_value, schedule_name
+
+log = logging.getLogger(__name__)
+
+
+def replacement_patch(existing: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A JSON patch (RFC 6902) making ``existing`` carry ``body``'s spec, labels and annotations:
+    the spec is replaced whole, labels and annotations are set key by key (the controllers' own
+    annotations stay)."""
+    ops: list[dict[str, Any]] = [{"op": "replace", "path": "/spec", "value": body["spec"]}]
+    for field in ("labels", "annotations"):
+        wanted = dict(body["metadata"].get(field) or {})
+        if not isinstance(get_path(existing, "metadata", field), dict):
+            ops.append({"op": "add", "path": f"/metadata/{field}", "value": wanted})
+            continue
+        for key, value in wanted.items():
+            pointer = key.replace("~", "~0").replace("/", "~1")
+            ops.append({"op": "add", "path": f"/metadata/{field}/{pointer}", "value": value})
+    return ops
+
+
+@attrs.define(kw_only=True)
+class Schedules:
+    """A Kubernetes executor's scheduled pipelines."""
+
+    api: ResourceApi
+    workload: Workload
+    agent_id: str
+    label_selector: str
+    #: Whether the runner's record of a run is final (a run it ended, say).
+    run_final: Callable[[str], bool]
+
+    @property
+    def namespace(self) -> str:
+        return self.api.namespace
+
+    @property
+    def kind(self) -> str:
+        return self.workload.schedules.kind
+
+    def deploy(self, spec: ScheduleSpec) -> ScheduleRef:
+        """Create the schedule; if its deterministic name exists (a re-deploy, a re-sent
+        request), replace its spec in place with a JSON patch (so fields dropped from the new
+        manifest go too) after checking it is this agent's schedule of this pipeline."""
+        body = self.workload.build_schedule(spec)
+        name = body["metadata"]["name"]
+        res = self.workload.schedules
+        try:
+            self.api.create(res, body)
+            log.info("created %s %s for pipeline %s", self.kind, name, spec.pipeline_fqn)
+        except Conflict:
+            try:
+                existing = self.owned(name, spec.pipeline_fqn)
+            except NotFound:
+                # Deleted between our create and our read: create it once more.
+                self.api.create(res, body)
+            else:
+                self.api.patch(res, name, replacement_patch(existing, body), JSON_PATCH)
+                log.info("updated %s %s for pipeline %s", self.kind, name, spec.pipeline_fqn)
+        except NotFound as exc:
+            raise LaunchFailed(
+                f"cannot create {self.kind} {name} in namespace {self.namespace}: {exc.message}"
+            ) from None
+        return ScheduleRef(name=name, enabled=spec.enabled)
+
+    def toggle(self, pipeline_fqn: str, enabled: bool, *, dry_run: bool = False) -> ScheduleRef:
+        name = schedule_name(pipeline_fqn)
+        try:
+            self.owned(name, pipeline_fqn)
+            if not dry_run:
+                self.api.patch(self.workload.schedules, name, {"spec": {"suspend": not enabled}})
+        except NotFound:
+            raise NotFound(self._no_schedule(pipeline_fqn, name)) from None
+        log.info("%s %s %s", "resumed" if enabled else "suspended", self.kind, name)
+        return ScheduleRef(name=name, enabled=enabled)
+
+    def delete_pipeline(self, pipeline_fqn: str, *, dry_run: bool = False) -> PipelineDeletion:
+        """Delete the schedule (orphaning its runs: the cron controllers own them and would
+        otherwise take active ones along), then every finished run of the pipeline."""
+        name = schedule_name(pipeline_fqn)
+        deleted: list[str] = []
+        kept: list[str] = []
+        has_schedule = self._delete_schedule(name, pipeline_fqn, dry_run=dry_run)
+        if has_schedule:
+            deleted.append(name)
+        runs = self.pipeline_workloads(pipeline_fqn)
+        for obj in runs:
+            obj_name = str(get_path(obj, "metadata", "name"))
+            run_id = run_id_of(obj)
+            if not (self.workload.state(obj).final or (run_id and self.run_final(run_id))):
+                kept.append(obj_name)
+                continue
+            if not dry_run:
+                try:
+                    self.api.delete(self.workload.workloads, obj_name, "Background")
+                except NotFound:
+                    pass  # its TTL was quicker
+            deleted.append(obj_name)
+        if not has_schedule and not runs:
+            raise NotFound(f"pipeline {pipeline_fqn!r} has no schedule and no runs on this runner")
+        log.info(
+            "deleted pipeline %s: %d object(s) removed, %d active run(s) kept",
+            pipeline_fqn,
+            len(deleted),
+            len(kept),
+        )
+        return PipelineDeletion(deleted=deleted, kept=kept)
+
+    def _delete_schedule(self, name: str, pipeline_fqn: str, *, dry_run: bool) -> bool:
+        """Delete this agent's schedule of the pipeline; False when there is none."""
+        try:
+            self.owned(name, pipeline_fqn)
+        except NotFound:
+            return False
+        if not dry_run:
+            try:
+                # Orphan: the schedule's active runs must outlive it (delete_pipeline keeps
+                # them; batch/v1 CronJobs would delete their Jobs, active ones included).
+                self.api.delete(self.workload.schedules, name, "Orphan")
+            except NotFound:
+                pass
+        return True
+
+    def pipeline_workloads(self, pipeline_fqn: str) -> list[dict[str, Any]]:
+        """This agent's Workflows/Jobs of one pipeline, by label (an API list: the objects
+        themselves, including ones whose records the table has already forgotten)."""
+        result = self.api.list(
+            self.workload.workloads,
+            label_selector=f"{self.label_selector},{PIPELINE_LABEL}={label_value(pipeline_fqn)}",
+        )
+        items = [to_dict(item) for item in result.get("items") or []]
+        # The label may be a hash of the FQN: the annotation has the full name.
+        mine = [
+            obj
+            for obj in items
+            if get_path(obj, "metadata", "annotations", PIPELINE_FQN_ANNOTATION) == pipeline_fqn
+        ]
+        return sorted(mine, key=lambda obj: str(get_path(obj, "metadata", "name")))
+
+    def owned(self, name: str, pipeline_fqn: str) -> dict[str, Any]:
+        """The schedule object, if it is this agent's schedule of ``pipeline_fqn``."""
+        obj = self.api.get(self.workload.schedules, name)
+        agent = get_path(obj, "metadata", "labels", AGENT_LABEL)
+        fqn = get_path(obj, "metadata", "annotations", PIPELINE_FQN_ANNOTATION)
+        if agent != label_value(self.agent_id or "default") or fqn != pipeline_fqn:
+            raise Conflict(
+                f"{self.kind} {name} in namespace {self.namespace} exists but "
+                f"belongs to pipeline {fqn!r} of agent {agent!r}, not to {pipeline_fqn!r} of "
+                "this runner"
+            )
+        return obj
+
+    def _no_schedule(self, pipeline_fqn: str, name: str) -> str:
+        return (
+            f"pipeline {pipeline_fqn!r} has no schedule on this runner ({self.kind} "
+            f"{name} not found in namespace {self.namespace})"
+        )

@@ -1,0 +1,345 @@
+"""The Kubernetes executors' watch-fed run table: the ``RunTracking`` half of ``KubeExecutor``.
+
+Two ``ResourceWatcher`` threads (the workloads, the pods; both by this agent's label selector)
+feed ``_observe_workload`` and ``_observe_pod``, which update the run's ``TrackedRun`` and
+``_refresh`` it: the pod's diagnosis (with its grace periods) and ``k8s_runs.reconcile`` give the
+new record, which goes to the ``RunTable`` (whose listeners send ``run_update`` and count
+metrics), and the effects (end the workload, capture a log tail) go to the background pool.
+``housekeeping`` lets grace periods run out and forgets runs whose workload is long gone, in one
+place: ``_forget``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any, ClassVar
+
+import attrs
+
+from runtime.errors import NotFound, RunnerError
+from runtime.executors.k8s_background import Background
+from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView
+from runtime.executors.k8s_resources import ResourceApi, Workload
+from runtime.executors.k8s_runs import (
+    KILLED,
+    CaptureLog,
+    EndWorkload,
+    ObjectState,
+    RunMeta,
+    TrackedRun,
+    reconcile,
+)
+from runtime.executors.k8s_watch import ResourceWatcher
+from runtime.executors.table import RunTable
+from runtime.messages import FAILED, STOPPED
+
+log = logging.getLogger(__name__)
+
+
+class RunTracking:
+    """The runs a Kubernetes executor tracks, fed by its watches (see the module docstring)."""
+
+    name: str
+    resource: ClassVar[str]
+    kind_name: ClassVar[str]
+    namespace: str
+    label_selector: str
+    table: RunTable
+    workload: Workload
+    api: ResourceApi
+    terminate_on_failure: bool
+    _caller: Any
+    _started: bool
+    _clock: Callable[[], float]
+    _monotonic: Callable[[], float]
+
+    def _init_tracking(
+        self,
+        *,
+        grace: Grace | None,
+        retain_deleted_seconds: float,
+        vanish_grace_seconds: float,
+        housekeeping_seconds: float,
+        watch_options: dict[str, Any],
+    ) -> None:
+        self._tracker = DiagnosisTracker(grace or Grace(), self._monotonic)
+        self._watch_options = watch_options
+        self._retain_deleted = retain_deleted_seconds
+        self._vanish_grace = vanish_grace_seconds
+        self._lock = threading.RLock()
+        #: Everything known about each run (see ``k8s_runs.TrackedRun``).
+        self._runs: dict[str, TrackedRun] = {}
+        #: True once a pod list succeeded: from then on a run without a pod has none yet.
+        self._pods_listed = False
+        self._ready = False
+        self._watchers: list[ResourceWatcher] = []
+        self._workload_watcher: ResourceWatcher | None = None
+        self._background = Background(
+            f"{self.name}-aux", housekeeping_seconds, self.housekeeping, self.name
+        )
+
+    @property
+    def core_api(self) -> Any:  # pragma: no cover - the executor's
+        raise NotImplementedError
+
+    def capture_log_tail(self, run_id: str, pod_name: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def _killing(self) -> frozenset[str]:
+        """The runs with a kill under way."""
+        with self._lock:
+            return frozenset(run_id for run_id, run in self._runs.items() if run.killing)
+
+    def object_state(self, obj: dict[str, Any]) -> ObjectState:
+        return self.workload.state(obj)
+
+    # -- the watches ---------------------------------------------------------------------------
+
+    def _make_watchers(self) -> None:
+        list_fn, list_args = self.api.lister(self.workload.workloads)
+        common = {
+            "namespace": self.namespace,
+            "label_selector": self.label_selector,
+            "caller": self._caller,
+            **self._watch_options,
+        }
+        self._workload_watcher = ResourceWatcher(
+            name=f"{self.name}-{self.kind_name.lower()}s",
+            list_fn=list_fn,
+            list_args=list_args,
+            resource=self.resource,
+            on_sync=self._sync_workloads,
+            on_event=self._workload_event,
+            **common,
+        )
+        pod_watcher = ResourceWatcher(
+            name=f"{self.name}-pods",
+            list_fn=self.core_api.list_namespaced_pod,
+            list_args=(self.namespace,),
+            resource="pods",
+            on_sync=self._sync_pods,
+            on_event=self._pod_event,
+            **common,
+        )
+        self._watchers = [pod_watcher, self._workload_watcher]
+
+    def _nudge_watchers(self) -> None:
+        for watcher in self._watchers:
+            watcher.nudge()
+
+    def _start_sync(self) -> None:
+        self._make_watchers()
+        # Pods first: the workloads' records are then built with their diagnostics.
+        for watcher in self._watchers:
+            try:
+                watcher.list_now()
+            except RunnerError as exc:
+                # The watch thread keeps retrying; ``ready`` waits for a successful list.
+                log.error("re-adoption: cannot list %s yet: %s", watcher.resource, exc)
+        for watcher in self._watchers:
+            watcher.start()
+        self._background.start_housekeeping()
+        log.info(
+            "%s executor watching %s in namespace %s (%d runs re-adopted, ready=%s)",
+            self.name,
+            self.resource,
+            self.namespace,
+            len(self.table),
+            self._ready,
+        )
+
+    def _stop_sync(self) -> None:
+        for watcher in self._watchers:
+            watcher.stop(timeout=5.0)
+        self._background.stop()
+        self._started = False
+
+    # -- watch callbacks -----------------------------------------------------------------------
+
+    def _sync_workloads(self, items: list[dict[str, Any]]) -> None:
+        now = self._monotonic()
+        seen: set[str] = set()
+        with self._lock:
+            for obj in items:
+                meta = RunMeta.from_object(obj)
+                if meta is None:
+                    continue
+                seen.add(meta.run_id)
+                self._observe_workload(obj, meta=meta)
+            for run_id, run in list(self._runs.items()):
+                if run.obj is None or run_id in seen or run.deleted_at is not None:
+                    continue
+                if now - (run.seen_at if run.seen_at is not None else now) >= self._vanish_grace:
+                    self._workload_gone(run_id)
+        self._ready = True
+
+    def _workload_event(self, kind: str, obj: dict[str, Any]) -> None:
+        meta = RunMeta.from_object(obj)
+        if meta is None:
+            return
+        with self._lock:
+            if kind == "DELETED":
+                run = self._run(meta.run_id)
+                self._runs[meta.run_id] = attrs.evolve(
+                    run,
+                    meta=run.meta or meta,
+                    obj=run.obj or self.object_state(obj),
+                )
+                self._workload_gone(meta.run_id)
+            else:
+                self._observe_workload(obj, meta=meta)
+
+    def _sync_pods(self, items: list[dict[str, Any]]) -> None:
+        now = self._monotonic()
+        seen: set[str] = set()
+        with self._lock:
+            self._pods_listed = True
+            for pod in items:
+                view = PodView.from_pod(pod)
+                if view.run_id is None:
+                    continue
+                seen.add(view.run_id)
+                self._observe_pod(view)
+            for run_id, run in list(self._runs.items()):
+                known = run.pod
+                if known is None or run_id in seen or known.deleted:
+                    continue
+                seen_at = run.pod_seen_at if run.pod_seen_at is not None else now
+                if now - seen_at >= self._vanish_grace:
+                    self._observe_pod(attrs.evolve(known, deleted=True))
+
+    def _pod_event(self, kind: str, pod: dict[str, Any]) -> None:
+        view = PodView.from_pod(pod, deleted=kind == "DELETED")
+        if view.run_id is None:
+            return
+        with self._lock:
+            known = self._run(view.run_id).pod
+            if view.deleted and known is not None and known.name != view.name:
+                return  # an older pod of the run went away; the newer one is what counts
+            self._observe_pod(view)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _run(self, run_id: str) -> TrackedRun:
+        """The tracked run (a blank one when unknown; not stored until updated)."""
+        return self._runs.get(run_id) or TrackedRun(run_id=run_id)
+
+    def _update(self, run_id: str, **changes: Any) -> TrackedRun:
+        with self._lock:
+            run = attrs.evolve(self._run(run_id), **changes)
+            self._runs[run_id] = run
+            return run
+
+    def _observe_workload(self, obj: dict[str, Any], *, meta: RunMeta | None = None) -> None:
+        meta = meta or RunMeta.from_object(obj)
+        if meta is None:
+            return
+        with self._lock:
+            self._update(
+                meta.run_id,
+                meta=meta,
+                obj=self.object_state(obj),
+                seen_at=self._monotonic(),
+                deleted_at=None,
+            )
+            self._refresh(meta.run_id)
+
+    def _observe_pod(self, view: PodView) -> None:
+        assert view.run_id is not None
+        with self._lock:
+            self._update(view.run_id, pod=view, pod_seen_at=self._monotonic())
+            self._refresh(view.run_id)
+
+    def _workload_gone(self, run_id: str) -> None:
+        """The Workflow/Job was deleted (TTL, kill, or someone with kubectl)."""
+        with self._lock:
+            run = self._update(run_id, deleted_at=self._monotonic())
+            record = self.table.get(run_id)
+            if record is None or record.final:
+                return
+            if run.killing:
+                self._mark_stopped(run_id, f"{self.kind_name} {record.run_name} deleted on request")
+                return
+            message = f"{self.kind_name} {record.run_name} was deleted before the run finished"
+            self.table.put(
+                attrs.evolve(
+                    record, state=FAILED, reason="Deleted", message=message, end_date=self._now_ms()
+                )
+            )
+
+    def _mark_stopped(self, run_id: str, message: str) -> None:
+        with self._lock:
+            record = self.table.get(run_id)
+            if record is None or record.final:
+                return
+            self.table.put(
+                attrs.evolve(
+                    record, state=STOPPED, reason=KILLED, message=message, end_date=self._now_ms()
+                )
+            )
+
+    def _refresh(self, run_id: str) -> None:
+        """Recompute one run's record from its workload and pod (caller holds the lock)."""
+        run = self._runs.get(run_id)
+        if run is None or run.meta is None or run.obj is None:
+            return  # a pod seen before its workload: wait for the workload
+        diagnosis = self._tracker.observe(run_id, run.pod)
+        result = reconcile(
+            run,
+            self.table.get(run_id),
+            diagnosis,
+            now_ms=self._now_ms(),
+            pods_listed=self._pods_listed,
+            terminate_on_failure=self.terminate_on_failure,
+        )
+        if result is None:  # pragma: no cover - checked above
+            return
+        self._runs[run_id] = result.run
+        self.table.put(result.record)
+        if result.record.final:
+            self._tracker.forget(run_id)
+        for effect in result.effects:
+            if isinstance(effect, EndWorkload):
+                self._background.submit(partial(self._end_workload, effect))
+            elif isinstance(effect, CaptureLog):
+                self._background.submit(partial(self.capture_log_tail, run_id, effect.pod_name))
+
+    def _end_workload(self, effect: EndWorkload) -> None:
+        name, diagnosis = effect.name, effect.diagnosis
+        try:
+            self.workload.end(self.api, name, diagnosis)
+            log.info("ended %s %s: %s", self.kind_name, name, diagnosis.message)
+        except NotFound:
+            pass
+        except RunnerError as exc:
+            log.warning("could not end %s %s (%s): %s", self.kind_name, name, diagnosis.reason, exc)
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def housekeeping(self) -> None:
+        """Let grace periods run out, and forget runs whose workload is long gone."""
+        with self._lock:
+            for run_id in self._tracker.waiting():
+                self._refresh(run_id)
+            now = self._monotonic()
+            for run_id, run in list(self._runs.items()):
+                if run.deleted_at is None:
+                    continue
+                record = self.table.get(run_id)
+                if record is not None and not record.final:
+                    continue
+                if now - run.deleted_at >= self._retain_deleted:
+                    self._forget(run_id)
+
+    def _forget(self, run_id: str) -> None:
+        """Forget everything about a run: its tracked run, its record, its diagnosis."""
+        self.table.remove(run_id)
+        self._runs.pop(run_id, None)
+        self._tracker.forget(run_id)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)

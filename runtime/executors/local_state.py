@@ -1,0 +1,100 @@
+"""What lets a restarted ``local`` executor know its runs: each run's record as JSON under
+``STATE_DIR/runs/<runName>/record.json``, and the identity of a run's process (a pid and the
+kernel's start time, which tells a live run from a recycled pid)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import attrs
+
+from runtime.executors.local_supervisor import write_json_atomic
+from runtime.executors.table import RunRecord
+
+log = logging.getLogger("runtime.executors.local")
+
+#: Record field -> its key in record.json.
+_KEYS = {
+    "run_id": "runId",
+    "run_name": "runName",
+    "pipeline_fqn": "pipelineFqn",
+    "pipeline_type": "pipelineType",
+    "kind": "kind",
+    "state": "state",
+    "reason": "reason",
+    "message": "message",
+    "start_date": "startDate",
+    "end_date": "endDate",
+    "extra": "extra",
+}
+_REQUIRED = ("run_id", "run_name", "pipeline_fqn", "pipeline_type", "kind", "state")
+
+
+def save_record(runs_dir: Path, record: RunRecord) -> None:
+    """Write ``record`` (atomically) where a restarted runner finds it."""
+    data = {key: getattr(record, field) for field, key in _KEYS.items()}
+    try:
+        write_json_atomic(runs_dir / record.run_name / "record.json", data)
+    except OSError as exc:
+        log.error("cannot write the record of run %s: %s", record.run_id, exc.strerror)
+
+
+def load_record(path: Path) -> RunRecord | None:
+    """The record in ``path``; None (with a warning) when it cannot be read."""
+    try:
+        data = json.loads(path.read_text())
+        values = {
+            field: data[key] if field in _REQUIRED else data.get(key)
+            for field, key in _KEYS.items()
+        }
+        values["extra"] = values["extra"] or {}
+        return RunRecord(**values)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("skipping unreadable run record %s: %s", path, exc)
+        return None
+
+
+def recover_pid(runs_dir: Path, record: RunRecord) -> RunRecord:
+    """The supervisor's own pid file, for a runner killed before it recorded the pid."""
+    try:
+        pid = int(json.loads((runs_dir / record.run_name / "supervisor.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return attrs.evolve(record, extra={**record.extra, "launchInterrupted": True})
+    return attrs.evolve(
+        record, extra={**record.extra, "pid": pid, "pidStart": process_start_time(pid)}
+    )
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/<pid>/stat (state, ppid, ..., start time at index 19)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (tells a live run from a recycled pid)."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields else None
+
+
+def alive(pid: int, start_time: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _proc_stat(pid)
+    if fields is None:
+        return True
+    if fields[0] in ("Z", "X"):
+        # Exited and not yet reaped by its parent: dead for our purposes.
+        return False
+    return start_time is None or fields[19] == start_time
