@@ -42,18 +42,15 @@ from typing import Any, Literal
 
 import attrs
 
+from runtime.backends import ARGO_CONFIGS, EXECUTORS, SIMPLEK8S_CONFIGS
+from runtime.backends import unused_variables as unused_variables  # the executors import it here
 from runtime.env_parsers import json_type as _type
 from runtime.errors import ConfigError
-from runtime.executors.custom_config import (
-    CONTAINER_FILE_VARIABLE,
-    WORKFLOW_FILE_VARIABLE,
-    job_params,
-    spec_files,
-)
+from runtime.executors.custom_config import job_params, spec_files
 from runtime.settings import Settings
 
-ARGO_VARIABLE = "ARGO_PIPELINE_TYPE_CONFIGS"
-SIMPLEK8S_VARIABLE = "SIMPLEK8S_PIPELINE_TYPE_CONFIGS"
+ARGO_VARIABLE = ARGO_CONFIGS
+SIMPLEK8S_VARIABLE = SIMPLEK8S_CONFIGS
 
 #: OpenMetadata's ``PipelineType`` enum (ingestionPipeline.json), plus ``automation``.
 PIPELINE_TYPES = (
@@ -337,39 +334,24 @@ def apply_container_placement(container: dict[str, Any], placement: Placement) -
 
 
 def validate_settings_for(executor_type: str, settings: Settings) -> list[str]:
-    """Check the scheduling variables for ``executor_type``; return warnings for variables that
-    have no effect with it. Raises ``ConfigError`` for a bad value."""
-    warnings: list[str] = []
-    if executor_type == "argo":
+    """Check the variables of ``executor_type`` (its registry entry's ``check``); return
+    warnings, among them the variables that have no effect with it. Raises ``ConfigError`` for
+    a bad value."""
+    return EXECUTORS[executor_type].check(settings) + unused_variables(executor_type, settings)
+
+
+def check_pod_variables(flavor: Flavor, settings: Settings) -> list[str]:
+    """The ``check`` of the ``argo`` and ``simpleK8s`` entries: placement per pipeline type and
+    the customConfig spec files (a Job takes only some workflow keys: the others are warned
+    about)."""
+    if flavor == "argo":
         parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
-    elif executor_type == "simpleK8s":
+    else:
         parse_pipeline_type_configs(settings.simplek8s_pipeline_type_configs, "simpleK8s")
-    if executor_type in ("argo", "simpleK8s"):
-        workflow_params, _container_params = spec_files(settings)
-        if executor_type == "simpleK8s":
-            warnings.extend(job_params(workflow_params).warnings)
-    return warnings + unused_variables(executor_type, settings)
-
-
-def unused_variables(executor_type: str, settings: Settings) -> list[str]:
-    """Warnings naming the scheduling variables that are set but mean nothing to
-    ``executor_type`` (the other executor's; all of them for ``local``)."""
-    used = {
-        "argo": {ARGO_VARIABLE, WORKFLOW_FILE_VARIABLE, CONTAINER_FILE_VARIABLE},
-        # Collate's chart sets the customConfig files in both modes: both executors use them.
-        "simpleK8s": {SIMPLEK8S_VARIABLE, WORKFLOW_FILE_VARIABLE, CONTAINER_FILE_VARIABLE},
-    }.get(executor_type, set())
-    values = (
-        (ARGO_VARIABLE, settings.argo_pipeline_type_configs),
-        (SIMPLEK8S_VARIABLE, settings.simplek8s_pipeline_type_configs),
-        (WORKFLOW_FILE_VARIABLE, settings.argo_workflow_spec_file),
-        (CONTAINER_FILE_VARIABLE, settings.argo_container_spec_file),
-    )
-    return [_no_effect(name, executor_type) for name, value in values if value and name not in used]
-
-
-def _no_effect(variable: str, executor_type: str) -> str:
-    return f"{variable} is set but has no effect with EXECUTOR_TYPE={executor_type}"
+    workflow_params, _container_params = spec_files(settings)
+    if flavor == "simpleK8s":
+        return list(job_params(workflow_params).warnings)
+    return []
 
 
 def _suggest(pipeline_type: Any) -> str:
