@@ -90,7 +90,10 @@ class Settings(
     DispatchSettings,
     ConnectionSettings,
 ):
-    """All configuration (every group's fields, flat); build with ``Settings.from_env()``."""
+    """All configuration (every group's fields, flat); build with ``Settings.from_env()``.
+
+    The groups are listed last first: attrs collects fields from the base furthest in the MRO,
+    so the fields keep the order of ``GROUPS`` (the attribute names are the groups' own)."""
 
     @classmethod
     def from_env(
