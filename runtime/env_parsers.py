@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +48,9 @@ def positive_float(raw: str) -> float:
     return value
 
 
-def choice(choices: tuple[str, ...], *, fold_case: bool = False) -> Parser:
+def choice(choices: Collection[str], *, fold_case: bool = False) -> Parser:
+    """One of ``choices``, read at each call: a registry (a dict) accepts what is added later."""
+
     def parse(raw: str) -> str:
         value = raw.strip()
         for option in choices:

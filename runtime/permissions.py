@@ -1,12 +1,13 @@
-"""The Kubernetes RBAC rules each part of the runner needs, declared once, as data.
+"""The Kubernetes RBAC rules each part of the runner needs, read from the backend registries.
 
 Why this module exists: the Helm chart grants the runner's service account a Role, and the
 ingestion pods' service account another. If those Roles were written only in YAML they would
 drift from what the code really calls: a missing verb shows up as a 403 in a customer's cluster
-weeks later, an extra one is privilege nobody reviewed. So the rules live here, next to the code
-that needs them, and ``tests/helm`` renders the chart for every executor and secrets manager and
-asserts that its Roles are exactly ``rules_for(...)`` and ``ingestion_rules_for(...)``: change one
-side without the other and the build fails.
+weeks later, an extra one is privilege nobody reviewed. So the rules live next to the code that
+needs them, in each backend's entry of ``runtime.backends`` (``rules``, ``ingestion_rules``),
+and ``tests/helm`` renders the chart for every executor and secrets manager and asserts that its
+Roles are exactly ``rules_for(...)`` and ``ingestion_rules_for(...)``: change one side without
+the other and the build fails.
 
 Least privilege, per part:
 
@@ -23,19 +24,19 @@ Least privilege, per part:
 Ingestion pods (``ingestion_rules_for``): under ``argo`` the Argo executor sidecar in every pod
 reports results through ``workflowtaskresults`` (create, patch); under ``kubernetes`` secrets the
 ingestion process reads the referenced Secrets itself (OpenMetadata's kubernetes secrets
-manager), so it needs ``get`` on Secrets.
+manager), so it needs ``get`` on Secrets. An executor that runs no pods needs no such Role.
 
 Rules are returned as plain dicts in the RBAC API's shape (``apiGroups``, ``resources``,
-``verbs``), in a fixed order, ready to compare with a rendered Role.
+``verbs``), in a fixed order (the executor's, then the store's), ready to compare with a
+rendered Role.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import attrs
-
-from runtime.settings import EXECUTOR_TYPES, SECRETS_MANAGERS
+from runtime.backends import executor_entry, store_entry
+from runtime.rbac import WORKLOAD_VERBS, Rule
 
 __all__ = [
     "WORKLOAD_VERBS",
@@ -44,85 +45,6 @@ __all__ = [
     "rules_for",
 ]
 
-#: Verbs on the runner's own workloads (Workflows/CronWorkflows or Jobs/CronJobs): launch is
-#: create (409 -> adopt with get), status is list + watch, kill and toggle are patch
-#: (``spec.shutdown``, ``spec.suspend``), cleanup and undeploy are delete. ``deploy_pipeline``
-#: re-deploys with get + a JSON patch replacing ``spec`` (so no ``update``); ``delete_pipeline``
-#: lists a pipeline's runs by label and deletes the finished ones one by one (no
-#: ``deletecollection``: a selector cannot tell finished runs from active ones).
-WORKLOAD_VERBS = ("create", "get", "list", "watch", "patch", "delete")
-_READ = ("get", "list", "watch")
-
-
-@attrs.frozen
-class Rule:
-    """One RBAC policy rule (always namespaced: the chart grants it through a Role)."""
-
-    api_groups: tuple[str, ...]
-    resources: tuple[str, ...]
-    verbs: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return {
-            "apiGroups": list(self.api_groups),
-            "resources": list(self.resources),
-            "verbs": list(self.verbs),
-        }
-
-
-_POD_RULES = (
-    Rule(("",), ("pods",), _READ),
-    Rule(("",), ("pods/log",), ("get",)),
-    Rule(("",), ("events",), ("list", "watch")),
-)
-
-EXECUTOR_RULES: dict[str, tuple[Rule, ...]] = {
-    "argo": (
-        Rule(("argoproj.io",), ("workflows", "cronworkflows"), WORKLOAD_VERBS),
-        *_POD_RULES,
-    ),
-    "simpleK8s": (
-        Rule(("batch",), ("jobs", "cronjobs"), WORKLOAD_VERBS),
-        *_POD_RULES,
-    ),
-    "local": (),
-}
-
-SECRETS_MANAGER_RULES: dict[str, tuple[Rule, ...]] = {
-    "kubernetes": (Rule(("",), ("secrets",), ("get",)),),
-    "managed-aws": (),
-    "aws": (),
-    "managed-azure-kv": (),
-    "azure-kv": (),
-    "gcp": (),
-}
-
-INGESTION_EXECUTOR_RULES: dict[str, tuple[Rule, ...]] = {
-    # Argo's executor (the ``wait`` container) records outputs as WorkflowTaskResults.
-    "argo": (Rule(("argoproj.io",), ("workflowtaskresults",), ("create", "patch")),),
-    "simpleK8s": (),
-    "local": (),
-}
-
-INGESTION_SECRETS_MANAGER_RULES: dict[str, tuple[Rule, ...]] = {
-    # OpenMetadata's kubernetes secrets manager reads the referenced Secret from the pod.
-    "kubernetes": (Rule(("",), ("secrets",), ("get",)),),
-    "managed-aws": (),
-    "aws": (),
-    "managed-azure-kv": (),
-    "azure-kv": (),
-    "gcp": (),
-}
-
-
-def _check(executor: str, secrets_manager: str) -> None:
-    if executor not in EXECUTOR_TYPES:
-        raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTOR_TYPES}")
-    if secrets_manager not in SECRETS_MANAGERS:
-        raise ValueError(
-            f"unknown secrets manager {secrets_manager!r}; expected one of {SECRETS_MANAGERS}"
-        )
-
 
 def _as_dicts(rules: Iterable[Rule]) -> list[dict[str, list[str]]]:
     return [rule.as_dict() for rule in rules]
@@ -130,16 +52,14 @@ def _as_dicts(rules: Iterable[Rule]) -> list[dict[str, list[str]]]:
 
 def rules_for(executor: str, secrets_manager: str) -> list[dict[str, list[str]]]:
     """The runner's Role rules: what its executor and its secret preflight call."""
-    _check(executor, secrets_manager)
-    return _as_dicts((*EXECUTOR_RULES[executor], *SECRETS_MANAGER_RULES[secrets_manager]))
+    runner, store = executor_entry(executor), store_entry(secrets_manager)
+    return _as_dicts((*runner.rules, *store.rules))
 
 
 def ingestion_rules_for(executor: str, secrets_manager: str) -> list[dict[str, list[str]]]:
     """The ingestion pods' Role rules (empty: the chart creates no Role for them)."""
-    _check(executor, secrets_manager)
-    if executor == "local":
+    runner, store = executor_entry(executor), store_entry(secrets_manager)
+    if not runner.runs_pods:
         # No pods: the local executor runs subprocesses with the runner's own identity.
         return []
-    return _as_dicts(
-        (*INGESTION_EXECUTOR_RULES[executor], *INGESTION_SECRETS_MANAGER_RULES[secrets_manager])
-    )
+    return _as_dicts((*runner.ingestion_rules, *store.ingestion_rules))

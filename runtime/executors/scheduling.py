@@ -26,7 +26,8 @@ For example::
       "profiler": {"priorityClass": "low", "resources": {"limits": {"memory": "8Gi"}}}}'
 
 Validation is strict: an unknown pipeline type, an unknown field or a wrong type stops start-up
-with a ``ConfigError`` that names the variable and the JSON path (``$.profiler.resources``).
+with a ``ConfigError`` that names the variable and the JSON path (``$.profiler.resources``);
+the entries are structured through cattrs (``placement_json``).
 
 The chart's ``customConfig`` files (``ARGO_INGESTION_*_SPEC_FILE_PATH``) are in
 ``custom_config``; both are checked here at start-up with the executor's other variables.
@@ -36,24 +37,21 @@ from __future__ import annotations
 
 import copy
 import difflib
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
 
+from runtime.backends import ARGO_CONFIGS, EXECUTORS, SIMPLEK8S_CONFIGS
+from runtime.backends import unused_variables as unused_variables  # the executors import it here
 from runtime.env_parsers import json_type as _type
 from runtime.errors import ConfigError
-from runtime.executors.custom_config import (
-    CONTAINER_FILE_VARIABLE,
-    WORKFLOW_FILE_VARIABLE,
-    job_params,
-    spec_files,
-)
+from runtime.executors.custom_config import job_params, spec_files
+from runtime.executors.placement_json import ArgoEntry, JobsEntry, structure_entry
 from runtime.settings import Settings
 
-ARGO_VARIABLE = "ARGO_PIPELINE_TYPE_CONFIGS"
-SIMPLEK8S_VARIABLE = "SIMPLEK8S_PIPELINE_TYPE_CONFIGS"
+ARGO_VARIABLE = ARGO_CONFIGS
+SIMPLEK8S_VARIABLE = SIMPLEK8S_CONFIGS
 
 #: OpenMetadata's ``PipelineType`` enum (ingestionPipeline.json), plus ``automation``.
 PIPELINE_TYPES = (
@@ -75,32 +73,6 @@ Flavor = Literal["argo", "simpleK8s"]
 
 #: ``priorityClassName`` is an alias: the public chart's own example uses it.
 PRIORITY_KEYS = ("priorityClass", "priorityClassName")
-_FIELDS: dict[Flavor, tuple[str, ...]] = {
-    "argo": ("toleration", "affinity", "nodeSelector", *PRIORITY_KEYS, "resources"),
-    "simpleK8s": ("tolerations", "nodeSelector", *PRIORITY_KEYS, "resources"),
-}
-_HINTS = {
-    ("argo", "tolerations"): (
-        "ARGO_PIPELINE_TYPE_CONFIGS takes `toleration` (a string v for dedicated=v:NoSchedule); "
-        "put full toleration objects in the file named by ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH"
-    ),
-    ("simpleK8s", "toleration"): (
-        "SIMPLEK8S_PIPELINE_TYPE_CONFIGS takes `tolerations`, a list of toleration objects"
-    ),
-    ("simpleK8s", "affinity"): "affinity is only available in ARGO_PIPELINE_TYPE_CONFIGS",
-}
-_AFFINITY_KINDS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
-_TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
-_TOLERATION_OPERATORS = ("Equal", "Exists")
-_TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-_QUANTITY = re.compile(
-    r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 @attrs.frozen(kw_only=True)
@@ -138,7 +110,8 @@ def placement_for(configs: Mapping[str, Placement], pipeline_type: str) -> Place
 def parse_pipeline_type_configs(
     raw: Mapping[str, Any] | None, flavor: Flavor, variable: str | None = None
 ) -> dict[str, Placement]:
-    """Validate one ``*_PIPELINE_TYPE_CONFIGS`` object; raise ``ConfigError`` naming the path."""
+    """Validate one ``*_PIPELINE_TYPE_CONFIGS`` object (through cattrs, ``placement_json``);
+    raise ``ConfigError`` naming the variable and the JSON path of every problem."""
     var = variable or (ARGO_VARIABLE if flavor == "argo" else SIMPLEK8S_VARIABLE)
     if not raw:
         return {}
@@ -149,168 +122,62 @@ def parse_pipeline_type_configs(
         path = f"$.{pipeline_type}"
         if pipeline_type not in PIPELINE_TYPES:
             raise ConfigError(var, f"{path}: unknown pipeline type{_suggest(pipeline_type)}")
-        if not isinstance(entry, Mapping):
-            raise ConfigError(var, f"{path}: expected an object, got {_type(entry)}")
-        allowed = _FIELDS[flavor]
-        for field in entry:
-            if field not in allowed:
-                hint = _HINTS.get((flavor, field)) or f"expected one of {', '.join(allowed)}"
-                raise ConfigError(var, f"{path}.{field}: unknown field; {hint}")
-        out[pipeline_type] = _placement(var, path, entry, flavor)
+        try:
+            structured = structure_entry(path, entry, ArgoEntry if flavor == "argo" else JobsEntry)
+            out[pipeline_type] = _placement(path, entry, structured)
+        except ValueError as exc:
+            raise ConfigError(var, str(exc)) from None
     return out
 
 
-def _placement(var: str, path: str, entry: Mapping[str, Any], flavor: Flavor) -> Placement:
+def _placement(path: str, raw: Mapping[str, Any], entry: ArgoEntry | JobsEntry) -> Placement:
+    """The validated entry as a Placement (tolerations and affinity as written)."""
+    if entry.priorityClass is not None and entry.priorityClassName is not None:
+        raise ValueError(f"{path}: priorityClass and priorityClassName are the same field; set one")
     tolerations: tuple[dict[str, Any], ...] = ()
-    if "toleration" in entry:
-        value = entry["toleration"]
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(
-                var, f"{path}.toleration: expected a non-empty string, got {_type(value)}"
-            )
-        if not _LABEL_VALUE.match(value.strip()):
-            raise ConfigError(var, f"{path}.toleration: {value!r} is not a valid taint value")
+    if isinstance(entry, ArgoEntry) and entry.toleration is not None:
         tolerations = (
             {
                 "key": "dedicated",
                 "operator": "Equal",
-                "value": value.strip(),
+                "value": entry.toleration,
                 "effect": "NoSchedule",
             },
         )
-    if "tolerations" in entry:
-        tolerations = tuple(_tolerations(var, f"{path}.tolerations", entry["tolerations"]))
+    if isinstance(entry, JobsEntry) and entry.tolerations is not None:
+        for i, item in enumerate(raw["tolerations"]):
+            _check_toleration(f"{path}.tolerations[{i}]", item)
+        tolerations = tuple(dict(item) for item in raw["tolerations"])
     affinity = None
-    if "affinity" in entry:
-        affinity = _affinity(var, f"{path}.affinity", entry["affinity"])
-    node_selector = None
-    if "nodeSelector" in entry:
-        node_selector = _node_selector(var, f"{path}.nodeSelector", entry["nodeSelector"])
-    priority_class = _priority_class(var, path, entry)
+    if isinstance(entry, ArgoEntry) and entry.affinity is not None:
+        affinity = copy.deepcopy(dict(raw["affinity"]))
     resources = None
-    if "resources" in entry:
-        resources = parse_resources(var, f"{path}.resources", entry["resources"])
+    if entry.resources is not None:
+        given = entry.resources
+        resources = {str(s): dict(getattr(given, s) or {}) for s in raw["resources"]}
     return Placement(
         tolerations=tolerations,
         affinity=affinity,
-        node_selector=node_selector,
-        priority_class=priority_class,
+        node_selector=_labels(entry.nodeSelector),
+        priority_class=entry.priorityClass or entry.priorityClassName,
         resources=resources,
     )
 
 
-def _priority_class(var: str, path: str, entry: Mapping[str, Any]) -> str | None:
-    """``priorityClass``, or its alias ``priorityClassName`` (the public chart's example key)."""
-    given = [key for key in PRIORITY_KEYS if key in entry]
-    if not given:
-        return None
-    if len(given) > 1:
-        raise ConfigError(
-            var, f"{path}: priorityClass and priorityClassName are the same field; set one"
-        )
-    value = entry[given[0]]
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(
-            var, f"{path}.{given[0]}: expected a non-empty string, got {_type(value)}"
-        )
-    return value.strip()
+def _labels(given: Mapping[Any, Any] | None) -> dict[str, str] | None:
+    return None if given is None else {str(key): str(value) for key, value in given.items()}
 
 
-def _tolerations(var: str, path: str, value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise ConfigError(var, f"{path}: expected a list of toleration objects, got {_type(value)}")
-    out = []
-    for i, item in enumerate(value):
-        p = f"{path}[{i}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(var, f"{p}: expected a toleration object, got {_type(item)}")
-        for field in item:
-            if field not in _TOLERATION_FIELDS:
-                raise ConfigError(
-                    var,
-                    f"{p}.{field}: unknown field; expected one of {', '.join(_TOLERATION_FIELDS)}",
-                )
-        for field in ("key", "operator", "value", "effect"):
-            if field in item and not isinstance(item[field], str):
-                raise ConfigError(var, f"{p}.{field}: expected a string, got {_type(item[field])}")
-        operator = item.get("operator", "Equal")
-        if operator not in _TOLERATION_OPERATORS:
-            raise ConfigError(var, f"{p}.operator: expected Equal or Exists, got {operator!r}")
-        effect = item.get("effect", "")
-        if effect and effect not in _TOLERATION_EFFECTS:
-            raise ConfigError(
-                var,
-                f"{p}.effect: expected one of {', '.join(_TOLERATION_EFFECTS)}, got {effect!r}",
-            )
-        if operator == "Exists" and item.get("value"):
-            raise ConfigError(var, f"{p}.value: must be empty when operator is Exists")
-        if operator == "Equal" and not item.get("key"):
-            raise ConfigError(var, f"{p}.key: required when operator is Equal")
-        if "tolerationSeconds" in item:
-            seconds = item["tolerationSeconds"]
-            if isinstance(seconds, bool) or not isinstance(seconds, int):
-                raise ConfigError(
-                    var, f"{p}.tolerationSeconds: expected an integer, got {_type(seconds)}"
-                )
-            if effect != "NoExecute":
-                raise ConfigError(var, f"{p}.tolerationSeconds: only valid with effect NoExecute")
-        out.append(dict(item))
-    return out
-
-
-def _affinity(var: str, path: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(var, f"{path}: expected an Affinity object, got {_type(value)}")
-    for kind, body in value.items():
-        if kind not in _AFFINITY_KINDS:
-            raise ConfigError(
-                var, f"{path}.{kind}: unknown field; expected one of {', '.join(_AFFINITY_KINDS)}"
-            )
-        if not isinstance(body, Mapping):
-            raise ConfigError(var, f"{path}.{kind}: expected an object, got {_type(body)}")
-    return copy.deepcopy(dict(value))
-
-
-def _node_selector(var: str, path: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(var, f"{path}: expected an object of label -> value, got {_type(value)}")
-    out = {}
-    for key, label in value.items():
-        if not isinstance(key, str) or not _LABEL_KEY.match(key):
-            raise ConfigError(var, f"{path}.{key}: not a valid label key")
-        if not isinstance(label, str):
-            raise ConfigError(var, f"{path}.{key}: expected a string, got {_type(label)}")
-        if not _LABEL_VALUE.match(label):
-            raise ConfigError(var, f"{path}.{key}: {label!r} is not a valid label value")
-        out[key] = label
-    return out
-
-
-def parse_resources(var: str, path: str, value: Any) -> dict[str, dict[str, str]]:
-    """``{requests: {cpu: "1", memory: "2Gi"}, limits: {...}}`` with quantities checked."""
-    if not isinstance(value, Mapping):
-        raise ConfigError(
-            var, f"{path}: expected an object with requests/limits, got {_type(value)}"
-        )
-    out: dict[str, dict[str, str]] = {}
-    for section, quantities in value.items():
-        if section not in ("requests", "limits"):
-            raise ConfigError(var, f"{path}.{section}: unknown field; expected requests or limits")
-        if not isinstance(quantities, Mapping):
-            raise ConfigError(var, f"{path}.{section}: expected an object, got {_type(quantities)}")
-        parsed: dict[str, str] = {}
-        for resource, quantity in quantities.items():
-            p = f"{path}.{section}.{resource}"
-            if isinstance(quantity, bool) or not isinstance(quantity, str | int | float):
-                raise ConfigError(
-                    var, f'{p}: expected a quantity such as "2Gi", got {_type(quantity)}'
-                )
-            text = str(quantity)
-            if not _QUANTITY.match(text):
-                raise ConfigError(var, f"{p}: {text!r} is not a Kubernetes quantity")
-            parsed[str(resource)] = text
-        out[str(section)] = parsed
-    return out
+def _check_toleration(path: str, item: Mapping[str, Any]) -> None:
+    """What a toleration's fields mean together (each field's type is checked already)."""
+    operator = item.get("operator", "Equal")
+    effect = item.get("effect", "")
+    if operator == "Exists" and item.get("value"):
+        raise ValueError(f"{path}.value: must be empty when operator is Exists")
+    if operator == "Equal" and not item.get("key"):
+        raise ValueError(f"{path}.key: required when operator is Equal")
+    if "tolerationSeconds" in item and effect != "NoExecute":
+        raise ValueError(f"{path}.tolerationSeconds: only valid with effect NoExecute")
 
 
 def merge_resources(
@@ -337,39 +204,24 @@ def apply_container_placement(container: dict[str, Any], placement: Placement) -
 
 
 def validate_settings_for(executor_type: str, settings: Settings) -> list[str]:
-    """Check the scheduling variables for ``executor_type``; return warnings for variables that
-    have no effect with it. Raises ``ConfigError`` for a bad value."""
-    warnings: list[str] = []
-    if executor_type == "argo":
+    """Check the variables of ``executor_type`` (its registry entry's ``check``); return
+    warnings, among them the variables that have no effect with it. Raises ``ConfigError`` for
+    a bad value."""
+    return EXECUTORS[executor_type].check(settings) + unused_variables(executor_type, settings)
+
+
+def check_pod_variables(flavor: Flavor, settings: Settings) -> list[str]:
+    """The ``check`` of the ``argo`` and ``simpleK8s`` entries: placement per pipeline type and
+    the customConfig spec files (a Job takes only some workflow keys: the others are warned
+    about)."""
+    if flavor == "argo":
         parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
-    elif executor_type == "simpleK8s":
+    else:
         parse_pipeline_type_configs(settings.simplek8s_pipeline_type_configs, "simpleK8s")
-    if executor_type in ("argo", "simpleK8s"):
-        workflow_params, _container_params = spec_files(settings)
-        if executor_type == "simpleK8s":
-            warnings.extend(job_params(workflow_params).warnings)
-    return warnings + unused_variables(executor_type, settings)
-
-
-def unused_variables(executor_type: str, settings: Settings) -> list[str]:
-    """Warnings naming the scheduling variables that are set but mean nothing to
-    ``executor_type`` (the other executor's; all of them for ``local``)."""
-    used = {
-        "argo": {ARGO_VARIABLE, WORKFLOW_FILE_VARIABLE, CONTAINER_FILE_VARIABLE},
-        # Collate's chart sets the customConfig files in both modes: both executors use them.
-        "simpleK8s": {SIMPLEK8S_VARIABLE, WORKFLOW_FILE_VARIABLE, CONTAINER_FILE_VARIABLE},
-    }.get(executor_type, set())
-    values = (
-        (ARGO_VARIABLE, settings.argo_pipeline_type_configs),
-        (SIMPLEK8S_VARIABLE, settings.simplek8s_pipeline_type_configs),
-        (WORKFLOW_FILE_VARIABLE, settings.argo_workflow_spec_file),
-        (CONTAINER_FILE_VARIABLE, settings.argo_container_spec_file),
-    )
-    return [_no_effect(name, executor_type) for name, value in values if value and name not in used]
-
-
-def _no_effect(variable: str, executor_type: str) -> str:
-    return f"{variable} is set but has no effect with EXECUTOR_TYPE={executor_type}"
+    workflow_params, _container_params = spec_files(settings)
+    if flavor == "simpleK8s":
+        return list(job_params(workflow_params).warnings)
+    return []
 
 
 def _suggest(pipeline_type: Any) -> str:

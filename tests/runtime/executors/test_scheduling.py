@@ -284,3 +284,21 @@ def test_validate_settings_for_checks_spec_files(tmp_path: Path) -> None:
         validate_settings_for(
             "argo", make_settings(ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH=str(contract))
         )
+
+
+def test_a_null_value_is_refused_like_any_wrong_type() -> None:
+    """None only stands for an absent key: ``"nodeSelector": null`` is an error, not nothing."""
+    with pytest.raises(ConfigError, match=r"\$.metadata.nodeSelector: expected an object"):
+        parse_pipeline_type_configs({"metadata": {"nodeSelector": None}}, "argo")
+    with pytest.raises(ConfigError, match=r"\$.metadata.tolerations\[0\].key: expected a string"):
+        parse_pipeline_type_configs({"metadata": {"tolerations": [{"key": None}]}}, "simpleK8s")
+
+
+def test_every_bad_value_of_an_entry_is_named_by_its_path() -> None:
+    raw = {"profiler": {"toleration": 3, "resources": {"limits": {"memory": "4 GB"}}}}
+    with pytest.raises(ConfigError) as info:
+        parse_pipeline_type_configs(raw, "argo")
+    assert "$.profiler.toleration: expected a non-empty string" in info.value.problem
+    assert "$.profiler.resources.limits.memory: '4 GB' is not a Kubernetes quantity" in (
+        info.value.problem
+    )

@@ -1,0 +1,39 @@
+"""RBAC policy rules as data: what a registry entry (``runtime.backends``) declares it needs."""
+
+from __future__ import annotations
+
+import attrs
+
+#: Verbs on the runner's own workloads (Workflows/CronWorkflows or Jobs/CronJobs): launch is
+#: create (409 -> adopt with get), status is list + watch, kill and toggle are patch
+#: (``spec.shutdown``, ``spec.suspend``), cleanup and undeploy are delete. ``deploy_pipeline``
+#: re-deploys with get + a JSON patch replacing ``spec`` (so no ``update``); ``delete_pipeline``
+#: lists a pipeline's runs by label and deletes the finished ones one by one (no
+#: ``deletecollection``: a selector cannot tell finished runs from active ones).
+WORKLOAD_VERBS = ("create", "get", "list", "watch", "patch", "delete")
+READ = ("get", "list", "watch")
+
+
+@attrs.frozen
+class Rule:
+    """One RBAC policy rule (always namespaced: the chart grants it through a Role)."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "apiGroups": list(self.api_groups),
+            "resources": list(self.resources),
+            "verbs": list(self.verbs),
+        }
+
+
+#: What an executor that runs pods reads about them: the pods (diagnosis: unschedulable, image
+#: pull errors, OOM), their logs, and events (reasons a pod never started).
+POD_RULES = (
+    Rule(("",), ("pods",), READ),
+    Rule(("",), ("pods/log",), ("get",)),
+    Rule(("",), ("events",), ("list", "watch")),
+)
