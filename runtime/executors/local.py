@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from runtime.backends import passed_through_variables
 from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound, StartupError, Unsupported
 from runtime.executors.base import (
     LOG_CHUNK_BYTES,
@@ -50,9 +51,8 @@ log = logging.getLogger("runtime.executors.local")
 POLL_SECONDS = 0.1
 HEALTH_TTL = 5.0
 # The runner's own configuration stays out of the ingestion process, above all AUTH_TOKEN;
-# these few are meant for the ingestion's secrets loader and are passed on.
-_PASSED_THROUGH = {"AWS_DEFAULT_REGION", "AZURE_KEY_VAULT_NAME", "GOOGLE_CLOUD_PROJECT"}
-_RUNNER_ONLY = {v.name for v in VARIABLES} - _PASSED_THROUGH
+# the secret stores' few meant for the ingestion's secrets loader are passed on.
+_RUNNER_ONLY = {v.name for v in VARIABLES} - passed_through_variables()
 
 
 class LocalExecutor:
