@@ -10,9 +10,11 @@ demo:
 test *args:
     uv run pytest {{args}}
 
+# Style, then the layering contracts (pyproject.toml's [tool.importlinter]).
 lint:
     uv run ruff check .
     uv run ruff format --check .
+    uv run lint-imports
 
 fmt:
     uv run ruff format .

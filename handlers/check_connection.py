@@ -7,8 +7,7 @@ the run's state. (Python name check_connection: pytest would collect ``test_conn
 from __future__ import annotations
 
 from handlers.launching import launch
-from runtime.context import Context
-from runtime.messages import CheckConnection, LaunchResult
+from runtime.api import CheckConnection, Context, LaunchResult
 
 AUTOMATION = "automation"
 

@@ -7,8 +7,7 @@ under ``--dry-run`` the objects are looked up and listed but nothing is deleted.
 
 from __future__ import annotations
 
-from runtime.context import Context
-from runtime.messages import DeletePipeline, DeleteResult
+from runtime.api import Context, DeletePipeline, DeleteResult
 
 
 def handle(msg: DeletePipeline, ctx: Context) -> DeleteResult:

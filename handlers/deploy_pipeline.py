@@ -9,11 +9,16 @@ are tracked under their Workflow/Job name. With ``--dry-run`` the manifest is re
 from __future__ import annotations
 
 from handlers.launching import pod_inputs
-from runtime.context import Context
-from runtime.cron import check_cron, check_timezone
-from runtime.errors import InvalidMessage, Unsupported
-from runtime.executors.base import ScheduleSpec
-from runtime.messages import DeployPipeline, ScheduleResult
+from runtime.api import (
+    Context,
+    DeployPipeline,
+    InvalidMessage,
+    ScheduleResult,
+    ScheduleSpec,
+    Unsupported,
+    check_cron,
+    check_timezone,
+)
 
 DEFAULT_TIMEZONE = "UTC"
 

@@ -6,9 +6,7 @@ is ``not_found``.
 
 from __future__ import annotations
 
-from runtime.context import Context
-from runtime.errors import InvalidMessage, NotFound
-from runtime.messages import Kill, RunsResult
+from runtime.api import Context, InvalidMessage, Kill, NotFound, RunsResult
 
 
 def handle(msg: Kill, ctx: Context) -> RunsResult:

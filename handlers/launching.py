@@ -9,12 +9,16 @@ from typing import Any
 
 import attrs
 
-from runtime.context import Context
-from runtime.executors.base import QUEUED, LaunchSpec, RunKind
-from runtime.executors.images import resolve_image
-from runtime.messages import LaunchResult
-from runtime.naming import run_name
-from runtime.server_connection import with_version_validation
+from runtime.api import (
+    QUEUED,
+    Context,
+    LaunchResult,
+    LaunchSpec,
+    RunKind,
+    resolve_image,
+    run_name,
+    with_version_validation,
+)
 
 DRY_RUN_STATE = "dryRun"
 

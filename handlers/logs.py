@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import re
 
-from runtime.context import Context
-from runtime.errors import InvalidMessage
-from runtime.messages import Logs, LogsResult
+from runtime.api import Context, InvalidMessage, Logs, LogsResult
 
 _OFFSET = re.compile(r"[0-9]{1,18}")
 

@@ -12,10 +12,11 @@ from handlers import (
     status,
     toggle_pipeline,
 )
-from runtime.messages import (
+from runtime.api import (
     CheckConnection,
     DeletePipeline,
     DeployPipeline,
+    Handler,
     Kill,
     Logs,
     Request,
@@ -23,7 +24,6 @@ from runtime.messages import (
     Status,
     TogglePipeline,
 )
-from runtime.router import Handler
 
 ROUTES: dict[type[Request], Handler] = {
     RunPipeline: run_pipeline.handle,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from handlers.launching import launch
-from runtime.context import Context
-from runtime.messages import LaunchResult, RunPipeline
+from runtime.api import Context, LaunchResult, RunPipeline
 
 
 def handle(msg: RunPipeline, ctx: Context) -> LaunchResult:

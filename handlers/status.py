@@ -5,9 +5,7 @@ Async because it only reads memory: no thread hop, no API call, however many run
 
 from __future__ import annotations
 
-from runtime.context import Context
-from runtime.errors import InvalidMessage, NotFound
-from runtime.messages import AgentStatus, RunsResult, Status
+from runtime.api import AgentStatus, Context, InvalidMessage, NotFound, RunsResult, Status
 
 
 async def handle(msg: Status, ctx: Context) -> RunsResult | AgentStatus:

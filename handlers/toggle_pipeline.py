@@ -6,8 +6,7 @@ this runner is ``not_found``; under ``--dry-run`` the schedule is looked up but 
 
 from __future__ import annotations
 
-from runtime.context import Context
-from runtime.messages import ScheduleResult, TogglePipeline
+from runtime.api import Context, ScheduleResult, TogglePipeline
 
 
 def handle(msg: TogglePipeline, ctx: Context) -> ScheduleResult:

@@ -1,9 +1,11 @@
 """The long-lived process: metrics/health HTTP server, executor, connection, and shutdown order.
 
-``Runner`` owns the pieces the composition root built and starts and stops them in order:
-the HTTP server first (so probes answer during start-up), then the executor (re-adoption, after
-which ``/readyz`` may pass), then the connection. SIGTERM stops taking requests, drains
-in-flight handlers within SHUTDOWN_GRACE_SECONDS, closes with GOING_AWAY and exits.
+``Runner`` owns the pieces the composition root built and wired and starts and stops them in
+order: the HTTP server first (so probes answer during start-up), then the executor (re-adoption,
+after which ``/readyz`` may pass), then the connection. SIGTERM stops taking requests, drains
+in-flight handlers within SHUTDOWN_GRACE_SECONDS, closes with GOING_AWAY and exits. Everything
+started is released through one ``AsyncExitStack``, in the reverse order: the composition
+root's ``running`` (executor, handler threads, secrets stores), then the HTTP server.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,7 +28,15 @@ log = logging.getLogger("runtime.app")
 
 
 class Runner:
-    def __init__(self, context: Context, dispatcher: Dispatcher, connection: Connection) -> None:
+    def __init__(
+        self,
+        context: Context,
+        dispatcher: Dispatcher,
+        connection: Connection,
+        resources: contextlib.AbstractAsyncContextManager[None],
+        *,
+        active_runs: Callable[[], int],
+    ) -> None:
         self.context = context
         self.settings = context.settings
         self.dispatcher = dispatcher
@@ -34,6 +44,10 @@ class Runner:
         self.metrics = context.metrics
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
+        # The executor started and what to release at the end (composition.running).
+        self._resources = resources
+        self._active_runs = active_runs
+        self._teardown = contextlib.AsyncExitStack()
         self._connection_task: asyncio.Task[None] | None = None
         self._started = False
 
@@ -47,7 +61,7 @@ class Runner:
         return app
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        self.metrics.active_runs.set(self.context.executor.table.active_count)
+        self.metrics.active_runs.set(self._active_runs())
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -73,14 +87,32 @@ class Runner:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        stack = contextlib.AsyncExitStack()
+        try:
+            await self._serve_http(stack)
+            try:
+                await stack.enter_async_context(self._resources)
+            except (StartupError, RunnerError) as exc:
+                # No cluster credentials, an unwritable STATE_DIR: the executors keep retrying
+                # what can recover by itself, so what escapes start() is for the operator to fix.
+                message = exc.message if isinstance(exc, RunnerError) else str(exc)
+                raise StartupError(message) from None
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._teardown = stack
+        self._connection_task = asyncio.create_task(self.connection.run(), name="connection")
+        self._started = True
+
+    async def _serve_http(self, stack: contextlib.AsyncExitStack) -> None:
         self.web_runner = web.AppRunner(self.web_app(), access_log=None, handle_signals=False)
         await self.web_runner.setup()
+        stack.push_async_callback(self.web_runner.cleanup)
         host, port = self.settings.metrics_host, self.settings.metrics_port
         site = web.TCPSite(self.web_runner, host, port)
         try:
             await site.start()
         except OSError as exc:
-            await self.web_runner.cleanup()
             raise StartupError(
                 f"METRICS_SERVER_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}"
             ) from None
@@ -88,27 +120,6 @@ class Runner:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
         log.info("metrics on :%s%s", self.port, self.settings.metrics_path)
-        executor = self.context.executor
-        # Counted before the event is queued: a run's counters must already hold it when the
-        # server hears it finished (the local executor updates the table from a thread).
-        executor.table.subscribe(self._count_transition)
-        executor.table.subscribe(self.connection.run_update)
-        try:
-            await executor.start()
-        except (StartupError, RunnerError) as exc:
-            # No cluster credentials, an unwritable STATE_DIR: the executors keep retrying
-            # what can recover by itself, so what escapes start() is for the operator to fix.
-            await self.web_runner.cleanup()
-            message = exc.message if isinstance(exc, RunnerError) else str(exc)
-            raise StartupError(message) from None
-        self._connection_task = asyncio.create_task(self.connection.run(), name="connection")
-        self._started = True
-
-    def _count_transition(self, record: Any, old: Any) -> None:
-        self.metrics.run_transitions.labels(record.state, record.reason or "").inc()
-        self.metrics.active_runs.set(self.context.executor.table.active_count)
-        if record.final and (old is None or not old.final):
-            self.metrics.run_finished(record.kind, record.state)
 
     async def stop(self, grace: float | None = None) -> None:
         grace = self.settings.shutdown_grace if grace is None else grace
@@ -119,11 +130,7 @@ class Runner:
                 await asyncio.wait_for(self._connection_task, timeout=5)
             except (TimeoutError, asyncio.CancelledError):
                 self._connection_task.cancel()
-        await self.context.executor.stop()
-        self.dispatcher.close()
-        self.context.secrets.close()
-        if self.web_runner is not None:
-            await self.web_runner.cleanup()
+        await self._teardown.aclose()
         log.info("stopped")
 
     async def serve_until_signalled(self) -> None:

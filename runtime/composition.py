@@ -2,12 +2,19 @@
 
 Settings in, a ready-to-start Runner (or a Dispatcher for the harness) out. Tests, the harness,
 the demo and ``hybrid-runner run`` all assemble the runner here, so they run the same code.
+Every collaborator gets what it needs here, by injection: the connection its heartbeat's run
+count, the run table its listeners (the connection's events, the transition metrics). What is
+built here is released in one place, ``running``: the harness uses it alone, the ``Runner``
+inside its HTTP server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -73,6 +80,38 @@ def build_dispatcher(context: Context, router: Router) -> Dispatcher:
     )
 
 
+@contextlib.asynccontextmanager
+async def running(
+    context: Context, dispatcher: Dispatcher, *, start_executor: bool = True
+) -> AsyncIterator[None]:
+    """The executor started (unless a dry run renders only), then the one teardown.
+
+    On the way out, in this order: the executor stops, the dispatcher's handler pool shuts down,
+    the secrets stores close. A failed start releases what was already taken.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(context.secrets.close)
+        stack.callback(dispatcher.close)
+        if start_executor:
+            await context.executor.start()
+            stack.push_async_callback(context.executor.stop)
+        yield
+
+
+def _count_transitions(
+    metrics: Metrics, active_runs: Callable[[], int]
+) -> Callable[[Any, Any], None]:
+    """The run table's listener that keeps the run metrics."""
+
+    def count(record: Any, old: Any) -> None:
+        metrics.run_transitions.labels(record.state, record.reason or "").inc()
+        metrics.active_runs.set(active_runs())
+        if record.final and (old is None or not old.final):
+            metrics.run_finished(record.kind, record.state)
+
+    return count
+
+
 def build_runner(
     settings: Settings,
     *,
@@ -81,5 +120,18 @@ def build_runner(
 ) -> Runner:
     context, router = build_context(settings, registry=registry, executor=executor)
     dispatcher = build_dispatcher(context, router)
-    connection = Connection(settings, dispatcher, context.runner, context.metrics)
-    return Runner(context, dispatcher, connection)
+
+    def active_runs() -> int:
+        return context.executor.table.active_count
+
+    connection = Connection(
+        settings, dispatcher, context.runner, context.metrics, active_runs=active_runs
+    )
+    table = context.executor.table
+    # Counted before the event is queued: a run's counters must already hold it when the
+    # server hears it finished (the local executor updates the table from a thread).
+    table.subscribe(_count_transitions(context.metrics, active_runs))
+    table.subscribe(connection.run_update)
+    return Runner(
+        context, dispatcher, connection, running(context, dispatcher), active_runs=active_runs
+    )

@@ -18,6 +18,7 @@ import socket
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -86,11 +87,15 @@ class Connection:
         dispatcher: Dispatcher,
         state: RunnerState,
         metrics: Metrics,
+        *,
+        active_runs: Callable[[], int],
     ) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
         self.state = state
         self.metrics = metrics
+        # The heartbeat's count, given by the composition root (the executor's run table).
+        self.active_runs = active_runs
         self.backoff = Backoff(settings.reconnect_delay, settings.reconnect_max_delay)
         self.standby = False
         self.last_close_code: int | None = None
@@ -352,12 +357,11 @@ class Connection:
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK or 0, 0)
 
     async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse, period: float) -> None:
-        table = self.dispatcher.context.executor.table
         while not ws.closed:
             await asyncio.sleep(period)
             beat = Heartbeat(
                 agent_id=self.settings.agent_id,
-                active_runs=table.active_count,
+                active_runs=self.active_runs(),
                 uptime_seconds=self.state.uptime_seconds,
             )
             await self._send(ws, codec.encode(beat))

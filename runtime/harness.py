@@ -18,7 +18,7 @@ from typing import TextIO
 import yaml
 
 from runtime import codec
-from runtime.composition import build_context, build_dispatcher
+from runtime.composition import build_context, build_dispatcher, running
 from runtime.settings import Settings
 
 
@@ -42,15 +42,8 @@ async def invoke(
     # As if a server of that version had said welcome: dynamic image tags derive from it.
     context.runner.server_version = server_version
     dispatcher = build_dispatcher(context, router)
-    if not dry_run:
-        await context.executor.start()
-    try:
+    async with running(context, dispatcher, start_executor=not dry_run):
         reply = await dispatcher.handle_frame(text)
-    finally:
-        dispatcher.close()
-        context.secrets.close()
-        if not dry_run:
-            await context.executor.stop()
     encoded = codec.encode(reply)
     if dry_run:
         if context.rendered:
