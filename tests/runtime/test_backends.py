@@ -21,7 +21,7 @@ from runtime.backends import (
 )
 from runtime.errors import ConfigError
 from runtime.executors import build_executor
-from runtime.executors.local import _PASSED_THROUGH
+from runtime.executors.local import _RUNNER_ONLY
 from runtime.executors.scheduling import unused_variables, validate_settings_for
 from runtime.metrics import Metrics
 from runtime.rbac import Rule
@@ -186,5 +186,13 @@ def test_the_registries_declare_only_real_variables() -> None:
 
 
 def test_the_local_executor_passes_the_stores_variables_through() -> None:
-    # runtime/executors/local.py keeps its own set: it must be the registry's.
-    assert passed_through_variables() == _PASSED_THROUGH
+    # The local executor strips the runner's variables from its subprocesses' environment but
+    # for the ones the registry's stores pass on: exactly those stay.
+    names = {v.name for v in VARIABLES}
+    assert names - _RUNNER_ONLY == passed_through_variables()
+    assert passed_through_variables() == {
+        "AWS_DEFAULT_REGION",
+        "AZURE_KEY_VAULT_NAME",
+        "GOOGLE_CLOUD_PROJECT",
+    }
+    assert "AUTH_TOKEN" in _RUNNER_ONLY
