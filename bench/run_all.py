@@ -42,6 +42,7 @@ BENCHMARKS = (
     "image_build",
     "kind_pod_start",
     "max_requests_rss",
+    "scale_curve",
 )
 DOC = ROOT / "docs" / "performance.md"
 
@@ -518,6 +519,86 @@ def machine_section(meta: dict[str, Any], results: dict[str, dict[str, Any]]) ->
     return lines
 
 
+def scale_summary(data: dict[str, Any], sizes: dict[str, Any]) -> list[str]:
+    """The scale curve's summary rows: RSS at 10,000 runs, worst status p99, the launches."""
+    targets, launched = data["targets"], data["launches"]
+    smallest = min(sizes, key=int)
+    out = []
+    if "10000" in sizes:
+        rss_mb = sizes["10000"]["rss_mb"]
+        out.append(
+            report.text(
+                "summary.scale_rss.row",
+                target=f"{targets['rss_mb_at_10000_max']:g}",
+                rss=mem(sizes["10000"]["rss_mib"]),
+                baseline=report.text(
+                    "phrase.scale_baseline",
+                    size=f"{int(smallest):,}",
+                    value=mem(sizes[smallest]["rss_mib"]),
+                ),
+                verdict=verdict(rss_mb < targets["rss_mb_at_10000_max"]),
+            )
+        )
+
+    def worst(entry: dict[str, Any]) -> float:
+        return max(entry["status"]["p99_ms"], entry["status_run"]["p99_ms"])
+
+    worst_p99 = max(worst(entry) for entry in sizes.values())
+    ok_launches = (
+        launched["created"] == launched["count"]
+        and launched["duplicates"] == 0
+        and launched["elapsed_s"] < targets["launches_s_max"]
+    )
+    out += [
+        report.text(
+            "summary.scale_p99.row",
+            largest=f"{max(int(s) for s in sizes):,}",
+            target=f"{targets['status_p99_ms_max']:g}",
+            worst=ms(worst_p99),
+            baseline=report.text(
+                "phrase.scale_baseline", size=f"{int(smallest):,}", value=ms(worst(sizes[smallest]))
+            ),
+            verdict=verdict(worst_p99 < targets["status_p99_ms_max"]),
+        ),
+        report.text(
+            "summary.scale_launches.row",
+            count=f"{launched['count']:,}",
+            target=f"{targets['launches_s_max']:g}",
+            created=f"{launched['created']:,}",
+            duplicates=launched["duplicates"],
+            elapsed=f"{launched['elapsed_s']:.1f}",
+            verdict=verdict(ok_launches),
+        ),
+    ]
+    return out
+
+
+def scale_section(data: dict[str, Any], summary: list[str]) -> list[str]:
+    sizes, launched = data["sizes"], data["launches"]
+    summary += scale_summary(data, sizes)
+    rows = [
+        {
+            "size": f"{int(size):,}",
+            "adopt": f"{entry['adopt_s']:.1f}",
+            "rss": mem(entry["rss_mib"]),
+            "status": f"{ms(entry['status']['p50_ms'])} / {ms(entry['status']['p99_ms'])}",
+            "status_run": (
+                f"{ms(entry['status_run']['p50_ms'])} / {ms(entry['status_run']['p99_ms'])}"
+            ),
+        }
+        for size, entry in sorted(sizes.items(), key=lambda item: int(item[0]))
+    ]
+    return report.section(
+        "scale",
+        launches=f"{launched['count']:,}",
+        created=f"{launched['created']:,}",
+        duplicates=launched["duplicates"],
+        elapsed=f"{launched['elapsed_s']:.1f}",
+        requests=f"{data['params']['requests']:,}",
+        rows=report.rows("scale.row", rows),
+    )
+
+
 # Profile labels of single calls (not the nested totals) in the status round trip.
 SMALL_CALLS = ("decode", "handler", "context", "inc", "observe", "encode", "socket_send", "spawn")
 
@@ -700,6 +781,8 @@ def render() -> str:
     sections += kind_start_section(results.get("kind_pod_start"), summary)
     if "max_requests_rss" in results:
         sections += max_requests_section(results["max_requests_rss"], summary)
+    if results.get("scale_curve", {}).get("measured"):
+        sections += scale_section(results["scale_curve"], summary)
     lines = report.section("page", summary="\n".join(summary))
     analysis = analysis_lines(results, rt_runs)
     if analysis:
