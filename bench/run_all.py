@@ -732,6 +732,32 @@ def many_runs_analysis(many: dict[str, Any]) -> str | None:
     )
 
 
+def scale_rss_analysis(scale: dict[str, Any], idle: dict[str, Any] | None) -> str | None:
+    """The paragraph on the scale curve's RSS at 10,000 runs, when above the target."""
+    sizes = scale["sizes"]
+    if "10000" not in sizes or sizes["10000"]["rss_mb"] < scale["targets"]["rss_mb_at_10000_max"]:
+        return None
+    small, large = min(sizes, key=int), max(sizes, key=int)
+    if small == "10000" or large == "10000":
+        return None
+
+    def per_run(a: str, b: str) -> str:
+        grown = (sizes[b]["rss_mib"] - sizes[a]["rss_mib"]) * MIB / 1000
+        return f"{grown / (sizes[b]['tracked'] - sizes[a]['tracked']):.0f}"
+
+    return report.text(
+        "analysis.scale_rss",
+        rss=mem(sizes["10000"]["rss_mib"]),
+        small=f"{int(small):,}",
+        small_rss=mem(sizes[small]["rss_mib"]),
+        large=f"{int(large):,}",
+        large_rss=mem(sizes[large]["rss_mib"]),
+        per_run=per_run(small, "10000"),
+        per_run_large=per_run("10000", large),
+        idle=mem(idle["runner"]["idle"]["rss_mib"]) if idle else "-",
+    )
+
+
 def analysis_lines(results: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> list[str]:
     """One paragraph per missed target, from the same run's numbers and profile; ``runs`` are
     the recorded status round-trip runs at this commit."""
@@ -743,6 +769,9 @@ def analysis_lines(results: dict[str, dict[str, Any]], runs: list[dict[str, Any]
         found.append(rss_analysis(rss))
     if many := results.get("status_many_runs"):
         found.append(many_runs_analysis(many))
+    scale = results.get("scale_curve")
+    if scale and scale.get("measured"):
+        found.append(scale_rss_analysis(scale, results.get("idle_rss")))
     rc = results.get("reconnect")
     if rc and not rc["all_within_one_step"]:
         found.append(
