@@ -34,6 +34,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
+from bench import report as template
 from bench._common import AGENT, ROOT, new_token, runner_env, stop_process, write_result
 from runtime.fake_server import ReferenceServer
 
@@ -174,49 +175,39 @@ async def main(quick: bool, source: Path) -> dict[str, Any]:
     }
 
 
-PHASES = {
-    "max_frames": "`status` frames of 4 MiB (256-character id, padding member)",
-    "max_ids": "`status` with distinct 256-character ids",
-    "log_chunks": "`logs` with distinct ids, 64 KiB chunks",
-    "long_ids": "`status` with distinct 1 MB ids",
-}
+PHASES = ("max_frames", "max_ids", "log_chunks", "long_ids")
 
 
-def section(data: dict[str, Any], summary: list[list[str]]) -> list[str]:
-    """The docs/performance.md section and summary row (rendered by bench/run_all.py)."""
+def section(data: dict[str, Any], summary: list[str]) -> list[str]:
+    """The docs/performance.md section and summary row (rendered by bench/run_all.py; the prose
+    is in bench/performance.md.tmpl)."""
     limit = data["targets"]["second_half_growth_mib_max"]
     worst = max(p["second_half_growth_mib"] for p in data["phases"].values())
     summary.append(
-        [
-            "RSS under streams of maximal requests: growth over each phase's second half (worst)",
-            f"< {limit:g} MiB (flat)",
-            f"{worst:+.1f} MiB (peak {data['rss_peak_mib']:.1f} MiB)",
-            f"idle runner {data['rss_idle_mib']:.1f} MiB",
-            "**met**" if data["flat"] else "**missed**",
-        ]
+        template.text(
+            "summary.max_requests.row",
+            limit=f"{limit:g}",
+            worst=f"{worst:+.1f}",
+            peak=f"{data['rss_peak_mib']:.1f}",
+            idle=f"{data['rss_idle_mib']:.1f}",
+            verdict=template.verdict(data["flat"]),
+        )
     )
     rows = [
-        f"| {PHASES.get(name, name)} | {p['requests']:,} | "
-        + ", ".join(f"{code} {count:,}" for code, count in sorted(p["replies"].items()))
-        + f" | {p['rss_start_mib']:.1f} -> {p['rss_end_mib']:.1f} MiB | "
-        f"{p['rss_max_mib']:.1f} MiB | {p['second_half_growth_mib']:+.1f} MiB |"
+        {
+            "phase": template.text(f"phrase.phase.{name}") if name in PHASES else name,
+            "requests": f"{p['requests']:,}",
+            "replies": ", ".join(
+                f"{code} {count:,}" for code, count in sorted(p["replies"].items())
+            ),
+            "start": f"{p['rss_start_mib']:.1f}",
+            "end": f"{p['rss_end_mib']:.1f}",
+            "max": f"{p['rss_max_mib']:.1f}",
+            "growth": f"{p['second_half_growth_mib']:+.1f}",
+        }
         for name, p in data["phases"].items()
     ]
-    return [
-        "## 8. Memory under maximal requests (`bench/max_requests_rss.py`)",
-        "",
-        "The runner (`python -m runtime`, local executor) answers four streams of the largest",
-        "requests the protocol allows, one after the other, with its RSS read every few",
-        "requests. Before the reply cache was bounded in bytes and ids in length (issue 13),",
-        "150 `status` requests with 1 MB ids took the runner from 53 to 207 MB; the phases",
-        "below stay flat once the bounds are reached (8 MiB of cached replies, 4,096 entries,",
-        "ids of at most 256 characters).",
-        "",
-        "| Phase | Requests | Replies | RSS start -> end | Max | Second half |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ]
+    return template.section("max_requests", rows=template.rows("max_requests.row", rows))
 
 
 def report(data: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@
     uv run python -m bench.run_all --only reconnect
 
 Each benchmark runs in its own process, one after the other; the load average before and after
-is recorded, because other work on the machine shows up in the tail latencies.
+is recorded, because other work on the machine shows up in the tail latencies. The page's prose
+is bench/performance.md.tmpl; the functions below compute the values that fill it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make ``bench`` and ``runtime`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import report
 from bench._common import RESULTS, ROOT, machine
 from bench.kind_sections import image_section, kind_start_section
 from bench.max_requests_rss import section as max_requests_section
+from bench.report import MB, MIB, mem, ms, rps, verdict
 
 BENCHMARKS = (
     "status_roundtrip",
@@ -39,10 +42,9 @@ BENCHMARKS = (
     "image_build",
     "kind_pod_start",
     "max_requests_rss",
+    "scale_curve",
 )
 DOC = ROOT / "docs" / "performance.md"
-MB = 1_000_000
-MIB = 1024 * 1024
 
 
 def run(names: list[str], quick: bool) -> dict[str, Any]:
@@ -118,27 +120,12 @@ def runs_below(runs: list[dict[str, Any]], target: float) -> list[dict[str, Any]
 
 
 # ------------------------------------------------------------------------------------ the doc
+# The page's prose is bench/performance.md.tmpl; these functions compute the values that fill it.
 
 
 def load(name: str) -> dict[str, Any] | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def verdict(ok: bool) -> str:
-    return "**met**" if ok else "**missed**"
-
-
-def ms(value: float) -> str:
-    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
-
-
-def rps(value: float) -> str:
-    return f"{value:,.0f} req/s"
-
-
-def mem(mib: float) -> str:
-    return f"{mib:.1f} MiB ({mib * MIB / MB:.1f} MB)"
 
 
 def spread(slot: dict[str, Any], name: str) -> str:
@@ -152,694 +139,656 @@ def cpu(r: dict[str, float]) -> str:
     return f"{r['peer_cpu_us_per_request']:.0f} us ({r['peer_cpu_util']:.0%} of a core)"
 
 
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return out
+def query_values(raw: dict[str, Any], query: str, window: str) -> dict[str, Any]:
+    """One query's table of the status round trip: runner and echo, sequential and windowed."""
+    seq, win = raw[query]["sequential"], raw[query][window]
+    values: dict[str, Any] = {}
+    for mode, slot in (("seq", seq), ("win", win)):
+        for peer, prefix in (("runner", mode), ("echo", f"{mode}_echo")):
+            r = slot[peer]
+            values[f"{prefix}_rps"] = rps(r["throughput_rps"])
+            values[f"{prefix}_spread"] = spread(slot, peer)
+            values[f"{prefix}_p50"] = ms(r["p50_ms"])
+            values[f"{prefix}_p99"] = ms(r["p99_ms"])
+            values[f"{prefix}_cpu"] = cpu(r)
+        values[f"{mode}_ratio"] = f"{slot['throughput_ratio']:.0%}"
+    return values
+
+
+def roundtrip_throughput_row(
+    data: dict[str, Any], runs: list[dict[str, Any]], seq: dict[str, Any], win: dict[str, Any]
+) -> str:
+    """The summary row of the status round trip's throughput: the verdict is the median over
+    the recorded runs of this commit when there are several, not one run."""
+    window, min_ratio = data["params"]["window"], data["targets"]["throughput_ratio_min"]
+    measured = f"{seq['throughput_ratio']:.0%} / {win['throughput_ratio']:.0%}"
+    ok = min(seq["throughput_ratio"], win["throughput_ratio"]) >= min_ratio
+    below = 0 if ok else 1
+    if len(runs) > 1:
+        seqs, wins = [r["sequential"] for r in runs], [r["window"] for r in runs]
+        measured = report.text(
+            "phrase.roundtrip_median",
+            seq=f"{statistics.median(seqs):.0%}",
+            win=f"{statistics.median(wins):.0%}",
+            runs=len(runs),
+            window=window,
+            wins=", ".join(f"{w:.0%}" for w in wins),
+        )
+        ok = min(statistics.median(seqs), statistics.median(wins)) >= min_ratio
+        below = len(runs_below(runs, min_ratio))
+    throughput_verdict = verdict(ok)
+    if ok and below:  # met on the median only: say so rather than call it met
+        throughput_verdict = report.text("phrase.borderline", below=below, runs=len(runs))
+    return report.text(
+        "summary.roundtrip_throughput.row",
+        window=window,
+        min_ratio=f"{min_ratio:.0%}",
+        measured=measured,
+        seq_echo_rps=rps(seq["echo"]["throughput_rps"]),
+        win_echo_rps=rps(win["echo"]["throughput_rps"]),
+        verdict=throughput_verdict,
+    )
 
 
 def roundtrip_section(
-    data: dict[str, Any], summary: list[list[str]], runs: list[dict[str, Any]]
+    data: dict[str, Any], summary: list[str], runs: list[dict[str, Any]]
 ) -> list[str]:
     raw, ref, p = data["raw"], data["reference_server"], data["params"]
     window = f"window{p['window']}"
     min_ratio = data["targets"]["throughput_ratio_min"]
     max_p99 = data["targets"]["p99_ms_max"]
-    lines = [
-        "## 1. `status` round trip over a real WebSocket (`bench/status_roundtrip.py`)",
-        "",
-        "The bench process is the server: a minimal harness on 127.0.0.1 that checks the",
-        "bearer token and answers `hello` with `welcome` like the ReferenceServer, then sends raw",
-        "`status` frames, each with a fresh id (the reply cache never answers). The runner is a",
-        "separate process (`python -m runtime`, local executor, environment as in",
-        "`tests/conftest.py`).",
-        "The baseline is a bare aiohttp WebSocket client in a separate process",
-        "(`bench/_echo_peer.py`) dialling the same server and answering every frame with a",
-        "same-size reply carrying its id. Both are driven by the same code on the same loop,",
-        f"interleaved; {p['warmup']} warm-up requests per mode, then {p['reps']} repetitions of",
-        f"{p['sequential_n']:,} sequential requests and {p['window_n']:,} requests with",
-        f"{p['window']} in flight; each figure is the median over repetitions, and the",
-        "throughput ratio is the median of the per-repetition ratios (runner and echo run back",
-        "to back, so load from other processes hits both alike). CPU per request is the peer",
-        "process's user+system time (psutil) over the requests it answered.",
-        "",
-    ]
-    labels = {
-        "status": "`status` (the runner itself)",
-        "status_run": "`status {runId}` (one finished run)",
-    }
-    for query, label in labels.items():
+    lines = report.section(
+        "roundtrip",
+        warmup=p["warmup"],
+        reps=p["reps"],
+        sequential_n=f"{p['sequential_n']:,}",
+        window_n=f"{p['window_n']:,}",
+        window=p["window"],
+    )
+    for query in ("status", "status_run"):
         size = raw["sizes"][query]
         seq, win = raw[query]["sequential"], raw[query][window]
-        rows = [
-            [
-                "throughput, sequential",
-                f">= {min_ratio:.0%} of echo",
-                f"{rps(seq['runner']['throughput_rps'])} ({seq['throughput_ratio']:.0%} of echo;"
-                f" reps {spread(seq, 'runner')})",
-                f"{rps(seq['echo']['throughput_rps'])} (reps {spread(seq, 'echo')})",
-                verdict(seq["throughput_ratio"] >= min_ratio),
-            ],
-            [
-                f"throughput, {p['window']} in flight",
-                f">= {min_ratio:.0%} of echo",
-                f"{rps(win['runner']['throughput_rps'])} ({win['throughput_ratio']:.0%} of echo;"
-                f" reps {spread(win, 'runner')})",
-                f"{rps(win['echo']['throughput_rps'])} (reps {spread(win, 'echo')})",
-                verdict(win["throughput_ratio"] >= min_ratio),
-            ],
-            [
-                "p99 latency, sequential",
-                f"< {max_p99:g} ms",
-                ms(seq["runner"]["p99_ms"]),
-                ms(seq["echo"]["p99_ms"]),
-                verdict(seq["runner"]["p99_ms"] < max_p99),
-            ],
-            [
-                "p50 latency, sequential",
-                "-",
-                ms(seq["runner"]["p50_ms"]),
-                ms(seq["echo"]["p50_ms"]),
-                "info",
-            ],
-            [
-                f"p50 / p99 latency, {p['window']} in flight",
-                "- (queueing)",
-                f"{ms(win['runner']['p50_ms'])} / {ms(win['runner']['p99_ms'])}",
-                f"{ms(win['echo']['p50_ms'])} / {ms(win['echo']['p99_ms'])}",
-                "info",
-            ],
-            [
-                f"peer process CPU per request ({p['window']} in flight)",
-                "-",
-                cpu(win["runner"]),
-                cpu(win["echo"]),
-                "info",
-            ],
-        ]
-        lines += [
-            f"### {label}: request {size['request_bytes']} B, reply {size['reply_bytes']} B",
-            "",
-            *table(["Figure", "Target", "Runner", "Same-run baseline (echo)", "Verdict"], rows),
-            "",
-        ]
+        lines += report.section(
+            "roundtrip.query",
+            label=report.text(f"roundtrip.label.{query}"),
+            request_bytes=size["request_bytes"],
+            reply_bytes=size["reply_bytes"],
+            window=p["window"],
+            min_ratio=f"{min_ratio:.0%}",
+            max_p99=f"{max_p99:g}",
+            seq_verdict=verdict(seq["throughput_ratio"] >= min_ratio),
+            win_verdict=verdict(win["throughput_ratio"] >= min_ratio),
+            p99_verdict=verdict(seq["runner"]["p99_ms"] < max_p99),
+            **query_values(raw, query, window),
+        )
         if query == "status":
-            measured = f"{seq['throughput_ratio']:.0%} / {win['throughput_ratio']:.0%}"
-            ok = min(seq["throughput_ratio"], win["throughput_ratio"]) >= min_ratio
-            if len(runs) > 1:
-                # The verdict is the median over the recorded runs of this commit, not one run.
-                seqs = [r["sequential"] for r in runs]
-                wins = [r["window"] for r in runs]
-                measured = (
-                    f"{statistics.median(seqs):.0%} / {statistics.median(wins):.0%} (median of "
-                    f"{len(runs)} runs; {p['window']} in flight: "
-                    + ", ".join(f"{w:.0%}" for w in wins)
-                    + ")"
+            summary.append(roundtrip_throughput_row(data, runs, seq, win))
+            summary.append(
+                report.text(
+                    "summary.roundtrip_p99.row",
+                    max_p99=f"{max_p99:g}",
+                    p99=ms(seq["runner"]["p99_ms"]),
+                    echo_p99=ms(seq["echo"]["p99_ms"]),
+                    verdict=verdict(seq["runner"]["p99_ms"] < max_p99),
                 )
-                ok = min(statistics.median(seqs), statistics.median(wins)) >= min_ratio
-                below = len(runs_below(runs, min_ratio))
-            else:
-                below = 0 if ok else 1
-            throughput_verdict = verdict(ok)
-            if ok and below:
-                # On the median only: say so rather than call it met.
-                throughput_verdict = (
-                    f"**borderline** (median met; {below} of {len(runs)} runs below)"
-                )
-            summary += [
-                [
-                    "Status round trip: throughput vs bare aiohttp echo (sequential / "
-                    f"{p['window']} in flight)",
-                    f">= {min_ratio:.0%}",
-                    measured,
-                    f"echo {rps(seq['echo']['throughput_rps'])} / "
-                    f"{rps(win['echo']['throughput_rps'])}",
-                    throughput_verdict,
-                ],
-                [
-                    "Status round trip: p99 latency (sequential)",
-                    f"< {max_p99:g} ms",
-                    ms(seq["runner"]["p99_ms"]),
-                    f"echo {ms(seq['echo']['p99_ms'])}",
-                    verdict(seq["runner"]["p99_ms"] < max_p99),
-                ],
-            ]
-    rseq, rwin = ref["sequential"], ref[window]
-    hseq, hwin = raw["status"]["sequential"]["runner"], raw["status"][window]["runner"]
-    lines += [
-        "### The same runner driven through `ReferenceServer.request()`",
-        "",
-        "What the tests and the reference server's HTTP API use (uuid ids, a future per request,",
-        "the server decoding every reply with the codec). Baseline: the raw harness above.",
-        "",
-        *table(
-            ["Mode", "ReferenceServer.request()", "Raw harness (same runner build)"],
-            [
-                [
-                    "sequential",
-                    f"{rps(rseq['throughput_rps'])}, p50 {ms(rseq['p50_ms'])}, "
-                    f"p99 {ms(rseq['p99_ms'])}",
-                    f"{rps(hseq['throughput_rps'])}, p50 {ms(hseq['p50_ms'])}, "
-                    f"p99 {ms(hseq['p99_ms'])}",
-                ],
-                [
-                    f"{p['window']} in flight",
-                    f"{rps(rwin['throughput_rps'])}, p50 {ms(rwin['p50_ms'])}, "
-                    f"p99 {ms(rwin['p99_ms'])}",
-                    f"{rps(hwin['throughput_rps'])}, p50 {ms(hwin['p50_ms'])}, "
-                    f"p99 {ms(hwin['p99_ms'])}",
-                ],
-            ],
-        ),
-        "",
-    ]
+            )
+    lines += reference_lines(raw, ref, window, p["window"])
     if len(runs) > 1:
-        lines += [
-            "### Runs of this benchmark at this commit",
-            "",
-            "The tables above are the latest run. The machine's load changes from run to run (on",
-            "2 cores, whether another process takes a core decides whether the harness or the",
-            "peer is the limit), so the ratio moves between runs; the summary's verdict is the",
-            "median over these runs (`status`).",
-            "",
-            *table(
-                [
-                    "Run",
-                    "Ratio, sequential",
-                    f"Ratio, {p['window']} in flight (repetitions)",
-                    f"Runner / echo req/s, {p['window']} in flight",
-                    "Runner CPU per request",
-                ],
-                [
-                    [
-                        r["date"],
-                        f"{r['sequential']:.0%}",
-                        f"{r['window']:.0%} ("
-                        + (
-                            f"{min(r['window_reps']):.0%}-{max(r['window_reps']):.0%}"
-                            if r["window_reps"]
-                            else "-"
-                        )
-                        + ")",
-                        f"{rps(r['runner_window_rps'])} / {rps(r['echo_window_rps'])}",
-                        f"{r['runner_cpu_us']:.0f} us" if r.get("runner_cpu_us") else "-",
-                    ]
-                    for r in runs
-                ],
-            ),
-            "",
-        ]
+        lines += runs_lines(runs, p["window"])
     return lines
 
 
-def rss_section(data: dict[str, Any], summary: list[list[str]]) -> list[str]:
+def reference_lines(
+    raw: dict[str, Any], ref: dict[str, Any], window: str, in_flight: int
+) -> list[str]:
+    def cell(r: dict[str, Any]) -> str:
+        return report.text(
+            "phrase.throughput_latency",
+            rps=rps(r["throughput_rps"]),
+            p50=ms(r["p50_ms"]),
+            p99=ms(r["p99_ms"]),
+        )
+
+    status = raw["status"]
+    return report.section(
+        "roundtrip.reference",
+        window=in_flight,
+        reference_seq=cell(ref["sequential"]),
+        raw_seq=cell(status["sequential"]["runner"]),
+        reference_win=cell(ref[window]),
+        raw_win=cell(status[window]["runner"]),
+    )
+
+
+def runs_lines(runs: list[dict[str, Any]], in_flight: int) -> list[str]:
+    """The recorded runs of the status round trip at this commit, one row each."""
+    items = [
+        {
+            "date": r["date"],
+            "sequential": f"{r['sequential']:.0%}",
+            "window": f"{r['window']:.0%}",
+            "reps": (
+                f"{min(r['window_reps']):.0%}-{max(r['window_reps']):.0%}"
+                if r["window_reps"]
+                else "-"
+            ),
+            "runner_rps": rps(r["runner_window_rps"]),
+            "echo_rps": rps(r["echo_window_rps"]),
+            "cpu": f"{r['runner_cpu_us']:.0f} us" if r.get("runner_cpu_us") else "-",
+        }
+        for r in runs
+    ]
+    return report.section(
+        "roundtrip.runs", window=in_flight, rows=report.rows("roundtrip.runs.row", items)
+    )
+
+
+def rss_section(data: dict[str, Any], summary: list[str]) -> list[str]:
     r, b, p = data["runner"], data["baseline"], data["params"]
     target_mb = data["targets"]["idle_rss_mib_max"]  # the design's "60 MB"
     idle = r["idle"]
-    idle_mb = idle["rss_mib"] * MIB / MB
-    ok = idle_mb < target_mb
-    rows = [
-        [
-            f"idle RSS (connected, {p['idle_seconds']:g} s idle)",
-            f"< {target_mb:g} MB",
-            mem(idle["rss_mib"]),
-            f"aiohttp WS client {mem(b['aiohttp_ws_client']['rss_mib'])}; "
-            f"bare python {mem(b['python']['rss_mib'])}",
-            verdict(ok),
-        ],
-        [
-            "idle USS (private memory)",
-            "-",
-            mem(idle["uss_mib"]),
-            f"aiohttp WS client {mem(b['aiohttp_ws_client']['uss_mib'])}",
-            "info",
-        ],
-        [
-            f"RSS after {p['status_requests']:,} `status` requests",
-            "- (no growth)",
-            f"{mem(r['after_status']['rss_mib'])}, "
-            f"{r['after_status']['rss_mib'] - idle['rss_mib']:+.1f} MiB",
-            f"idle {mem(idle['rss_mib'])}",
-            "info",
-        ],
-        [
-            f"RSS after {p['local_runs']} local stand-in runs launched and finished",
-            "- (no growth)",
-            f"{mem(r['after_runs']['rss_mib'])}, "
-            f"{r['after_runs']['rss_mib'] - idle['rss_mib']:+.1f} MiB; "
-            f"{r['after_runs']['children']} children left, "
-            f"{r['after_runs']['threads']} threads",
-            f"idle {mem(idle['rss_mib'])}",
-            "info",
-        ],
-    ]
+    ok = idle["rss_mib"] * MIB / MB < target_mb
     summary.append(
-        [
-            "Idle runner RSS",
-            f"< {target_mb:g} MB",
-            mem(idle["rss_mib"]),
-            f"bare aiohttp WS client {mem(b['aiohttp_ws_client']['rss_mib'])}",
-            verdict(ok),
-        ]
+        report.text(
+            "summary.idle_rss.row",
+            target=f"{target_mb:g}",
+            idle_rss=mem(idle["rss_mib"]),
+            client_rss=mem(b["aiohttp_ws_client"]["rss_mib"]),
+            verdict=verdict(ok),
+        )
     )
-    steps = list(data["breakdown_mib"].items())
     breakdown = []
     previous = None
-    for step, value in steps:
+    for step, value in data["breakdown_mib"].items():
         delta = "" if previous is None else f"{value - previous:+.1f}"
-        breakdown.append([step, f"{value:.1f}", delta])
+        breakdown.append({"step": step, "rss": f"{value:.1f}", "added": delta})
         previous = value
-    return [
-        "## 2. Runner memory (`bench/idle_rss.py`)",
-        "",
-        "`python -m runtime` (local executor, `SECRETS_MANAGER` at its default `kubernetes`,",
-        "preflight off, as in the tests) connected to a ReferenceServer in the bench process; RSS",
-        "and USS of the runner process alone (psutil `memory_full_info`). The 50 runs are",
-        '`runtime.stand_in` with `{"standIn": {"seconds": 0.05}}`; each runs under its own',
-        "supervisor process, which is not counted (none are left when the reading is taken).",
-        f"Start to connected: {data['start_to_connected_s']:.2f} s; the 50 runs took",
-        f"{data['runs_wall_s']:.1f} s from the first launch to the last final state.",
-        "",
-        *table(["Figure", "Target", "Runner", "Same-run baseline", "Verdict"], rows),
-        "",
-        "Where the idle RSS comes from (a fresh interpreter, RSS after each import step,",
-        "`bench/_rss_breakdown.py`):",
-        "",
-        *table(["Step", "RSS (MiB)", "Added (MiB)"], breakdown),
-        "",
-    ]
+    return report.section(
+        "rss",
+        start=f"{data['start_to_connected_s']:.2f}",
+        runs_wall=f"{data['runs_wall_s']:.1f}",
+        idle_seconds=f"{p['idle_seconds']:g}",
+        target=f"{target_mb:g}",
+        idle_rss=mem(idle["rss_mib"]),
+        client_rss=mem(b["aiohttp_ws_client"]["rss_mib"]),
+        python_rss=mem(b["python"]["rss_mib"]),
+        verdict=verdict(ok),
+        idle_uss=mem(idle["uss_mib"]),
+        client_uss=mem(b["aiohttp_ws_client"]["uss_mib"]),
+        status_requests=f"{p['status_requests']:,}",
+        after_status=mem(r["after_status"]["rss_mib"]),
+        status_growth=f"{r['after_status']['rss_mib'] - idle['rss_mib']:+.1f}",
+        local_runs=p["local_runs"],
+        after_runs=mem(r["after_runs"]["rss_mib"]),
+        runs_growth=f"{r['after_runs']['rss_mib'] - idle['rss_mib']:+.1f}",
+        children=r["after_runs"]["children"],
+        threads=r["after_runs"]["threads"],
+        breakdown=report.rows("rss.breakdown.row", breakdown),
+    )
 
 
-def many_runs_section(data: dict[str, Any], summary: list[list[str]]) -> list[str]:
+QUERIES = ("status {runId}", "status {pipelineFqn}", "status")
+
+
+def many_runs_section(data: dict[str, Any], summary: list[str]) -> list[str]:
     sizes = data["sizes"]
-    queries = ("status {runId}", "status {pipelineFqn}", "status")
     target = data["targets"]["p99_ms_at_10000_max"]
     base = sizes["0"]
-    rows = []
-    for size, entry in sizes.items():
-        rows.append(
-            [f"{int(size):,}" + (" (baseline)" if size == "0" else "")]
-            + [f"{ms(entry[q]['p50_ms'])} / {ms(entry[q]['p99_ms'])}" for q in queries]
-            + [f"{entry['fill_s']:.2f} s"]
+    rows = [
+        report.text(
+            "many_runs.baseline_row" if size == "0" else "many_runs.row",
+            size=f"{int(size):,}",
+            fill=f"{entry['fill_s']:.2f}",
+            **{
+                key: f"{ms(entry[q]['p50_ms'])} / {ms(entry[q]['p99_ms'])}"
+                for key, q in zip(("by_run", "by_pipeline", "all"), QUERIES, strict=True)
+            },
         )
-    lines = [
-        "## 3. `status` with many tracked runs (`bench/status_many_runs.py`)",
-        "",
-        "In-process, no socket: a RunTable filled with realistic RunRecords (pipelines of",
-        f"{data['params']['runs_per_pipeline']} runs; 80% success, 15% failed or stopped with a",
-        "reason, the rest queued or running), then `Dispatcher.handle_frame` on the encoded",
-        "request plus `codec.encode` of the reply: the runner's whole per-request work minus the",
-        f"socket. {data['params']['iterations']:,} samples per cell after "
-        f"{data['params']['warmup']} warm-up; fresh ids, so the reply cache never answers.",
-        "The 0-run table is the baseline (there",
-        "`status {runId}` answers `not_found` and `status {pipelineFqn}` an empty list).",
-        "",
-        *table(
-            ["Tracked runs", *(f"`{q}` p50 / p99" for q in queries), "Fill time"],
-            rows,
-        ),
-        "",
-        "![status latency vs tracked runs](img/status_latency.png)",
-        "",
+        for size, entry in sizes.items()
     ]
+    lines = report.section(
+        "many_runs",
+        runs_per_pipeline=data["params"]["runs_per_pipeline"],
+        iterations=f"{data['params']['iterations']:,}",
+        warmup=data["params"]["warmup"],
+        rows="\n".join(rows),
+    )
     if "10000" in sizes:
         at = sizes["10000"]
-        verdict_rows = []
-        for q in queries:
-            verdict_rows.append(
-                [
-                    f"`{q}` p99 at 10,000 runs",
-                    f"< {target:g} ms",
-                    ms(at[q]["p99_ms"]),
-                    f"0 runs: {ms(base[q]['p99_ms'])}",
-                    verdict(at[q]["p99_ms"] < target),
-                ]
-            )
-        lines += [
-            *table(["Figure", "Target", "Measured", "Same-run baseline", "Verdict"], verdict_rows),
-            "",
+        verdicts = [
+            {
+                "query": q,
+                "target": f"{target:g}",
+                "p99": ms(at[q]["p99_ms"]),
+                "base": ms(base[q]["p99_ms"]),
+                "verdict": verdict(at[q]["p99_ms"] < target),
+            }
+            for q in QUERIES
         ]
-        worst = max(at[q]["p99_ms"] for q in queries)
+        lines += report.section(
+            "many_runs.verdicts", rows=report.rows("many_runs.verdicts.row", verdicts)
+        )
+        worst = max(at[q]["p99_ms"] for q in QUERIES)
         summary.append(
-            [
-                "Status with 10,000 tracked runs: p99 (worst of the three queries)",
-                f"< {target:g} ms",
-                ms(worst),
-                f"0 runs: {ms(max(base[q]['p99_ms'] for q in queries))}",
-                verdict(worst < target),
-            ]
+            report.text(
+                "summary.many_runs.row",
+                target=f"{target:g}",
+                worst=ms(worst),
+                base=ms(max(base[q]["p99_ms"] for q in QUERIES)),
+                verdict=verdict(worst < target),
+            )
         )
     return lines
 
 
-def reconnect_section(data: dict[str, Any], summary: list[list[str]]) -> list[str]:
+def reconnect_section(data: dict[str, Any], summary: list[str]) -> list[str]:
     p = data["params"]
     step = data["targets"]["within_one_step_s"]
-    rows = [
-        [
-            str(i + 1),
-            f"{s['reconnect_s']:.3f} s",
-            f"{s['wait_active_s']:.3f} s",
-            f"{s['bare_connect_s'] * 1000:.1f} ms",
-        ]
-        for i, s in enumerate(data["samples"])
-    ]
     ok = data["all_within_one_step"]
     summary.append(
-        [
-            "Reconnect after the server returns (max of "
-            f"{p['reps']}; RECONNECT_DELAY_SECONDS={p['reconnect_delay_s']:g})",
-            f"<= one backoff step ({step:.1f} s)",
-            f"{data['max_s']:.2f} s (median {data['median_s']:.2f} s)",
-            f"bare aiohttp connect {data['bare_connect_median_s'] * 1000:.1f} ms",
-            verdict(ok),
-        ]
+        report.text(
+            "summary.reconnect.row",
+            reps=p["reps"],
+            delay=f"{p['reconnect_delay_s']:g}",
+            step=f"{step:.1f}",
+            max=f"{data['max_s']:.2f}",
+            median=f"{data['median_s']:.2f}",
+            bare=f"{data['bare_connect_median_s'] * 1000:.1f}",
+            verdict=verdict(ok),
+        )
     )
-    return [
-        "## 4. Reconnect after the server returns (`bench/reconnect.py`)",
-        "",
-        f"Runner with RECONNECT_DELAY_SECONDS={p['reconnect_delay_s']:g} and",
-        f"RECONNECT_MAX_DELAY_SECONDS={p['reconnect_max_delay_s']:g}: every backoff step is",
-        f"{p['reconnect_delay_s']:g} s +-{p['jitter']:.0%}, at most {step:.1f} s. Each repetition",
-        f"stops the ReferenceServer, waits {p['down_s']:g} s, starts it on the same port and",
-        "measures from the moment it listens again to the runner's accepted session (the",
-        "server's `connected_at` stamp; `wait_active`, which polls every 20 ms, is shown too).",
-        "Baseline: a bare aiohttp client's connect + upgrade to the restarted server.",
-        "",
-        *table(
-            ["Rep", "Server start -> runner connected", "wait_active returned", "Bare connect"],
-            rows,
-        ),
-        "",
-        f"Median {data['median_s']:.3f} s, max {data['max_s']:.3f} s: "
-        + (
-            "every reconnect came within one backoff step."
-            if ok
-            else "at least one reconnect took longer than one backoff step."
-        ),
-        "",
+    samples = [
+        {
+            "rep": i + 1,
+            "reconnect": f"{s['reconnect_s']:.3f}",
+            "wait_active": f"{s['wait_active_s']:.3f}",
+            "bare": f"{s['bare_connect_s'] * 1000:.1f}",
+        }
+        for i, s in enumerate(data["samples"])
     ]
+    return report.section(
+        "reconnect",
+        delay=f"{p['reconnect_delay_s']:g}",
+        max_delay=f"{p['reconnect_max_delay_s']:g}",
+        jitter=f"{p['jitter']:.0%}",
+        step=f"{step:.1f}",
+        down=f"{p['down_s']:g}",
+        rows=report.rows("reconnect.row", samples),
+        median=f"{data['median_s']:.3f}",
+        max=f"{data['max_s']:.3f}",
+        outcome=report.text("phrase.reconnect_ok" if ok else "phrase.reconnect_slow"),
+    )
 
 
-def concurrent_row(data: dict[str, Any] | None) -> list[str]:
-    figure = "100 concurrent launches against the local control plane (argo)"
-    target = "all created, none duplicated, < 5 s"
+def concurrent_row(data: dict[str, Any] | None) -> str:
     if not data or not data.get("measured"):
-        return [figure, target, "not measured (control plane not built or test failed)", "-", "-"]
+        return report.text("summary.concurrent.unmeasured.row")
     ok = data["created"] == data["count"] and data["elapsed_s"] < data["target_s"]
-    return [
-        figure,
-        target,
-        f"{data['created']} of {data['count']} created, one each, in {data['elapsed_s']:.2f} s",
-        "(e2e/test_runner.py scenario; no baseline)",
-        verdict(ok),
-    ]
+    return report.text(
+        "summary.concurrent.row",
+        created=data["created"],
+        count=data["count"],
+        elapsed=f"{data['elapsed_s']:.2f}",
+        verdict=verdict(ok),
+    )
 
 
-def launch_section(data: dict[str, Any], summary: list[list[str]]) -> list[str]:
+def startup_row(st: dict[str, Any]) -> str:
+    return report.text(
+        "summary.startup.row",
+        samples=len(st["samples_s"]),
+        median=f"{st['median_s']:.2f}",
+        max=f"{st['max_s']:.2f}",
+        baseline=f"{st['baseline_median_s']:.2f}",
+    )
+
+
+def launch_section(data: dict[str, Any], summary: list[str]) -> list[str]:
     target = data["target_p99_ms"]
-    rows = []
+    items = []
     worst = 0.0
     for executor, r in data["results"].items():
         launch, base = r["run_pipeline"], r["status_baseline"]
         worst = max(worst, launch["p99_ms"])
-        rows.append(
-            [
-                executor,
-                f"{launch['p50_ms']:.3f} ms",
-                f"{launch['p99_ms']:.3f} ms",
-                f"{base['p50_ms']:.3f} ms / {base['p99_ms']:.3f} ms",
-            ]
+        items.append(
+            {
+                "executor": executor,
+                "p50": f"{launch['p50_ms']:.3f}",
+                "p99": f"{launch['p99_ms']:.3f}",
+                "status_p50": f"{base['p50_ms']:.3f}",
+                "status_p99": f"{base['p99_ms']:.3f}",
+            }
         )
     summary.append(
-        [
-            "run_pipeline handler overhead without the API round trip: p99 (worst executor)",
-            f"< {target:g} ms",
-            f"{worst:.2f} ms",
-            "status {runId} in the same dispatcher (section 5)",
-            verdict(worst < target),
-        ]
+        report.text(
+            "summary.launch.row",
+            target=f"{target:g}",
+            worst=f"{worst:.2f}",
+            verdict=verdict(worst < target),
+        )
     )
-    return [
-        "## 5. run_pipeline overhead without the API round trip (`bench/launch_overhead.py`)",
-        "",
-        "In-process: codec, Dispatcher, the run_pipeline handler and the Argo / Job executor",
-        "(manifest, create, adoption into the run table) with the Kubernetes API replaced by an",
-        f"object that returns the created body at once; {data['count']} launches of distinct",
-        "runIds, the first tenth as warm-up. Baseline: `status {runId}` through the same",
-        "dispatcher, interleaved.",
-        "",
-        *table(["Executor", "run_pipeline p50", "run_pipeline p99", "status p50 / p99"], rows),
-        "",
-    ]
-
-
-# Documented defaults of peers, with where they come from (read, not measured here).
-PEERS = (
-    (
-        "Collate's hybrid runner (Java)",
-        "500m / 500Mi",
-        "-",
-        "its public Helm chart / Terraform (issue 7 of this project)",
-    ),
-    (
-        "Prefect worker (prefect-worker chart)",
-        "100m / 256Mi",
-        "1000m / 1Gi",
-        "PrefectHQ/prefect-helm charts/prefect-worker/values.yaml `worker.resources`",
-    ),
-    (
-        "Dagster daemon (dagster chart)",
-        "none set",
-        "none set",
-        "dagster-io/dagster helm/dagster/values.yaml `dagsterDaemon.resources: {}`",
-    ),
-)
+    return report.section("launch", count=data["count"], rows=report.rows("launch.row", items))
 
 
 def footprint_section(results: dict[str, dict[str, Any]]) -> list[str]:
     rss = results.get("idle_rss")
     measured = (
-        f"idle RSS {rss['runner']['idle']['rss_mib']:.1f} MiB (measured, section 2)"
+        report.text("phrase.footprint_measured", rss=f"{rss['runner']['idle']['rss_mib']:.1f}")
         if rss
-        else "idle RSS not measured in this run"
+        else report.text("phrase.footprint_unmeasured")
     )
-    rows = [
-        ["this runner (helm/values.yaml `resources`)", "50m / 128Mi", "- / 256Mi", measured],
-        *[[name, req, lim, src] for name, req, lim, src in PEERS],
-    ]
-    return [
-        "## Footprint next to peers",
-        "",
-        "CPU / memory requests and limits that each project's own chart gives its long-running",
-        "agent. Only this runner's memory is measured here; the others are their documented",
-        "defaults.",
-        "",
-        *table(["Agent", "Requests (CPU / memory)", "Limits", "Source or measurement"], rows),
-        "",
-    ]
+    return report.section("footprint", measured=measured)
 
 
 def machine_section(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[str]:
     m = next(iter(results.values()))["machine"] if results else meta.get("machine", {})
     runs = meta.get("runs", {})
     load_rows = [
-        [
-            f"`{name}`",
-            f"{info['wall_s']:.0f} s",
-            f"{info['load1_before']:.2f} -> {info['load1_after']:.2f}",
-            results.get(name, {}).get("machine", {}).get("date", "-"),
-        ]
+        {
+            "name": name,
+            "wall": f"{info['wall_s']:.0f}",
+            "before": f"{info['load1_before']:.2f}",
+            "after": f"{info['load1_after']:.2f}",
+            "finished": results.get(name, {}).get("machine", {}).get("date", "-"),
+        }
         for name, info in runs.items()
         if name in results
     ]
     total = sum(info["wall_s"] for name, info in runs.items() if name in results)
-    lines = [
-        "## Machine",
-        "",
-        *table(
-            ["", ""],
-            [
-                ["CPU", m.get("cpu_model", "?")],
-                ["Cores", f"{m.get('logical_cpus')} logical, {m.get('usable_cpus')} usable"],
-                ["RAM", f"{m.get('ram_gib')} GiB"],
-                ["Python", f"{m.get('implementation', 'CPython')} {m.get('python')}"],
-                ["aiohttp", str(m.get("aiohttp"))],
-                ["Kernel", str(m.get("kernel"))],
-                ["Commit", f"`{m.get('git_commit')}` (plus the working tree at that time)"],
-                ["Date", str(m.get("date"))],
-            ],
-        ),
-        "",
-    ]
+    lines = report.section(
+        "machine",
+        cpu=m.get("cpu_model", "?"),
+        logical=m.get("logical_cpus"),
+        usable=m.get("usable_cpus"),
+        ram=m.get("ram_gib"),
+        implementation=m.get("implementation", "CPython"),
+        python=m.get("python"),
+        aiohttp=m.get("aiohttp"),
+        kernel=m.get("kernel"),
+        commit=m.get("git_commit"),
+        date=m.get("date"),
+    )
     if load_rows:
-        lines += [
-            f"Wall time of the run: {total:.0f} s"
-            + (" (quick mode: fewer samples)" if meta.get("quick") else "")
-            + ".",
-            "The 1-minute load average before and after each benchmark shows how busy the",
-            "machine was (it includes the benchmark's own processes); on a shared 2-core machine",
-            "other processes preempt the benchmark and inflate tail latencies (the same-run",
-            "baselines suffer the same way).",
-            "",
-            *table(["Benchmark", "Wall time", "Load average (1 min)", "Finished"], load_rows),
-            "",
-        ]
+        quick = " " + report.text("phrase.quick") if meta.get("quick") else ""
+        lines += report.section(
+            "machine.load",
+            total=f"{total:.0f}",
+            quick=quick,
+            rows=report.rows("machine.load.row", load_rows),
+        )
     return lines
+
+
+def scale_summary(data: dict[str, Any], sizes: dict[str, Any]) -> list[str]:
+    """The scale curve's summary rows: RSS at 10,000 runs, worst status p99, the launches."""
+    targets, launched = data["targets"], data["launches"]
+    smallest = min(sizes, key=int)
+    out = []
+    if "10000" in sizes:
+        rss_mb = sizes["10000"]["rss_mb"]
+        out.append(
+            report.text(
+                "summary.scale_rss.row",
+                target=f"{targets['rss_mb_at_10000_max']:g}",
+                rss=mem(sizes["10000"]["rss_mib"]),
+                baseline=report.text(
+                    "phrase.scale_baseline",
+                    size=f"{int(smallest):,}",
+                    value=mem(sizes[smallest]["rss_mib"]),
+                ),
+                verdict=verdict(rss_mb < targets["rss_mb_at_10000_max"]),
+            )
+        )
+
+    def worst(entry: dict[str, Any]) -> float:
+        return max(entry["status"]["p99_ms"], entry["status_run"]["p99_ms"])
+
+    worst_p99 = max(worst(entry) for entry in sizes.values())
+    ok_launches = (
+        launched["created"] == launched["count"]
+        and launched["duplicates"] == 0
+        and launched["elapsed_s"] < targets["launches_s_max"]
+    )
+    out += [
+        report.text(
+            "summary.scale_p99.row",
+            largest=f"{max(int(s) for s in sizes):,}",
+            target=f"{targets['status_p99_ms_max']:g}",
+            worst=ms(worst_p99),
+            baseline=report.text(
+                "phrase.scale_baseline", size=f"{int(smallest):,}", value=ms(worst(sizes[smallest]))
+            ),
+            verdict=verdict(worst_p99 < targets["status_p99_ms_max"]),
+        ),
+        report.text(
+            "summary.scale_launches.row",
+            count=f"{launched['count']:,}",
+            target=f"{targets['launches_s_max']:g}",
+            created=f"{launched['created']:,}",
+            duplicates=launched["duplicates"],
+            elapsed=f"{launched['elapsed_s']:.1f}",
+            verdict=verdict(ok_launches),
+        ),
+    ]
+    return out
+
+
+def scale_section(data: dict[str, Any], summary: list[str]) -> list[str]:
+    sizes, launched = data["sizes"], data["launches"]
+    summary += scale_summary(data, sizes)
+    rows = [
+        {
+            "size": f"{int(size):,}",
+            "adopt": f"{entry['adopt_s']:.1f}",
+            "rss": mem(entry["rss_mib"]),
+            "status": f"{ms(entry['status']['p50_ms'])} / {ms(entry['status']['p99_ms'])}",
+            "status_run": (
+                f"{ms(entry['status_run']['p50_ms'])} / {ms(entry['status_run']['p99_ms'])}"
+            ),
+        }
+        for size, entry in sorted(sizes.items(), key=lambda item: int(item[0]))
+    ]
+    return report.section(
+        "scale",
+        launches=f"{launched['count']:,}",
+        created=f"{launched['created']:,}",
+        duplicates=launched["duplicates"],
+        elapsed=f"{launched['elapsed_s']:.1f}",
+        requests=f"{data['params']['requests']:,}",
+        rows=report.rows("scale.row", rows),
+    )
 
 
 # Profile labels of single calls (not the nested totals) in the status round trip.
 SMALL_CALLS = ("decode", "handler", "context", "inc", "observe", "encode", "socket_send", "spawn")
 
 
+def throughput_verdict_text(
+    rt: dict[str, Any], runs: list[dict[str, Any]], ratio: float, low_reps: list[float]
+) -> str:
+    reps = rt["raw"]["status"][f"window{rt['params']['window']}"].get("throughput_ratio_reps", [])
+    min_ratio = rt["targets"]["throughput_ratio_min"]
+    if ratio < min_ratio:
+        out = report.text("phrase.throughput_missed")
+    elif low_reps:
+        out = report.text("phrase.throughput_low_reps", low=len(low_reps), reps=len(reps))
+    else:
+        out = report.text("phrase.throughput_met")
+    if len(runs) > 1:
+        out += report.text(
+            "phrase.throughput_runs",
+            below=len(runs_below(runs, min_ratio)),
+            runs=len(runs),
+            window=rt["params"]["window"],
+            wins=", ".join(f"{r['window']:.0%}" for r in runs),
+        )
+    return out
+
+
+def throughput_analysis(rt: dict[str, Any], runs: list[dict[str, Any]]) -> str | None:
+    """The paragraph on the status throughput, when a run, a repetition or a recorded run of
+    this commit is below the target: where the runner's CPU per request goes."""
+    min_ratio = rt["targets"]["throughput_ratio_min"]
+    window = f"window{rt['params']['window']}"
+    st, run = rt["raw"]["status"], rt["raw"]["status_run"]
+    ratio = min(st["sequential"]["throughput_ratio"], st[window]["throughput_ratio"])
+    reps = st[window].get("throughput_ratio_reps", [])
+    low_reps = [r for r in reps if r < min_ratio]
+    if not (ratio < min_ratio or low_reps or runs_below(runs, min_ratio)):
+        return None
+    rw, ew = st[window]["runner"], st[window]["echo"]
+    prof = rt.get("profile", {})
+    share = prof.get("share", {})
+
+    def pct(label: str) -> str:
+        return f"{share.get(label, float('nan')):.0%}"
+
+    extra = ""
+    if share.get("wait_for", 0) > 0.02:
+        extra += report.text("phrase.throughput_wait_for", share=pct("wait_for"))
+    if share.get("timeout", 0) > 0.02:
+        extra += report.text("phrase.throughput_timeout", share=pct("timeout"))
+    labels = ("handle_frame", "decode", "dispatch", "handler", "context", "inc", "observe")
+    labels += ("encode", "send", "socket_send", "spawn")
+    return report.text(
+        "analysis.throughput",
+        seq_ratio=f"{st['sequential']['throughput_ratio']:.0%}",
+        win_ratio=f"{st[window]['throughput_ratio']:.0%}",
+        window=rt["params"]["window"],
+        reps=(
+            report.text("phrase.throughput_reps", low=f"{min(reps):.0%}", high=f"{max(reps):.0%}")
+            + " "
+            if reps
+            else ""
+        ),
+        verdict_text=throughput_verdict_text(rt, runs, ratio, low_reps),
+        runner_util=f"{rw['peer_cpu_util']:.0%}",
+        runner_us=f"{rw['peer_cpu_us_per_request']:.0f}",
+        echo_us=f"{ew['peer_cpu_us_per_request']:.0f}",
+        echo_util=f"{ew['peer_cpu_util']:.0%}",
+        echo_limit=(
+            report.text("phrase.throughput_echo_limit", util=f"{ew['harness_cpu_util']:.0%}")
+            if ew["harness_cpu_util"] > 0.85
+            else ""
+        ),
+        profiled=f"{prof.get('us_per_request_profiled', float('nan')):.0f}",
+        extra=extra,
+        more=f"{rw['peer_cpu_us_per_request'] - ew['peer_cpu_us_per_request']:.0f}",
+        max_small=f"{max((v for k, v in share.items() if k in SMALL_CALLS), default=0):.0%}",
+        run_seq=f"{run['sequential']['throughput_ratio']:.0%}",
+        run_win=f"{run[window]['throughput_ratio']:.0%}",
+        **{label: pct(label) for label in labels},
+    )
+
+
+def p99_analysis(rt: dict[str, Any]) -> str | None:
+    seq = rt["raw"]["status"]["sequential"]
+    if seq["runner"]["p99_ms"] < rt["targets"]["p99_ms_max"]:
+        return None
+    echo_p99 = seq["echo"]["p99_ms"]
+    machine_tail = echo_p99 >= 0.5 * rt["targets"]["p99_ms_max"]
+    return report.text(
+        "analysis.p99",
+        p99=ms(seq["runner"]["p99_ms"]),
+        echo_p99=ms(echo_p99),
+        p50=ms(seq["runner"]["p50_ms"]),
+        cause=report.text("phrase.p99_machine" if machine_tail else "phrase.p99_runner"),
+    )
+
+
+def rss_analysis(rss: dict[str, Any]) -> str | None:
+    idle_mb = rss["runner"]["idle"]["rss_mib"] * MIB / MB
+    if idle_mb < rss["targets"]["idle_rss_mib_max"]:
+        return None
+    steps = list(rss["breakdown_mib"].items())
+    k8s = next((v for name, v in steps if "loads the kubernetes client" in name), None)
+    return report.text(
+        "analysis.idle_rss",
+        idle=f"{idle_mb:.0f}",
+        aiohttp=f"{steps[1][1] - steps[0][1]:.0f}",
+        bare=f"{steps[0][1]:.0f}",
+        kubernetes="" if k8s is None else report.text("phrase.idle_rss_kubernetes"),
+    )
+
+
+def many_runs_analysis(many: dict[str, Any]) -> str | None:
+    if "10000" not in many["sizes"]:
+        return None
+    at, base = many["sizes"]["10000"], many["sizes"]["0"]
+    target = many["targets"]["p99_ms_at_10000_max"]
+    missed = [q for q in QUERIES if at[q]["p99_ms"] >= target]
+    if not missed:
+        return None
+    worst = max(missed, key=lambda q: at[q]["p99_ms"])
+    pauses = base[worst]["p99_ms"] >= 0.6 * at[worst]["p99_ms"]
+    return report.text(
+        "analysis.many_runs",
+        query=worst,
+        p99=ms(at[worst]["p99_ms"]),
+        base_p99=ms(base[worst]["p99_ms"]),
+        base_p50=ms(base[worst]["p50_ms"]),
+        p50=ms(at[worst]["p50_ms"]),
+        cause=report.text("phrase.many_runs_pauses" if pauses else "phrase.many_runs_table"),
+    )
+
+
+def scale_rss_analysis(scale: dict[str, Any], idle: dict[str, Any] | None) -> str | None:
+    """The paragraph on the scale curve's RSS at 10,000 runs, when above the target."""
+    sizes = scale["sizes"]
+    if "10000" not in sizes or sizes["10000"]["rss_mb"] < scale["targets"]["rss_mb_at_10000_max"]:
+        return None
+    small, large = min(sizes, key=int), max(sizes, key=int)
+    if small == "10000" or large == "10000":
+        return None
+
+    def per_run(a: str, b: str) -> str:
+        grown = (sizes[b]["rss_mib"] - sizes[a]["rss_mib"]) * MIB / 1000
+        return f"{grown / (sizes[b]['tracked'] - sizes[a]['tracked']):.0f}"
+
+    return report.text(
+        "analysis.scale_rss",
+        rss=mem(sizes["10000"]["rss_mib"]),
+        small=f"{int(small):,}",
+        small_rss=mem(sizes[small]["rss_mib"]),
+        large=f"{int(large):,}",
+        large_rss=mem(sizes[large]["rss_mib"]),
+        per_run=per_run(small, "10000"),
+        per_run_large=per_run("10000", large),
+        idle=mem(idle["runner"]["idle"]["rss_mib"]) if idle else "-",
+    )
+
+
 def analysis_lines(results: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> list[str]:
     """One paragraph per missed target, from the same run's numbers and profile; ``runs`` are
     the recorded status round-trip runs at this commit."""
-    out: list[str] = []
+    found: list[str | None] = []
     rt = results.get("status_roundtrip")
     if rt:
-        below = runs_below(runs, rt["targets"]["throughput_ratio_min"])
-        window = f"window{rt['params']['window']}"
-        st, run = rt["raw"]["status"], rt["raw"]["status_run"]
-        ratio = min(st["sequential"]["throughput_ratio"], st[window]["throughput_ratio"])
-        low_reps = [
-            r
-            for r in st[window].get("throughput_ratio_reps", [])
-            if r < rt["targets"]["throughput_ratio_min"]
-        ]
-        if ratio < rt["targets"]["throughput_ratio_min"] or low_reps or below:
-            rw, ew = st[window]["runner"], st[window]["echo"]
-            prof = rt.get("profile", {})
-            share = prof.get("share", {})
-            reps = st[window].get("throughput_ratio_reps", [])
-
-            def pct(label: str) -> str:
-                return f"{share.get(label, float('nan')):.0%}"
-
-            extra = ""
-            if share.get("wait_for", 0) > 0.02:
-                extra += f", `asyncio.wait_for` {pct('wait_for')}"
-            if share.get("timeout", 0) > 0.02:
-                extra += f", `asyncio.timeout` {pct('timeout')}"
-            if ratio < rt["targets"]["throughput_ratio_min"]:
-                verdict_text = "missed in this run"
-            elif low_reps:
-                verdict_text = (
-                    f"met on this run's median, but {len(low_reps)} of {len(reps)} "
-                    "repetitions were below the target"
-                )
-            else:
-                verdict_text = "met in this run"
-            if len(runs) > 1:
-                verdict_text += (
-                    f"; runs of this commit below the target: {len(below)} of {len(runs)} "
-                    f"({rt['params']['window']} in flight: "
-                    + ", ".join(f"{r['window']:.0%}" for r in runs)
-                    + ")"
-                )
-            out.append(
-                f"- **Status throughput** (latest run: {st['sequential']['throughput_ratio']:.0%} "
-                f"sequential / {st[window]['throughput_ratio']:.0%} with "
-                f"{rt['params']['window']} in flight, of echo; "
-                + (f"repetitions {min(reps):.0%}-{max(reps):.0%}; " if reps else "")
-                + f"{verdict_text}): with "
-                f"{rt['params']['window']} in flight the runner process uses "
-                f"{rw['peer_cpu_util']:.0%} of a core, {rw['peer_cpu_us_per_request']:.0f} us of "
-                f"CPU per `status`, against the echo peer's {ew['peer_cpu_us_per_request']:.0f} "
-                f"us ({ew['peer_cpu_util']:.0%} of a core"
-                + (
-                    f"; there the server side, at {ew['harness_cpu_util']:.0%} of a core, is "
-                    "the limit"
-                    if ew["harness_cpu_util"] > 0.85
-                    else ""
-                )
-                + "). Profile of the runner in the same run (cProfile, "
-                f"{prof.get('us_per_request_profiled', float('nan')):.0f} us per request with "
-                "its overhead; shares are cumulative, so nested items are part of their parent): "
-                f"`Dispatcher.handle_frame` {pct('handle_frame')} (`codec.decode_request` "
-                f"{pct('decode')}, `Dispatcher.dispatch` {pct('dispatch')}, of which the status "
-                f"handler {pct('handler')}, the per-request `Context` {pct('context')}, "
-                f"prometheus `inc()` {pct('inc')} and `observe()` {pct('observe')}{extra}), "
-                f"`codec.encode` of the reply {pct('encode')}, `Connection._send` {pct('send')} "
-                f"(the socket `send` syscall alone {pct('socket_send')}), and, outside the "
-                f"answer, the task made for each frame {pct('spawn')}. The echo peer does none "
-                "of decode, dispatch, handler, metrics or task, and its reply is one f-string; "
-                "those are the runner's "
-                f"{rw['peer_cpu_us_per_request'] - ew['peer_cpu_us_per_request']:.0f} us per "
-                "request more, spread over many small calls (no single one above "
-                f"{max((v for k, v in share.items() if k in SMALL_CALLS), default=0):.0%}). "
-                f"`status {{runId}}` reaches {run['sequential']['throughput_ratio']:.0%}"
-                f" / {run[window]['throughput_ratio']:.0%} of echo."
-            )
-    if rt:
-        seq = rt["raw"]["status"]["sequential"]
-        if seq["runner"]["p99_ms"] >= rt["targets"]["p99_ms_max"]:
-            echo_p99 = seq["echo"]["p99_ms"]
-            out.append(
-                f"- **Status p99, sequential** ({ms(seq['runner']['p99_ms'])}): the echo peer's "
-                f"p99 in the same run is {ms(echo_p99)} and the runner's p50 "
-                f"{ms(seq['runner']['p50_ms'])}; "
-                + (
-                    "the echo misses the target too, so most of the tail is the machine "
-                    "(preemption by other processes on the 2 cores), not the runner."
-                    if echo_p99 >= 0.5 * rt["targets"]["p99_ms_max"]
-                    else "the tail is the runner's own: the per-request work above plus "
-                    "garbage collection pauses."
-                )
-            )
-    rss = results.get("idle_rss")
-    if rss:
-        idle_mb = rss["runner"]["idle"]["rss_mib"] * MIB / MB
-        if idle_mb >= rss["targets"]["idle_rss_mib_max"]:
-            steps = list(rss["breakdown_mib"].items())
-            k8s = next((v for name, v in steps if "loads the kubernetes client" in name), None)
-            text = (
-                f"- **Idle RSS** ({idle_mb:.0f} MB): aiohttp alone is "
-                f"{steps[1][1] - steps[0][1]:.0f} MiB over the bare interpreter's "
-                f"{steps[0][1]:.0f} MiB"
-            )
-            if k8s is not None:
-                text += (
-                    "; `build_runner()` loads the Kubernetes client (the default "
-                    "`SECRETS_MANAGER=kubernetes` store imports it), see the breakdown"
-                )
-            out.append(text + ".")
-    many = results.get("status_many_runs")
-    if many and "10000" in many["sizes"]:
-        at, base = many["sizes"]["10000"], many["sizes"]["0"]
-        target = many["targets"]["p99_ms_at_10000_max"]
-        missed = [
-            q
-            for q in ("status {runId}", "status {pipelineFqn}", "status")
-            if at[q]["p99_ms"] >= target
-        ]
-        if missed:
-            worst = max(missed, key=lambda q: at[q]["p99_ms"])
-            out.append(
-                f"- **Status p99 at 10,000 runs** (`{worst}`: {ms(at[worst]['p99_ms'])}): the "
-                f"same query on an empty table has p99 {ms(base[worst]['p99_ms'])} and the "
-                f"p50 moves from {ms(base[worst]['p50_ms'])} to {ms(at[worst]['p50_ms'])}, so "
-                + (
-                    "the tail is not the table (lookups are dictionary reads) but pauses of the "
-                    "process: preemption by other work on the 2 cores and garbage collection."
-                    if base[worst]["p99_ms"] >= 0.6 * at[worst]["p99_ms"]
-                    else "the table itself costs time: see the plot."
-                )
-            )
+        found += [throughput_analysis(rt, runs), p99_analysis(rt)]
+    if rss := results.get("idle_rss"):
+        found.append(rss_analysis(rss))
+    if many := results.get("status_many_runs"):
+        found.append(many_runs_analysis(many))
+    scale = results.get("scale_curve")
+    if scale and scale.get("measured"):
+        found.append(scale_rss_analysis(scale, results.get("idle_rss")))
     rc = results.get("reconnect")
     if rc and not rc["all_within_one_step"]:
-        out.append(
-            f"- **Reconnect** (max {rc['max_s']:.2f} s > {rc['targets']['within_one_step_s']:.1f}"
-            " s): at least one reconnect waited more than one backoff step."
+        found.append(
+            report.text(
+                "analysis.reconnect",
+                max=f"{rc['max_s']:.2f}",
+                step=f"{rc['targets']['within_one_step_s']:.1f}",
+            )
         )
-    return out
+    return [paragraph for paragraph in found if paragraph is not None]
 
 
 def render() -> str:
     results = {name: data for name in BENCHMARKS if (data := load(name)) is not None}
     meta_path = RESULTS / "run_all.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    summary: list[list[str]] = []
+    summary: list[str] = []
     sections: list[str] = []
     rt_runs = (
         same_commit_runs(results["status_roundtrip"], meta) if "status_roundtrip" in results else []
@@ -854,50 +803,19 @@ def render() -> str:
     if "reconnect" in results:
         sections += reconnect_section(results["reconnect"], summary)
     if "startup" in results:
-        st = results["startup"]
-        summary.append(
-            [
-                f"Start-up to ready (`python -m runtime` to /readyz 200, median of "
-                f"{len(st['samples_s'])})",
-                "- (no target)",
-                f"{st['median_s']:.2f} s (max {st['max_s']:.2f} s)",
-                f"`python -c 'import aiohttp'` {st['baseline_median_s']:.2f} s",
-                "info",
-            ]
-        )
+        summary.append(startup_row(results["startup"]))
     if "launch_overhead" in results:
         sections += launch_section(results["launch_overhead"], summary)
     sections += image_section(results.get("image_build"), summary)
     sections += kind_start_section(results.get("kind_pod_start"), summary)
     if "max_requests_rss" in results:
         sections += max_requests_section(results["max_requests_rss"], summary)
+    if results.get("scale_curve", {}).get("measured"):
+        sections += scale_section(results["scale_curve"], summary)
+    lines = report.section("page", summary="\n".join(summary))
     analysis = analysis_lines(results, rt_runs)
-    lines = [
-        "# Performance",
-        "",
-        "<!-- Generated by bench/run_all.py from bench/results/*.json; do not edit by hand. -->",
-        "",
-        "Benchmarks of the runner against the targets of the design (DESIGN.md section 10). Every",
-        "figure is measured next to a baseline taken in the same run on the same machine, because",
-        "absolute numbers depend on the machine and on what else runs on it. Timing uses",
-        "`time.perf_counter_ns`; latencies are nearest-rank percentiles.",
-        "",
-        "Reproduce with `just bench` (`uv run python -m bench.run_all`; `--quick` for a smoke run,",
-        "`--doc-only` to rewrite this page from `bench/results/`). Each benchmark also runs alone:",
-        "`uv run python -m bench.<name>`.",
-        "",
-        "## Summary",
-        "",
-        *table(["Figure", "Target", "Measured", "Same-run baseline", "Verdict"], summary),
-        "",
-    ]
     if analysis:
-        lines += [
-            "### Where the time and memory go (targets missed in a run or a repetition)",
-            "",
-            *analysis,
-            "",
-        ]
+        lines += report.section("analysis", items="\n".join(analysis))
     lines += machine_section(meta, results)
     lines += sections
     lines += footprint_section(results)
