@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import random
 import socket
@@ -31,6 +30,7 @@ from runtime.errors import InvalidMessage
 from runtime.linger import HeldSocket
 from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, RunUpdate
 from runtime.metrics import Metrics
+from runtime.reconnect import Backoff, Outcome, classify_close
 from runtime.settings import Settings
 
 log = logging.getLogger("runtime.connection")
@@ -38,46 +38,7 @@ log = logging.getLogger("runtime.connection")
 GOING_AWAY = 1001
 MESSAGE_TOO_BIG = 1009
 OUTBOX_LIMIT = 10_000
-# Application close codes of protocol v1 (docs/protocol.md).
-CLOSE_BAD_TOKEN = 4401
-CLOSE_NOT_ALLOWED = 4403
-CLOSE_UNSUPPORTED_PROTOCOL = 4400
-CLOSE_AGENT_CONNECTED = 4409
 _TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
-
-
-class Outcome(enum.Enum):
-    """How a session ended, which sets the pause before the next attempt."""
-
-    RETRY = "retry"
-    AUTH = "auth"
-    STANDBY = "standby"
-    STOPPED = "stopped"
-
-
-def classify_close(code: int | None) -> Outcome:
-    if code in (CLOSE_BAD_TOKEN, CLOSE_NOT_ALLOWED, CLOSE_UNSUPPORTED_PROTOCOL):
-        return Outcome.AUTH
-    if code == CLOSE_AGENT_CONNECTED:
-        return Outcome.STANDBY
-    return Outcome.RETRY
-
-
-@attrs.define
-class Backoff:
-    """Exponential backoff with +-20% jitter; reset after every accepted session."""
-
-    base: float
-    ceiling: float
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.ceiling, self.base * (2**self.attempt))
-        self.attempt += 1
-        return float(delay * random.uniform(0.8, 1.2))
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Connection:

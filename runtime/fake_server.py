@@ -29,13 +29,13 @@ import attrs
 from aiohttp import WSMsgType, web
 
 from runtime import codec
-from runtime.connection import (
+from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, Reply, RunUpdate, Welcome
+from runtime.reconnect import (
     CLOSE_AGENT_CONNECTED,
     CLOSE_BAD_TOKEN,
     CLOSE_NOT_ALLOWED,
     CLOSE_UNSUPPORTED_PROTOCOL,
 )
-from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, Reply, RunUpdate, Welcome
 
 log = logging.getLogger("runtime.fake_server")
 WS_PATH = "/ws"
