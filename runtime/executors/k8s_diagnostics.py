@@ -25,7 +25,7 @@ OOMKilled                 ``main`` terminated with reason OOMKilled   failed
 Evicted / Preempted       pod Failed by eviction or preemption        failed
 DeadlineExceeded          pod Failed past activeDeadlineSeconds       failed
 Error                     ``main`` exited non-zero                    failed
-PodDeleted                the pod vanished before it finished         failed
+PodDeleted                the pod vanished before it finished         failed after grace
 ========================  ==========================================  ======================
 """
 
@@ -63,6 +63,9 @@ class Grace:
     crash_loop: float = 60.0
     config_error: float = 60.0
     unschedulable: float = 0.0
+    #: A deleted pod is judged after this long: when someone deletes the Job or Workflow, its
+    #: pods go too, and the workload's own DELETED event (on another watch) may come second.
+    pod_deleted: float = 5.0
     #: ``None``: an unschedulable pod waits for capacity for as long as it takes.
     unschedulable_fail: float | None = None
 
@@ -201,6 +204,8 @@ def diagnose(pod: PodView, grace: Grace = Grace()) -> Condition | None:
             key="PodDeleted",
             reason="PodDeleted",
             message=f"pod {pod.name} was deleted before the run finished",
+            report_after=grace.pod_deleted,
+            fail_after=grace.pod_deleted,
         )
     for container in pod.containers:
         reason = container.waiting_reason

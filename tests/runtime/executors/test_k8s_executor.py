@@ -510,7 +510,30 @@ def test_deleted_pod_while_running_is_pod_deleted_but_an_older_pod_is_ignored(h:
     h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="old-pod"))
     assert h.record().state == "running"
     h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="new-pod"))
+    # Judged once the grace has passed (the workload's own deletion may be on its way).
+    assert h.record().state == "running"
+    h.mono.advance(Grace().pod_deleted)
+    h.executor.housekeeping()
     assert (h.record().state, h.record().reason) == ("failed", "PodDeleted")
+
+
+def test_a_pod_deleted_with_its_workload_reports_the_workload_whichever_event_comes_first(
+    h: Harness,
+) -> None:
+    """``kubectl delete job``: the pod watch may hear of the pod before the Job watch of the Job."""
+    spec = make_spec()
+    h.launched(spec, "running")
+    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}, name="the-pod"))
+    h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="the-pod"))
+    h.mono.advance(1)
+    h.executor.housekeeping()
+    h.executor._workload_event("DELETED", h.workload(spec, "running"))
+    h.mono.advance(Grace().pod_deleted)
+    h.executor.housekeeping()
+    record = h.record()
+    assert (record.state, record.reason) == ("failed", "Deleted")
+    assert h.updates.count(("failed", "Deleted")) == 1
+    assert ("failed", "PodDeleted") not in h.updates
 
 
 def test_final_records_never_change_state(h: Harness) -> None:
