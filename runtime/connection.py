@@ -28,7 +28,7 @@ from runtime.context import RunnerState
 from runtime.dispatch import Dispatcher, error_reply
 from runtime.errors import InvalidMessage
 from runtime.linger import HeldSocket
-from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, RunUpdate
+from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, RunUpdate, Welcome
 from runtime.metrics import Metrics
 from runtime.reconnect import Backoff, Outcome, classify_close
 from runtime.settings import Settings
@@ -165,6 +165,33 @@ class Connection:
             await held.release(drain=ws.close_code == MESSAGE_TOO_BIG)
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> Outcome:
+        welcome = await self._handshake(ws)
+        if isinstance(welcome, Outcome):
+            return welcome
+        self._accepted(welcome)
+        heartbeat = welcome.heartbeat_seconds or self.settings.heartbeat_seconds
+        pumps = [
+            asyncio.create_task(self._heartbeats(ws, heartbeat)),
+            asyncio.create_task(self._flush_outbox(ws)),
+        ]
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    self._spawn(self._answer(ws, msg.data))
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    reply = error_reply(None, InvalidMessage("binary frames are not accepted"))
+                    self.metrics.messages.labels("-", "invalid_message").inc()
+                    await self._send(ws, codec.encode(reply))
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    log.warning("connection error: %s", ws.exception())
+                    break
+        finally:
+            for pump in pumps:
+                pump.cancel()
+        return self._closed(ws, "by server")
+
+    async def _handshake(self, ws: aiohttp.ClientWebSocketResponse) -> Welcome | Outcome:
+        """Send ``hello`` and read ``welcome``; an Outcome when the session ends here."""
         hello = Hello(
             protocol=PROTOCOL_VERSION,
             agent_id=self.settings.agent_id,
@@ -194,6 +221,9 @@ class Connection:
             )
             await ws.close(code=1002, message=b"unsupported protocol")
             return Outcome.AUTH
+        return welcome
+
+    def _accepted(self, welcome: Welcome) -> None:
         self.state.server_version = welcome.server_version
         self.standby = False
         self.metrics.standby.set(0)
@@ -205,26 +235,6 @@ class Connection:
             self.settings.agent_id,
             welcome.server_version or "unknown",
         )
-        heartbeat = welcome.heartbeat_seconds or self.settings.heartbeat_seconds
-        pumps = [
-            asyncio.create_task(self._heartbeats(ws, heartbeat)),
-            asyncio.create_task(self._flush_outbox(ws)),
-        ]
-        try:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    self._spawn(self._answer(ws, msg.data))
-                elif msg.type == aiohttp.WSMsgType.BINARY:
-                    reply = error_reply(None, InvalidMessage("binary frames are not accepted"))
-                    self.metrics.messages.labels("-", "invalid_message").inc()
-                    await self._send(ws, codec.encode(reply))
-                elif msg.type == aiohttp.WSMsgType.ERROR:
-                    log.warning("connection error: %s", ws.exception())
-                    break
-        finally:
-            for pump in pumps:
-                pump.cancel()
-        return self._closed(ws, "by server")
 
     def _closed(self, ws: aiohttp.ClientWebSocketResponse, when: str) -> Outcome:
         code = ws.close_code

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import attrs
 
 from runtime.composition import build_runner
 from runtime.fake_server import ReferenceServer
@@ -107,13 +108,18 @@ async def run_demo(verbose: bool = False) -> int:
     return 0
 
 
-def _steps(server: ReferenceServer, runner: Any) -> list[tuple[str, Callable[[], Awaitable[str]]]]:
-    quick_run = f"demo-{uuid.uuid4().hex[:8]}"
-    long_run = f"demo-long-{uuid.uuid4().hex[:8]}"
-    check_run = f"demo-check-{uuid.uuid4().hex[:8]}"
+@attrs.define
+class _Demo:
+    """The demo's steps against one reference server and one runner, each a short check."""
 
-    async def final_state(run_id: str, timeout: float = 20) -> dict[str, Any]:
-        return await server.wait_event(
+    server: ReferenceServer
+    runner: Any
+    quick_run: str = attrs.Factory(lambda: f"demo-{uuid.uuid4().hex[:8]}")
+    long_run: str = attrs.Factory(lambda: f"demo-long-{uuid.uuid4().hex[:8]}")
+    check_run: str = attrs.Factory(lambda: f"demo-check-{uuid.uuid4().hex[:8]}")
+
+    async def _final_state(self, run_id: str, timeout: float = 20) -> dict[str, Any]:
+        return await self.server.wait_event(
             AGENT,
             lambda e: (
                 e["type"] == "run_update"
@@ -123,12 +129,12 @@ def _steps(server: ReferenceServer, runner: Any) -> list[tuple[str, Callable[[],
             timeout=timeout,
         )
 
-    async def test_connection() -> str:
-        reply = await server.request(
+    async def test_connection(self) -> str:
+        reply = await self.server.request(
             AGENT,
             {
                 "type": "test_connection",
-                "runId": check_run,
+                "runId": self.check_run,
                 "workflow": {
                     "name": "demo-check",
                     "workflowType": "TEST_CONNECTION",
@@ -138,81 +144,84 @@ def _steps(server: ReferenceServer, runner: Any) -> list[tuple[str, Callable[[],
             },
         )
         _expect(reply.get("ok") is True, f"test_connection refused: {_short(reply)}")
-        event = await final_state(check_run)
+        event = await self._final_state(self.check_run)
         _expect(event["state"] == "success", f"automation ended {event['state']}")
         return f"{_short(reply)} -> run_update {event['state']}"
 
-    async def run_pipeline() -> str:
-        reply = await server.request(
+    async def run_pipeline(self) -> str:
+        reply = await self.server.request(
             AGENT,
             {
                 "type": "run_pipeline",
-                "runId": quick_run,
+                "runId": self.quick_run,
                 "pipelineType": "metadata",
                 "pipelineFqn": "demo_mysql.demo_metadata_pipeline",
                 "config": {"source": {"type": "mysql"}, "standIn": {"seconds": 0.5, "lines": 3}},
             },
         )
         _expect(reply.get("ok") is True, f"run_pipeline refused: {_short(reply)}")
-        event = await final_state(quick_run)
+        event = await self._final_state(self.quick_run)
         _expect(event["state"] == "success", f"pipeline ended {event['state']}")
-        states = [e["state"] for e in server.events(AGENT, "run_update") if e["runId"] == quick_run]
+        events = self.server.events(AGENT, "run_update")
+        states = [e["state"] for e in events if e["runId"] == self.quick_run]
         return f"{_short(reply)} -> run_update {' -> '.join(states)}"
 
-    async def status_of_run() -> str:
-        reply = await server.request(AGENT, {"type": "status", "runId": quick_run})
+    async def status_of_run(self) -> str:
+        reply = await self.server.request(AGENT, {"type": "status", "runId": self.quick_run})
         runs = (reply.get("result") or {}).get("runs") or [{}]
         _expect(runs[0].get("state") == "success", f"status says {_short(reply)}")
         return _short(reply)
 
-    async def duplicate() -> str:
+    async def duplicate(self) -> str:
         frame = {
             "type": "run_pipeline",
             "id": "demo-dup-1",
-            "runId": quick_run,
+            "runId": self.quick_run,
             "pipelineType": "metadata",
             "pipelineFqn": "demo_mysql.demo_metadata_pipeline",
             "config": {"standIn": {"seconds": 0.1}},
         }
-        first = await server.request(AGENT, frame)
-        second = await server.request(AGENT, frame)
+        first = await self.server.request(AGENT, frame)
+        second = await self.server.request(AGENT, frame)
         _expect(first == second, "a re-sent request id got a different reply")
-        runs = runner.context.executor.table.for_pipeline("demo_mysql.demo_metadata_pipeline")
+        runs = self.runner.context.executor.table.for_pipeline("demo_mysql.demo_metadata_pipeline")
         _expect(len(runs) == 1, f"{len(runs)} runs exist for one runId")
         return f"same runId and re-sent id -> {_short(first)}, still 1 run"
 
-    async def kill_long_run() -> str:
-        reply = await server.request(
+    async def kill_long_run(self) -> str:
+        reply = await self.server.request(
             AGENT,
             {
                 "type": "run_pipeline",
-                "runId": long_run,
+                "runId": self.long_run,
                 "pipelineType": "profiler",
                 "pipelineFqn": "demo_mysql.demo_profiler_pipeline",
                 "config": {"standIn": {"seconds": 120}},
             },
         )
         _expect(reply.get("ok") is True, f"long run refused: {_short(reply)}")
-        await server.wait_event(
+        await self.server.wait_event(
             AGENT,
             lambda e: (
-                e["type"] == "run_update" and e["runId"] == long_run and e["state"] == "running"
+                e["type"] == "run_update"
+                and e["runId"] == self.long_run
+                and e["state"] == "running"
             ),
         )
         started = time.monotonic()
-        killed = await server.request(AGENT, {"type": "kill", "runId": long_run})
+        killed = await self.server.request(AGENT, {"type": "kill", "runId": self.long_run})
         runs = (killed.get("result") or {}).get("runs") or [{}]
         _expect(runs[0].get("state") == "stopped", f"kill answered {_short(killed)}")
         return f"{_short(killed)} in {time.monotonic() - started:.2f}s"
 
-    async def unknown_type() -> str:
-        reply = await server.request(AGENT, {"type": "reticulate_splines"})
+    async def unknown_type(self) -> str:
+        reply = await self.server.request(AGENT, {"type": "reticulate_splines"})
         error = reply.get("error") or {}
         _expect(error.get("code") == "unknown_message_type", f"got {_short(reply)}")
         return _short(reply)
 
-    async def runner_status() -> str:
-        reply = await server.request(AGENT, {"type": "status"})
+    async def runner_status(self) -> str:
+        reply = await self.server.request(AGENT, {"type": "status"})
         result = reply.get("result") or {}
         _expect(result.get("connected") is True, f"status says {_short(reply)}")
         return (
@@ -220,23 +229,28 @@ def _steps(server: ReferenceServer, runner: Any) -> list[tuple[str, Callable[[],
             f"{result['trackedRuns']} runs tracked, {result['activeRuns']} active"
         )
 
-    async def metrics() -> str:
-        url = f"http://127.0.0.1:{runner.port}/metrics"
+    async def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.runner.port}/metrics"
         async with aiohttp.ClientSession() as session, session.get(url) as response:
             text = await response.text()
         _expect("collate_hybrid_agent_connected 1.0" in text, "metrics do not show connected")
         return "collate_hybrid_agent_connected 1.0"
 
-    return [
-        ("test_connection", test_connection),
-        ("run_pipeline", run_pipeline),
-        ("status (run)", status_of_run),
-        ("re-sent request", duplicate),
-        ("kill (long run)", kill_long_run),
-        ("unknown message type", unknown_type),
-        ("status (runner)", runner_status),
-        ("/metrics", metrics),
-    ]
+    def steps(self) -> list[tuple[str, Callable[[], Awaitable[str]]]]:
+        return [
+            ("test_connection", self.test_connection),
+            ("run_pipeline", self.run_pipeline),
+            ("status (run)", self.status_of_run),
+            ("re-sent request", self.duplicate),
+            ("kill (long run)", self.kill_long_run),
+            ("unknown message type", self.unknown_type),
+            ("status (runner)", self.runner_status),
+            ("/metrics", self.metrics),
+        ]
+
+
+def _steps(server: ReferenceServer, runner: Any) -> list[tuple[str, Callable[[], Awaitable[str]]]]:
+    return _Demo(server, runner).steps()
 
 
 if __name__ == "__main__":

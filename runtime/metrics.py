@@ -61,7 +61,11 @@ class Latency:
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
+        self._declare_collate_series(self.registry)
+        self._declare_runner_series(self.registry)
+
+    def _declare_collate_series(self, r: CollectorRegistry) -> None:
+        """The series Collate's dashboard and alerts read, under the names they use."""
         self.connected = Gauge(
             "collate_hybrid_agent_connected",
             "1 while the runner holds an accepted connection to the server.",
@@ -79,13 +83,6 @@ class Metrics:
             "Jobs created by the runner: runs it launched on the executor.",
             registry=r,
         )
-        self.launches = Counter(
-            "hybrid_runner_launches",
-            "Launch and deploy requests carried out, by message type and result "
-            "(launched, failed, deployed).",
-            ["type", "status"],
-            registry=r,
-        )
         self.server_response_time = Latency(
             "collate_hybrid_agent_server_response_time_seconds",
             "Time from receiving a request to sending its reply.",
@@ -99,6 +96,16 @@ class Metrics:
             r,
         )
         self.process = ProcessUsage(r)
+
+    def _declare_runner_series(self, r: CollectorRegistry) -> None:
+        """This runner's own series (``hybrid_runner_*``), for its alerts and for operators."""
+        self.launches = Counter(
+            "hybrid_runner_launches",
+            "Launch and deploy requests carried out, by message type and result "
+            "(launched, failed, deployed).",
+            ["type", "status"],
+            registry=r,
+        )
         self.messages = Counter(
             "hybrid_runner_messages",
             "Frames received from the server, by message type and outcome.",

@@ -45,3 +45,19 @@ def test_no_python_name_is_collected_by_pytest_by_accident() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
                 assert not node.name.startswith("Test"), f"{path}: {node.name}"
+
+
+def test_no_module_over_400_lines_and_no_function_over_60_in_runtime_and_handlers() -> None:
+    long_modules, long_functions = [], []
+    for path in python_files("runtime", "handlers"):
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_text()
+        if text.count("\n") > 400:
+            long_modules.append(rel)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    long_functions.append(f"{rel}:{node.name} ({length} lines)")
+    assert long_modules == []
+    assert long_functions == []
