@@ -22,6 +22,7 @@ import attrs
 from runtime.errors import NotFound, RunnerError
 from runtime.executors.k8s_background import Background
 from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView
+from runtime.executors.k8s_listing import slim_pod, slim_workload
 from runtime.executors.k8s_resources import ResourceApi, Workload
 from runtime.executors.k8s_runs import (
     KILLED,
@@ -114,6 +115,7 @@ class RunTracking:
             resource=self.resource,
             on_sync=self._sync_workloads,
             on_event=self._workload_event,
+            slim=slim_workload,
             **common,
         )
         pod_watcher = ResourceWatcher(
@@ -123,6 +125,7 @@ class RunTracking:
             resource="pods",
             on_sync=self._sync_pods,
             on_event=self._pod_event,
+            slim=slim_pod,
             **common,
         )
         self._watchers = [pod_watcher, self._workload_watcher]

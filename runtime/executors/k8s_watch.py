@@ -2,7 +2,8 @@
 
 The classic informer loop, small enough to read in one go:
 
-1. **list** (``label_selector``) -> every object now, and the list's ``resourceVersion``;
+1. **list** (``label_selector``, in pages; ``k8s_listing``) -> every object now, and the list's
+   ``resourceVersion``;
    ``on_sync(items)`` lets the executor rebuild its view (objects that vanished while nobody
    watched are noticed here);
 2. **watch** from that ``resourceVersion`` with a server-side ``timeout_seconds`` and bookmarks;
@@ -38,6 +39,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from runtime.errors import RunnerError
 from runtime.executors.k8s_client import TRANSPORT_ERRORS, KubeCaller, Op, get_path, to_dict
+from runtime.executors.k8s_listing import LIST_PAGE, Slim, list_all
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,13 @@ class ResourceWatcher:
         max_backoff: float = 8.0,
         watch_factory: Callable[[], Watch] = RawWatch,
         clock: Callable[[], float] = time.monotonic,
+        slim: Slim = lambda obj: obj,
+        list_page: int = LIST_PAGE,
     ) -> None:
         self.name = name
+        #: What a list keeps of each object, and how many objects one list call asks for.
+        self._slim = slim
+        self.list_page = list_page
         self._list_fn = list_fn
         self._list_args = list_args
         self.namespace = namespace
@@ -118,16 +125,17 @@ class ResourceWatcher:
 
         Raises the runner's errors (ExecutorUnavailable, Forbidden, NotFound) unchanged.
         """
-        result = to_dict(
-            self._caller(
+
+        def call(**kwargs: Any) -> Any:
+            return self._caller(
                 Op("list", self.resource, self.namespace),
                 self._list_fn,
                 *self._list_args,
                 label_selector=self.label_selector,
+                **kwargs,
             )
-        )
-        items = [to_dict(item) for item in result.get("items") or []]
-        self._resource_version = get_path(result, "metadata", "resourceVersion")
+
+        items, self._resource_version = list_all(call, self._slim, self.list_page)
         self._last_sync = self._clock()
         self.lists += 1
         self._on_sync(items)

@@ -82,7 +82,12 @@ def test_list_hands_items_to_sync_and_remembers_version() -> None:
     assert recorder.syncs == [["a", "b"]]
     call = api.list_namespaced_job.call_args
     assert call.args == ("ingestion",)
-    assert call.kwargs == {"label_selector": SELECTOR, "_request_timeout": 3.0}
+    assert call.kwargs == {
+        "label_selector": SELECTOR,
+        "_request_timeout": 3.0,
+        "limit": 500,
+        "_preload_content": False,
+    }
     assert watcher.healthy
 
 
