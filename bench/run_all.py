@@ -737,23 +737,24 @@ def scale_rss_analysis(scale: dict[str, Any], idle: dict[str, Any] | None) -> st
     sizes = scale["sizes"]
     if "10000" not in sizes or sizes["10000"]["rss_mb"] < scale["targets"]["rss_mb_at_10000_max"]:
         return None
-    small, large = min(sizes, key=int), max(sizes, key=int)
-    if small == "10000" or large == "10000":
+    small = min(sizes, key=int)
+    if small == "10000":
         return None
 
     def per_run(a: str, b: str) -> str:
         grown = (sizes[b]["rss_mib"] - sizes[a]["rss_mib"]) * MIB / 1000
         return f"{grown / (sizes[b]['tracked'] - sizes[a]['tracked']):.0f}"
 
+    growth = [f"about {per_run(small, '10000')} kB from {int(small):,} to 10,000"]
+    large = max(sizes, key=int)
+    if large != "10000":
+        growth.append(f"{per_run('10000', large)} kB from 10,000 to {int(large):,}")
     return report.text(
         "analysis.scale_rss",
         rss=mem(sizes["10000"]["rss_mib"]),
         small=f"{int(small):,}",
         small_rss=mem(sizes[small]["rss_mib"]),
-        large=f"{int(large):,}",
-        large_rss=mem(sizes[large]["rss_mib"]),
-        per_run=per_run(small, "10000"),
-        per_run_large=per_run("10000", large),
+        growth=" and ".join(growth),
         idle=mem(idle["runner"]["idle"]["rss_mib"]) if idle else "-",
     )
 
