@@ -94,7 +94,7 @@ async def run_demo(verbose: bool = False) -> int:
             step = "connect"
             await server.wait_active(AGENT, timeout=15)
             print(f"  ok   runner connected; server lists it as {server.agents[AGENT].status}")
-            for step, action in _steps(server, runner):
+            for step, action in _Demo(server, runner).steps():
                 line = await action()
                 print(f"  ok   {step}: {line}")
         except (DemoFailure, TimeoutError, LookupError, aiohttp.ClientError) as exc:
@@ -247,10 +247,6 @@ class _Demo:
             ("status (runner)", self.runner_status),
             ("/metrics", self.metrics),
         ]
-
-
-def _steps(server: ReferenceServer, runner: Any) -> list[tuple[str, Callable[[], Awaitable[str]]]]:
-    return _Demo(server, runner).steps()
 
 
 if __name__ == "__main__":
