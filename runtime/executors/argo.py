@@ -1,6 +1,6 @@
 """``EXECUTOR_TYPE=argo``: one Argo ``Workflow`` (argoproj.io/v1alpha1) per run.
 
-Workflows are created through the Kubernetes API (``CustomObjectsApi``), so no Argo Server is
+Workflows are created through the Kubernetes API (custom objects), so no Argo Server is
 needed: only the CRDs and the workflow-controller. The manifest, built by the pure
 ``workflow_manifest``::
 
@@ -35,7 +35,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
-from kubernetes import client as k8s
 
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import argo_workflow_params, deep_merge, spec_files
@@ -60,6 +59,7 @@ from runtime.executors.scheduling import (
     parse_pipeline_type_configs,
     placement_for,
 )
+from runtime.kube_rest import CustomObjects
 from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS
 from runtime.naming import schedule_name
 from runtime.settings import Settings
@@ -360,7 +360,7 @@ class ArgoExecutor(KubeExecutor):
     @property
     def custom_api(self) -> Any:
         if self._custom_api is None:
-            self._custom_api = k8s.CustomObjectsApi(self._clients.get())
+            self._custom_api = CustomObjects(self._clients.get())
         return self._custom_api
 
     def stop_gracefully(self, run_id: str) -> None:

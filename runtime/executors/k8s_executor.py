@@ -32,7 +32,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import attrs
-from kubernetes import client as k8s
 
 from runtime.errors import Conflict, LaunchFailed, NotFound, RunnerError
 from runtime.executors.base import (
@@ -57,6 +56,7 @@ from runtime.executors.k8s_tracking import RunTracking
 from runtime.executors.k8s_watch import RawWatch
 from runtime.executors.scheduling import unused_variables
 from runtime.executors.table import RunTable
+from runtime.kube_rest import CoreV1
 from runtime.messages import FAILED, QUEUED
 from runtime.settings import Settings
 
@@ -89,7 +89,7 @@ class KubeExecutor(RunTracking):
         settings: Settings,
         workload: Workload,
         *,
-        api_client: k8s.ApiClient | None = None,
+        api_client: Any = None,
         core_api: Any = None,
         caller: KubeCaller | None = None,
         grace: Grace | None = None,
@@ -149,7 +149,7 @@ class KubeExecutor(RunTracking):
     @property
     def core_api(self) -> Any:
         if self._core_api is None:
-            self._core_api = k8s.CoreV1Api(self._clients.get())
+            self._core_api = CoreV1(self._clients.get())
         return self._core_api
 
     # -- Executor protocol -------------------------------------------------------------------

@@ -7,12 +7,15 @@ runs. So a list here asks for ``LIST_PAGE`` objects at a time (``limit`` / ``con
 each page as plain JSON (``_preload_content=False``: no models), and keeps of each object only
 what the executor reads from it (``slim_workload``, ``slim_pod``): the pod templates, with
 every run's config in their env, are the bulk of a workload and are never read after launch.
+A ``Listing`` hands the objects out as the pages come, so the executor turns each into its
+small run state before the next page is asked for: at 10,000 runs the runner's RSS after
+re-adoption went from 130 to 101 MB when lists stopped being collected whole.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from runtime.executors.k8s_client import get_path, to_dict
@@ -36,25 +39,52 @@ def page_of(response: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+class Listing:
+    """One paged list, fetched as it is read: the next page is asked for only when the items of
+    the one before are used up, so at most one page is in memory at a time. It is read once
+    (a second loop goes on where the first stopped); ``resource_version`` is the list's once
+    the last page is read (None before).
+
+    A call that fails mid-way (an expired continue token, the API server gone) raises out of
+    the loop that reads the listing; the watcher lists again from the start.
+    """
+
+    def __init__(self, call: Callable[..., Any], slim: Slim, page: int = LIST_PAGE) -> None:
+        self._call, self._slim, self._page = call, slim, page
+        self.resource_version: str | None = None
+        self.complete = False
+        self._items = self._read()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._items
+
+    def _read(self) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": self._page, "_preload_content": False}
+            if token:
+                kwargs["_continue"] = token
+            result = page_of(self._call(**kwargs))
+            items = result.pop("items", None) or []
+            token = get_path(result, "metadata", "continue") or None
+            version = get_path(result, "metadata", "resourceVersion")
+            del result
+            items.reverse()
+            while items:
+                # Popped, so each object is freed as soon as the reader is done with it.
+                yield self._slim(to_dict(items.pop()))
+            if not token:
+                self.resource_version, self.complete = version, True
+                return
+
+
 def list_all(
     call: Callable[..., Any], slim: Slim, page: int = LIST_PAGE
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Every object of a paged list (each through ``slim``) and the list's resourceVersion.
-
-    ``call(**kwargs)`` makes one list request; a continue token that expires mid-way raises
-    like any failed call, and the watcher lists again from the start.
-    """
-    items: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"limit": page, "_preload_content": False}
-        if token:
-            kwargs["_continue"] = token
-        result = page_of(call(**kwargs))
-        items.extend(slim(to_dict(item)) for item in result.get("items") or [])
-        token = get_path(result, "metadata", "continue") or None
-        if not token:
-            return items, get_path(result, "metadata", "resourceVersion")
+    """Every object of a paged list (each through ``slim``) and the list's resourceVersion."""
+    listing = Listing(call, slim, page)
+    items = list(listing)
+    return items, listing.resource_version
 
 
 def _metadata(obj: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 ``Workload`` protocol that says what an executor's kind of workload is.
 
 A ``Resource`` names one kind of object (a Job, a CronJob, an Argo Workflow, a CronWorkflow)
-and where its client methods are (``BatchV1Api`` methods ``*_namespaced_job``, or the
-``CustomObjectsApi`` methods ``*_namespaced_custom_object`` with a group, version and plural).
+and where its methods are (``runtime.kube_rest.BatchV1``'s ``*_namespaced_job``, or
+``CustomObjects``' ``*_namespaced_custom_object`` with a group, version and plural; named as in
+the client's generated classes, which a test may stand in).
 ``ResourceApi`` does create, get, patch, delete and list on any of them through the
 ``KubeCaller`` (retries, typed errors that name the object), so neither executor writes its
 CRUD by hand.

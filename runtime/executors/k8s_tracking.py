@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar
 
@@ -163,16 +163,18 @@ class RunTracking:
 
     # -- watch callbacks -----------------------------------------------------------------------
 
-    def _sync_workloads(self, items: list[dict[str, Any]]) -> None:
+    def _sync_workloads(self, items: Iterable[dict[str, Any]]) -> None:
+        # Read into compact states outside the lock (the pages are fetched while reading), then
+        # applied in one go, so that nobody sees half a list.
+        observed = [
+            (meta, self.object_state(obj)) for obj in items if (meta := RunMeta.from_object(obj))
+        ]
         now = self._monotonic()
         seen: set[str] = set()
         with self._lock:
-            for obj in items:
-                meta = RunMeta.from_object(obj)
-                if meta is None:
-                    continue
+            for meta, state in observed:
                 seen.add(meta.run_id)
-                self._observe_workload(obj, meta=meta)
+                self._observe_state(meta, state)
             for run_id, run in list(self._runs.items()):
                 if run.obj is None or run_id in seen or run.deleted_at is not None:
                     continue
@@ -196,16 +198,14 @@ class RunTracking:
             else:
                 self._observe_workload(obj, meta=meta)
 
-    def _sync_pods(self, items: list[dict[str, Any]]) -> None:
+    def _sync_pods(self, items: Iterable[dict[str, Any]]) -> None:
+        views = [view for view in map(PodView.from_pod, items) if view.run_id is not None]
         now = self._monotonic()
         seen: set[str] = set()
         with self._lock:
             self._pods_listed = True
-            for pod in items:
-                view = PodView.from_pod(pod)
-                if view.run_id is None:
-                    continue
-                seen.add(view.run_id)
+            for view in views:
+                seen.add(str(view.run_id))
                 self._observe_pod(view)
             for run_id, run in list(self._runs.items()):
                 known = run.pod
@@ -239,15 +239,13 @@ class RunTracking:
 
     def _observe_workload(self, obj: dict[str, Any], *, meta: RunMeta | None = None) -> None:
         meta = meta or RunMeta.from_object(obj)
-        if meta is None:
-            return
+        if meta is not None:
+            self._observe_state(meta, self.object_state(obj))
+
+    def _observe_state(self, meta: RunMeta, state: ObjectState) -> None:
         with self._lock:
             self._update(
-                meta.run_id,
-                meta=meta,
-                obj=self.object_state(obj),
-                seen_at=self._monotonic(),
-                deleted_at=None,
+                meta.run_id, meta=meta, obj=state, seen_at=self._monotonic(), deleted_at=None
             )
             self._refresh(meta.run_id)
 

@@ -4,8 +4,8 @@ The classic informer loop, small enough to read in one go:
 
 1. **list** (``label_selector``, in pages; ``k8s_listing``) -> every object now, and the list's
    ``resourceVersion``;
-   ``on_sync(items)`` lets the executor rebuild its view (objects that vanished while nobody
-   watched are noticed here);
+   ``on_sync(items)`` reads them as the pages come (one page in memory at a time) and lets the
+   executor rebuild its view (objects that vanished while nobody watched are noticed here);
 2. **watch** from that ``resourceVersion`` with a server-side ``timeout_seconds`` and bookmarks;
    each ADDED / MODIFIED / DELETED goes to ``on_event(type, obj)``; when the server ends the
    stream the loop watches again from the last ``resourceVersion`` it saw;
@@ -30,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -39,11 +39,12 @@ from urllib3.exceptions import ReadTimeoutError
 
 from runtime.errors import RunnerError
 from runtime.executors.k8s_client import TRANSPORT_ERRORS, KubeCaller, Op, get_path, to_dict
-from runtime.executors.k8s_listing import LIST_PAGE, Slim, list_all
+from runtime.executors.k8s_listing import LIST_PAGE, Listing, Slim
 
 log = logging.getLogger(__name__)
 
-SyncCallback = Callable[[list[dict[str, Any]]], None]
+#: Gets the listed objects as an iterable read page by page (``k8s_listing.Listing``).
+SyncCallback = Callable[[Iterable[dict[str, Any]]], None]
 EventCallback = Callable[[str, dict[str, Any]], None]
 
 
@@ -135,10 +136,14 @@ class ResourceWatcher:
                 **kwargs,
             )
 
-        items, self._resource_version = list_all(call, self._slim, self.list_page)
+        listing = Listing(call, self._slim, self.list_page)
+        self._on_sync(listing)
+        if not listing.complete:  # a sync that stopped reading: the rest is still listed
+            for _ in listing:
+                pass
+        self._resource_version = listing.resource_version
         self._last_sync = self._clock()
         self.lists += 1
-        self._on_sync(items)
         self.healthy = True
         self.last_error = None
         return self._resource_version

@@ -32,7 +32,6 @@ import logging
 from typing import Any, ClassVar
 
 import attrs
-from kubernetes import client as k8s
 
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import JobParams, deep_merge, job_params, spec_files
@@ -57,6 +56,7 @@ from runtime.executors.scheduling import (
     parse_pipeline_type_configs,
     placement_for,
 )
+from runtime.kube_rest import BatchV1
 from runtime.messages import FAILED, QUEUED, RUNNING, SUCCESS
 from runtime.naming import schedule_name
 from runtime.settings import Settings
@@ -317,5 +317,5 @@ class SimpleK8sExecutor(KubeExecutor):
     @property
     def batch_api(self) -> Any:
         if self._batch_api is None:
-            self._batch_api = k8s.BatchV1Api(self._clients.get())
+            self._batch_api = BatchV1(self._clients.get())
         return self._batch_api

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kubernetes import client
 
+    from runtime.kube_rest import CoreV1
+
 from runtime.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
 
 #: The key OpenMetadata's Kubernetes secrets manager reads from the Secret.
@@ -40,7 +42,7 @@ class KubernetesSecretStore:
         self.namespace = namespace
         self._api_client = api_client
         self._timeout = (connect_timeout, read_timeout)
-        self._api: client.CoreV1Api | None = None
+        self._api: CoreV1 | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -76,11 +78,13 @@ class KubernetesSecretStore:
                 f"cannot reach the Kubernetes API to read {where}: {type(exc).__name__}: {exc}"
             ) from None
         except Exception as exc:
-            # The message of an unexpected error (e.g. a model validation error) may quote the
+            # The message of an unexpected error (e.g. an answer that is not JSON) may quote the
             # response, which holds the secret's data: keep only the type.
             raise SecretStoreUnavailable(f"reading {where} failed: {type(exc).__name__}") from None
         # Only the key names are looked at; the data goes out of scope with this frame.
-        keys = sorted((secret.data or {}).keys())
+        data = secret.get("data") if isinstance(secret, dict) else None
+        keys = sorted((data or {}).keys())
+        del data
         del secret
         if VALUE_KEY not in keys:
             present = ", ".join(keys) if keys else "none"
@@ -94,13 +98,14 @@ class KubernetesSecretStore:
         # Without KUBERNETES_IN_CLUSTER=true OpenMetadata looks for a kubeconfig in the pod.
         return {"KUBERNETES_IN_CLUSTER": "true", "KUBERNETES_NAMESPACE": self.namespace}
 
-    def _core_api(self) -> client.CoreV1Api:
-        from kubernetes import client
+    def _core_api(self) -> CoreV1:
+        # Plain REST, not the client's CoreV1Api: that one imports some 250 models (85 MB).
+        from runtime import kube_rest
 
         with self._lock:
             if self._api is None:
                 api_client = self._api_client or _load_api_client()
-                self._api = client.CoreV1Api(api_client)
+                self._api = kube_rest.CoreV1(api_client)
             return self._api
 
     def _api_error(self, exc: Any, secret_id: str, where: str) -> Exception:

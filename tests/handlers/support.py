@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from kubernetes import client as k8s
 from prometheus_client import CollectorRegistry
 
+from runtime import kube_rest
 from runtime.composition import build_context
 from runtime.context import Context
 from runtime.errors import SecretNotFound
@@ -101,14 +101,14 @@ def with_store(ctx: Context) -> tuple[Context, FakeStore]:
 
 def kube(kind: str, *, dry_run: bool = False, **options: Any) -> Kube:
     settings = make_settings(EXECUTOR_TYPE=kind)
-    core = autospec(k8s.CoreV1Api)
+    core = autospec(kube_rest.CoreV1)
     common: dict[str, Any] = {"core_api": core, "caller": no_sleep_caller(), **options}
     executor: KubeExecutor
     if kind == "argo":
-        api = autospec(k8s.CustomObjectsApi)
+        api = autospec(kube_rest.CustomObjects)
         executor = ArgoExecutor(settings, custom_api=api, **common)
     else:
-        api = autospec(k8s.BatchV1Api)
+        api = autospec(kube_rest.BatchV1)
         executor = SimpleK8sExecutor(settings, batch_api=api, **common)
     ctx, _ = build_context(
         settings, registry=CollectorRegistry(), executor=executor, dry_run=dry_run

@@ -29,10 +29,10 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from kubernetes_validate import utils as kv_utils
 
+from runtime import kube_rest
 from runtime.executors.base import LaunchSpec
 from runtime.executors.k8s_client import KubeCaller
 from runtime.naming import run_name
@@ -476,12 +476,12 @@ class FakeClock:
 
 
 def core_api() -> Any:
-    return autospec(k8s.CoreV1Api)
+    return autospec(kube_rest.CoreV1)
 
 
 def custom_api() -> Any:
-    return autospec(k8s.CustomObjectsApi)
+    return autospec(kube_rest.CustomObjects)
 
 
 def batch_api() -> Any:
-    return autospec(k8s.BatchV1Api)
+    return autospec(kube_rest.BatchV1)

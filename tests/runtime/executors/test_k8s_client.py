@@ -10,6 +10,7 @@ import pytest
 import urllib3
 from kubernetes import client as k8s
 
+from runtime import kube_rest
 from runtime.errors import Conflict, ExecutorUnavailable, Forbidden, LaunchFailed, NotFound
 from runtime.executors import k8s_client
 from runtime.executors.k8s_client import (
@@ -182,7 +183,7 @@ def test_small_helpers() -> None:
 
 def test_autospec_api_signature_is_enforced() -> None:
     # The executor tests rely on autospec catching a wrong call shape.
-    api: Any = autospec(k8s.BatchV1Api)
+    api: Any = autospec(kube_rest.BatchV1)
     with pytest.raises(TypeError):
         api.delete_namespaced_job(name="x")
     assert {500, 503} <= k8s_client.RETRYABLE_STATUSES

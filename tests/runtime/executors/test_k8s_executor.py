@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 import pytest
-from kubernetes import client as k8s
 
+from runtime import kube_rest
 from runtime.errors import Conflict, ExecutorUnavailable, Forbidden, LaunchFailed, NotFound
 from runtime.executors.argo import ArgoExecutor
 from runtime.executors.base import LaunchSpec
@@ -141,7 +143,7 @@ class Harness:
 def build(kind: str, **options: Any) -> Harness:
     wall = FakeClock(1_714_557_600.0)
     mono = FakeClock(1000.0)
-    core = autospec(k8s.CoreV1Api)
+    core = autospec(kube_rest.CoreV1)
     common: dict[str, Any] = {
         "core_api": core,
         "caller": no_sleep_caller(),
@@ -157,10 +159,10 @@ def build(kind: str, **options: Any) -> Harness:
     settings = make_settings()
     executor: KubeExecutor
     if kind == "argo":
-        api = autospec(k8s.CustomObjectsApi)
+        api = autospec(kube_rest.CustomObjects)
         executor = ArgoExecutor(settings, custom_api=api, **common)
     else:
-        api = autospec(k8s.BatchV1Api)
+        api = autospec(kube_rest.BatchV1)
         executor = SimpleK8sExecutor(settings, batch_api=api, **common)
     harness = Harness(kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono)
     executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
@@ -710,6 +712,48 @@ def test_resync_notices_objects_deleted_while_unwatched(h: Harness) -> None:
     h.mono.advance(60)
     h.executor._sync_workloads([])
     assert (h.record().state, h.record().reason) == ("failed", "Deleted")
+
+
+def test_a_resync_whose_list_fails_mid_way_reports_nothing_deleted(h: Harness) -> None:
+    spec = make_spec()
+    h.launched(spec, "running")
+    h.mono.advance(60)
+
+    def pages() -> Iterator[dict[str, Any]]:
+        yield h.workload(make_spec("someone-else"), "running")
+        raise ExecutorUnavailable("the API server went away between two pages")
+
+    with pytest.raises(ExecutorUnavailable):
+        h.executor._sync_workloads(pages())
+    assert h.record(spec.run_id).state == "running"
+
+
+@pytest.mark.parametrize("what", ["workloads", "pods"])
+def test_pages_are_read_without_holding_the_executors_lock(h: Harness, what: str) -> None:
+    """A relist of 10,000 runs reads 20 pages: launches and kills must not wait for them."""
+    spec = make_spec()
+    h.launched(spec, "queued")
+    others: list[bool] = []
+
+    def try_lock() -> None:
+        got = h.executor._lock.acquire(timeout=2)
+        others.append(got)
+        if got:
+            h.executor._lock.release()
+
+    def pages() -> Iterator[dict[str, Any]]:
+        thread = threading.Thread(target=try_lock)
+        thread.start()
+        thread.join()
+        if what == "workloads":
+            yield h.workload(spec, "success")
+        else:
+            yield h.pod(spec, {"phase": "Running"})
+
+    sync = h.executor._sync_workloads if what == "workloads" else h.executor._sync_pods
+    sync(pages())
+    assert others == [True]
+    assert h.record(spec.run_id).state == ("success" if what == "workloads" else "running")
 
 
 def test_finished_runs_are_forgotten_some_time_after_their_object_is_gone(h: Harness) -> None:

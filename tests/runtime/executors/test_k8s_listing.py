@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from runtime.errors import NotFound
 from runtime.executors.k8s_diagnostics import PodView
-from runtime.executors.k8s_listing import list_all, page_of, slim_pod, slim_workload
+from runtime.executors.k8s_listing import Listing, list_all, page_of, slim_pod, slim_workload
 from runtime.executors.k8s_pod import RUN_ID_ANNOTATION
 from runtime.executors.simple_k8s import job_manifest, job_state
 from tests.runtime.executors.k8s_support import make_settings, make_spec
@@ -111,3 +114,32 @@ def test_a_model_or_dict_response_still_reads() -> None:
     assert page_of({"items": [], "metadata": {"resourceVersion": "1"}})["metadata"] == {
         "resourceVersion": "1"
     }
+
+
+def test_a_listing_asks_for_the_next_page_only_when_the_last_is_read() -> None:
+    server = PagedServer([a_job(i) for i in range(250)])
+    listing = Listing(server, slim_workload, page=100)
+    assert server.calls == []  # nothing is asked for before the listing is read
+    read = iter(listing)
+    names = [next(read)["metadata"]["name"] for _ in range(100)]
+    assert len(server.calls) == 1 and listing.resource_version is None
+    names.append(next(read)["metadata"]["name"])
+    assert len(server.calls) == 2
+    names += [obj["metadata"]["name"] for obj in listing]  # a second loop goes on
+    assert len(server.calls) == 3 and len(set(names)) == 250
+    assert (listing.complete, listing.resource_version) == (True, "777")
+
+
+def test_a_page_that_fails_mid_listing_raises_to_the_reader() -> None:
+    server = PagedServer([a_job(i) for i in range(150)])
+
+    def failing(**kwargs: Any) -> RawResponse:
+        if kwargs.get("_continue"):
+            raise NotFound("continue token expired")
+        return server(**kwargs)
+
+    listing = Listing(failing, slim_workload, page=100)
+    read: list[dict[str, Any]] = []
+    with pytest.raises(NotFound):
+        read.extend(listing)
+    assert len(read) == 100 and not listing.complete and listing.resource_version is None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from kubernetes import client as k8s
 from urllib3.exceptions import ReadTimeoutError
 
+from runtime import kube_rest
 from runtime.errors import Forbidden
 from runtime.executors.k8s_client import KubeCaller
 from runtime.executors.k8s_watch import ResourceWatcher
@@ -35,7 +36,7 @@ class Recorder:
         self.events: list[tuple[str, str]] = []
         self.lock = threading.Lock()
 
-    def on_sync(self, items: list[dict[str, Any]]) -> None:
+    def on_sync(self, items: Iterable[dict[str, Any]]) -> None:
         with self.lock:
             self.syncs.append([i["metadata"]["name"] for i in items])
 
@@ -47,7 +48,7 @@ class Recorder:
 def make_watcher(
     fake: ListWatch, recorder: Recorder, **options: Any
 ) -> tuple[ResourceWatcher, Any]:
-    api = autospec(k8s.BatchV1Api)
+    api = autospec(kube_rest.BatchV1)
     api.list_namespaced_job.side_effect = fake
     options.setdefault("backoff", 0.01)
     options.setdefault("max_backoff", 0.02)
@@ -230,3 +231,17 @@ def test_a_silent_stream_is_dropped_and_watched_again_from_the_same_version(
     assert len(fake.list_calls) == 1, "a silent stream is not a reason to list again"
     assert (watcher.stalls, watcher.failures) == (1, 0)
     assert watcher.healthy
+
+
+def test_a_sync_that_stops_reading_still_ends_the_list_without_listing_twice() -> None:
+    fake = ListWatch([[obj("a", "5"), obj("b", "6")]])
+
+    class FirstOnly(Recorder):
+        def on_sync(self, items: Iterable[dict[str, Any]]) -> None:
+            self.syncs.append([next(iter(items))["metadata"]["name"]])
+
+    recorder = FirstOnly()
+    watcher, _api = make_watcher(fake, recorder)
+    assert watcher.list_now() == "101"
+    assert recorder.syncs == [["a"]]
+    assert len(fake.list_calls) == 1

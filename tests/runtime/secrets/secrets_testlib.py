@@ -13,8 +13,8 @@ from typing import Any
 from unittest import mock
 
 import boto3
-from kubernetes import client as k8s_client
 
+from runtime import kube_rest
 from runtime.secrets.aws import AwsSecretStore
 from runtime.secrets.azure import AzureKeyVaultStore
 from runtime.secrets.gcp import GcpSecretStore
@@ -27,12 +27,12 @@ AWS_REGION = "eu-west-1"
 
 @functools.cache
 def _core_v1_autospec() -> Any:
-    # Autospeccing CoreV1Api's hundreds of methods takes seconds: do it once per session.
-    return mock.create_autospec(k8s_client.CoreV1Api, instance=True)
+    # The store's plain REST CoreV1 (runtime.kube_rest), whose signatures the mock keeps.
+    return mock.create_autospec(kube_rest.CoreV1, instance=True)
 
 
 def core_v1_mock() -> Any:
-    """An autospec'd CoreV1Api with no calls, return values or side effects recorded."""
+    """An autospec'd CoreV1 with no calls, return values or side effects recorded."""
     api = _core_v1_autospec()
     api.reset_mock(return_value=True, side_effect=True)
     api.read_namespaced_secret.reset_mock(return_value=True, side_effect=True)

@@ -11,25 +11,22 @@ import base64
 import logging
 from collections.abc import Callable
 from typing import Any
-from unittest import mock
 
-import kubernetes.client
-import kubernetes.config
 import pytest
-from kubernetes import client
 from prometheus_client import generate_latest
 
+from runtime import kube_rest
 from runtime.errors import RunnerError, SecretNotFound
 from runtime.metrics import Metrics
 from runtime.secrets import SecretsService, SecretStore
 from runtime.secrets.kubernetes import KubernetesSecretStore
+from tests.runtime.kube_api_server import KubeApiServer
 from tests.runtime.secrets.azure_server import FakeKeyVault
 from tests.runtime.secrets.gcp_server import FakeSecretManager
 from tests.runtime.secrets.secrets_testlib import (
     GCP_PROJECT,
     Aws,
     azure_store,
-    core_v1_mock,
     gcp_store,
 )
 
@@ -75,20 +72,17 @@ def setup_azure(request: pytest.FixtureRequest, canary: str) -> tuple[SecretStor
 
 
 def setup_kubernetes(request: pytest.FixtureRequest, canary: str) -> tuple[SecretStore, Any]:
+    # A real ApiClient and HTTP on 127.0.0.1: the store's REST call, urllib3 and their logs.
+    server = KubeApiServer()
+    request.addfinalizer(server.close)
     encoded = base64.b64encode(canary.encode()).decode()
-    secret = client.V1Secret(metadata=client.V1ObjectMeta(name="present"), data={"value": encoded})
-    api = core_v1_mock()
-
-    def read(name: str, namespace: str, **kwargs: Any) -> client.V1Secret:
-        if name == "present":
-            return secret
-        raise client.ApiException(status=404, reason="Not Found")
-
-    api.read_namespaced_secret.side_effect = read
-    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
-    monkeypatch.setattr(kubernetes.client, "CoreV1Api", lambda api_client: api)
-    store = KubernetesSecretStore("ingestion", api_client=mock.Mock(spec=client.ApiClient))
-    return store, lambda: base64.b64decode(secret.data["value"]).decode()  # type: ignore[index]
+    path = "/api/v1/namespaces/ingestion/secrets/present"
+    server.state.objects[path] = {"kind": "Secret", "data": {"value": encoded}}
+    store = KubernetesSecretStore("ingestion", api_client=server.api_client())
+    reader = kube_rest.CoreV1(server.api_client())
+    return store, lambda: base64.b64decode(
+        reader.read_namespaced_secret("present", "ingestion")["data"]["value"]
+    ).decode()
 
 
 @pytest.mark.parametrize(
@@ -127,8 +121,7 @@ def test_canary_never_leaves_the_store(
     exposed += [generate_latest(metrics.registry).decode()]
     cause = caught.value.__cause__ or caught.value.__context__
     exposed += [repr(cause)] if cause is not None else []
-    if setup is not setup_kubernetes:  # the mocked API makes no HTTP call to log
-        assert caplog.records, "DEBUG capture was not active"
+    assert caplog.records, "DEBUG capture was not active"
     for text in exposed:
         for form in forms:
             assert form not in text

@@ -18,6 +18,7 @@ import pytest
 import urllib3
 from kubernetes import client, config
 
+from runtime import kube_rest
 from runtime.errors import (
     InvalidSecretReference,
     SecretForbidden,
@@ -32,11 +33,17 @@ from tests.runtime.secrets.secrets_testlib import core_v1_mock, nested_document,
 NAMESPACE = "ingestion"
 
 
-def v1secret(name: str, **data: str) -> client.V1Secret:
+def v1secret(name: str, **data: str) -> dict[str, Any]:
+    """A Secret as the API server answers (the store reads it as plain JSON)."""
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name, namespace=NAMESPACE), data=encoded or None
-    )
+    secret: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+    }
+    if encoded:
+        secret["data"] = encoded
+    return secret
 
 
 def api_exception(status: int, reason: str, message: str = "") -> client.ApiException:
@@ -50,12 +57,12 @@ class FakeCluster:
     """The CoreV1Api mock's behaviour: a dict of Secrets and per-name failures."""
 
     def __init__(self) -> None:
-        self.secrets: dict[str, client.V1Secret] = {}
+        self.secrets: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, BaseException] = {}
         self.delay = 0.0
         self.lock = threading.Lock()
 
-    def read(self, name: str, namespace: str, **kwargs: Any) -> client.V1Secret:
+    def read(self, name: str, namespace: str, **kwargs: Any) -> dict[str, Any]:
         assert namespace == NAMESPACE
         if self.delay:
             time.sleep(self.delay)
@@ -78,7 +85,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeCluster, Any, Any]:
         built_with.append(api_client)
         return api
 
-    monkeypatch.setattr(client, "CoreV1Api", core_v1)
+    monkeypatch.setattr(kube_rest, "CoreV1", core_v1)
     return fake, api, (api_client, built_with)
 
 

@@ -1,0 +1,152 @@
+"""A small HTTP server on 127.0.0.1 that answers like the Kubernetes API server, for the tests of
+the runner's plain REST calls (runtime.kube_rest) and of the stores built on them.
+
+It keeps objects by their API path, lists a collection (one path level below it), streams
+watch events, serves pod logs as text, answers a configured error as a ``Status`` object, and
+records every request (method, path, query, headers, body) for the tests to read. A real
+``ApiClient`` pointed at it goes through the library's whole transport: URL building,
+auth headers, urllib3 and the error types.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+from kubernetes import client
+
+TOKEN = "test-token-not-a-secret"
+#: The last path segments that name a collection: a GET there lists, elsewhere it finds one.
+COLLECTIONS = frozenset({"pods", "secrets", "jobs", "cronjobs", "workflows", "cronworkflows"})
+
+
+@attrs.frozen
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+@attrs.define
+class KubeApiState:
+    objects: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    logs: dict[str, str] = attrs.Factory(dict)
+    #: path -> (HTTP status, Status message)
+    errors: dict[str, tuple[int, str]] = attrs.Factory(dict)
+    #: collection path -> events streamed to a watch of it
+    events: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
+    seen: list[Seen] = attrs.Factory(list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: KubeApiState
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        return
+
+    def _answer(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self) -> tuple[str, dict[str, str], Any]:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.state.seen.append(Seen(self.command, url.path, query, headers, body))
+        return url.path, query, body
+
+    def _handle(self) -> None:
+        path, query, body = self._record()
+        if path in self.state.errors:
+            status, message = self.state.errors[path]
+            status_obj = {"kind": "Status", "status": "Failure", "message": message}
+            self._answer(status, {**status_obj, "code": status})
+        elif self.command == "GET" and path.endswith("/log"):
+            self._answer(200, self.state.logs.get(path, "").encode(), "text/plain")
+        elif self.command == "GET" and query.get("watch") == "true":
+            self._watch(path)
+        elif self.command == "GET" and path in self.state.objects:
+            self._answer(200, self.state.objects[path])
+        elif self.command == "GET" and path.rsplit("/", 1)[-1] in COLLECTIONS:
+            self._list(path, query)
+        elif self.command == "POST":
+            name = body["metadata"]["name"]
+            self.state.objects[f"{path}/{name}"] = body
+            self._answer(201, body)
+        elif self.command == "GET" or path not in self.state.objects:
+            self._answer(404, {"kind": "Status", "message": f"{path} not found", "code": 404})
+        elif self.command == "PATCH":
+            self.state.objects[path] = _merge(self.state.objects[path], body)
+            self._answer(200, self.state.objects[path])
+        else:  # DELETE
+            self._answer(200, self.state.objects.pop(path))
+
+    def _list(self, path: str, query: dict[str, str]) -> None:
+        items = [
+            obj for key, obj in sorted(self.state.objects.items()) if key.rsplit("/", 1)[0] == path
+        ]
+        start = int(query.get("continue") or 0)
+        limit = int(query.get("limit") or len(items) or 1)
+        page = items[start : start + limit]
+        metadata: dict[str, Any] = {"resourceVersion": "42"}
+        if start + limit < len(items):
+            metadata["continue"] = str(start + limit)
+        self._answer(200, {"kind": "List", "metadata": metadata, "items": page})
+
+    def _watch(self, path: str) -> None:
+        lines = b"".join(json.dumps(e).encode() + b"\n" for e in self.state.events.get(path, []))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(lines)))
+        self.end_headers()
+        self.wfile.write(lines)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _handle
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge(merged.get(key), value)
+    return merged
+
+
+class KubeApiServer:
+    """The server on a free port; ``api_client()`` is a real ``ApiClient`` pointed at it."""
+
+    def __init__(self) -> None:
+        self.state = KubeApiState()
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def api_client(self) -> Any:
+        configuration = client.Configuration(host=self.url)
+        configuration.api_key = {"BearerToken": TOKEN}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        return client.ApiClient(configuration)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
