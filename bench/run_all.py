@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -541,7 +542,7 @@ def scale_summary(data: dict[str, Any], sizes: dict[str, Any]) -> list[str]:
         )
 
     def worst(entry: dict[str, Any]) -> float:
-        return max(entry["status"]["p99_ms"], entry["status_run"]["p99_ms"])
+        return float(max(entry["status"]["p99_ms"], entry["status_run"]["p99_ms"]))
 
     worst_p99 = max(worst(entry) for entry in sizes.values())
     ok_launches = (
@@ -573,7 +574,9 @@ def scale_summary(data: dict[str, Any], sizes: dict[str, Any]) -> list[str]:
     return out
 
 
-def scale_section(data: dict[str, Any], summary: list[str]) -> list[str]:
+def scale_section(
+    data: dict[str, Any], summary: list[str], idle: dict[str, Any] | None
+) -> list[str]:
     sizes, launched = data["sizes"], data["launches"]
     summary += scale_summary(data, sizes)
     rows = [
@@ -596,6 +599,7 @@ def scale_section(data: dict[str, Any], summary: list[str]) -> list[str]:
         elapsed=f"{launched['elapsed_s']:.1f}",
         requests=f"{data['params']['requests']:,}",
         rows=report.rows("scale.row", rows),
+        memory=scale_memory(data, idle),
     )
 
 
@@ -648,8 +652,8 @@ def throughput_analysis(rt: dict[str, Any], runs: list[dict[str, Any]]) -> str |
         extra += report.text("phrase.throughput_wait_for", share=pct("wait_for"))
     if share.get("timeout", 0) > 0.02:
         extra += report.text("phrase.throughput_timeout", share=pct("timeout"))
-    labels = ("handle_frame", "decode", "dispatch", "handler", "context", "inc", "observe")
-    labels += ("encode", "send", "socket_send", "spawn")
+    labels: tuple[str, ...] = ("handle_frame", "decode", "dispatch", "handler", "context")
+    labels += ("inc", "observe", "encode", "send", "socket_send", "spawn")
     return report.text(
         "analysis.throughput",
         seq_ratio=f"{st['sequential']['throughput_ratio']:.0%}",
@@ -732,30 +736,40 @@ def many_runs_analysis(many: dict[str, Any]) -> str | None:
     )
 
 
-def scale_rss_analysis(scale: dict[str, Any], idle: dict[str, Any] | None) -> str | None:
+def _per_run_kb(sizes: dict[str, Any], a: str, b: str) -> str:
+    """What each tracked run adds to the RSS between sizes ``a`` and ``b``, in kB."""
+    grown = (sizes[b]["rss_mib"] - sizes[a]["rss_mib"]) * MIB / 1000
+    return f"{grown / (sizes[b]['tracked'] - sizes[a]['tracked']):.1f}"
+
+
+def scale_growth(sizes: dict[str, Any]) -> str:
+    """``about 3.2 kB from 1,000 to 10,000 and 3.5 kB from 10,000 to 50,000``."""
+    ordered = sorted(sizes, key=int)
+    steps = [
+        f"{_per_run_kb(sizes, a, b)} kB from {int(a):,} to {int(b):,}" for a, b in pairwise(ordered)
+    ]
+    return "about " + " and ".join(steps) if steps else "-"
+
+
+def scale_memory(data: dict[str, Any], idle: dict[str, Any] | None) -> str:
+    """The paragraph under the scale table: per-run growth, the floor, and what keeps them low."""
+    floor = data.get("floor")
+    return report.text(
+        "scale.memory",
+        growth=scale_growth(data["sizes"]),
+        floor_runs=floor["tracked"] if floor else "-",
+        floor=mem(floor["rss_mib"]) if floor else "not measured",
+        idle=mem(idle["runner"]["idle"]["rss_mib"]) if idle else "-",
+    )
+
+
+def scale_rss_analysis(scale: dict[str, Any]) -> str | None:
     """The paragraph on the scale curve's RSS at 10,000 runs, when above the target."""
     sizes = scale["sizes"]
     if "10000" not in sizes or sizes["10000"]["rss_mb"] < scale["targets"]["rss_mb_at_10000_max"]:
         return None
-    small = min(sizes, key=int)
-    if small == "10000":
-        return None
-
-    def per_run(a: str, b: str) -> str:
-        grown = (sizes[b]["rss_mib"] - sizes[a]["rss_mib"]) * MIB / 1000
-        return f"{grown / (sizes[b]['tracked'] - sizes[a]['tracked']):.0f}"
-
-    growth = [f"about {per_run(small, '10000')} kB from {int(small):,} to 10,000"]
-    large = max(sizes, key=int)
-    if large != "10000":
-        growth.append(f"{per_run('10000', large)} kB from 10,000 to {int(large):,}")
     return report.text(
-        "analysis.scale_rss",
-        rss=mem(sizes["10000"]["rss_mib"]),
-        small=f"{int(small):,}",
-        small_rss=mem(sizes[small]["rss_mib"]),
-        growth=" and ".join(growth),
-        idle=mem(idle["runner"]["idle"]["rss_mib"]) if idle else "-",
+        "analysis.scale_rss", rss=mem(sizes["10000"]["rss_mib"]), growth=scale_growth(sizes)
     )
 
 
@@ -772,7 +786,7 @@ def analysis_lines(results: dict[str, dict[str, Any]], runs: list[dict[str, Any]
         found.append(many_runs_analysis(many))
     scale = results.get("scale_curve")
     if scale and scale.get("measured"):
-        found.append(scale_rss_analysis(scale, results.get("idle_rss")))
+        found.append(scale_rss_analysis(scale))
     rc = results.get("reconnect")
     if rc and not rc["all_within_one_step"]:
         found.append(
@@ -812,7 +826,7 @@ def render() -> str:
     if "max_requests_rss" in results:
         sections += max_requests_section(results["max_requests_rss"], summary)
     if results.get("scale_curve", {}).get("measured"):
-        sections += scale_section(results["scale_curve"], summary)
+        sections += scale_section(results["scale_curve"], summary, results.get("idle_rss"))
     lines = report.section("page", summary="\n".join(summary))
     analysis = analysis_lines(results, rt_runs)
     if analysis:

@@ -9,9 +9,11 @@ How it is measured:
 1. The local control plane (``e2e/controlplane``, built by ``bash e2e/controlplane/build.sh``),
    one namespace with the chart's Role for the simpleK8s executor, a ReferenceServer in this
    process and the runner as ``python -m runtime`` (``e2e.runner_kit.RunnerProcess``).
-2. Launches: ``--launches`` run_pipeline requests at once; the time until every reply is in;
+2. The floor: the runner's RSS with ``FLOOR_RUNS`` runs (launched, the runner restarted);
+   those Jobs are then deleted.
+3. Launches: ``--launches`` run_pipeline requests at once; the time until every reply is in;
    then the Jobs are listed: one per run id, no name twice.
-3. Tracked runs: one Job the runner made is cloned by the admin (new run id and name,
+4. Tracked runs: one Job the runner made is cloned by the admin (new run id and name,
    ``suspend: true`` so that no pod is made) up to each size; the runner is restarted, re-adopts
    them all (``/readyz`` 200), idles a few seconds, and then: its RSS (psutil), and p50 / p99 of
    ``status`` and of ``status {runId}`` (a random tracked run) over ``--requests`` sequential
@@ -51,6 +53,8 @@ GENERATED_LABELS = (
     "job-name",
     "batch.kubernetes.io/job-name",
 )
+#: Runs the floor is measured with: what the runner holds before the runs count.
+FLOOR_RUNS = 10
 TARGETS = {
     "rss_mb_at_10000_max": 120.0,
     "status_p99_ms_max": 5.0,
@@ -151,6 +155,34 @@ async def wait_ready(rp: Any, timeout: float) -> float:
     raise RuntimeError(f"the runner was not ready after {timeout:.0f} s:\n{rp.log_tail()}")
 
 
+async def floor_rss(d: Any, rp: Any, count: int) -> dict[str, Any]:
+    """The runner's RSS with ``count`` runs: launched, the runner restarted, idle 5 s; the Jobs
+    are deleted afterwards so that the curve starts from an empty namespace."""
+    from kubernetes import client as k8s
+
+    from e2e.runner_kit import new_run_id, run_frame
+
+    for reply in await asyncio.gather(*(d.request(run_frame(new_run_id())) for _ in range(count))):
+        if not reply.get("ok"):
+            raise RuntimeError(f"floor launch: {reply}")
+    rp.stop()
+    rp.start()
+    await wait_ready(rp, timeout=120)
+    await d.server.wait_active("e2e-agent", timeout=60)
+    await asyncio.sleep(5)
+    rss = psutil.Process(rp.process.pid).memory_info().rss
+    batch = k8s.BatchV1Api(d.admin)
+    await asyncio.to_thread(
+        batch.delete_collection_namespaced_job, d.namespace, propagation_policy="Background"
+    )
+    deadline = time.monotonic() + 120
+    while await asyncio.to_thread(d.workloads):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the floor's Jobs were not deleted within 120 s")
+        await asyncio.sleep(0.5)
+    return {"tracked": count, "rss_mib": rss / 2**20, "rss_mb": rss / 1e6}
+
+
 async def tracked_sizes(d: Any, rp: Any, sizes: list[int], requests: int) -> dict[str, Any]:
     """Fills the namespace up to each size, restarts the runner and measures it."""
     model = (await asyncio.to_thread(d.workloads))[0]
@@ -201,13 +233,21 @@ async def measure(sizes: list[int], launch_count: int, requests: int) -> dict[st
             rp.start()
             await wait_ready(rp, timeout=120)
             await d.server.wait_active("e2e-agent", timeout=60)
+            floor = await floor_rss(d, rp, FLOOR_RUNS)
+            print(f"floor: {floor}", flush=True)
             launched = await launches(d, launch_count)
             print(f"launches: {launched}", flush=True)
             tracked = await tracked_sizes(d, rp, sizes, requests)
         finally:
             rp.stop()
             await d.close()
-    return {"measured": True, "launches": launched, "sizes": tracked, "targets": TARGETS}
+    return {
+        "measured": True,
+        "floor": floor,
+        "launches": launched,
+        "sizes": tracked,
+        "targets": TARGETS,
+    }
 
 
 def main() -> None:
