@@ -5,7 +5,7 @@ A ``Resource`` names one kind of object (a Job, a CronJob, an Argo Workflow, a C
 and where its methods are (``runtime.kube_rest.BatchV1``'s ``*_namespaced_job``, or
 ``CustomObjects``' ``*_namespaced_custom_object`` with a group, version and plural; named as in
 the client's generated classes, which a test may stand in).
-``ResourceApi`` does create, get, patch, delete and list on any of them through the
+``ResourceApi`` does create, get, patch, delete and (paged) list on any of them through the
 ``KubeCaller`` (retries, typed errors that name the object), so neither executor writes its
 CRUD by hand.
 """
@@ -21,6 +21,7 @@ from runtime.errors import LaunchFailed, NotFound
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.k8s_client import KubeCaller, Op, to_dict
 from runtime.executors.k8s_diagnostics import Diagnosis
+from runtime.executors.k8s_listing import Listing, Slim
 from runtime.executors.k8s_runs import ObjectState
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -89,9 +90,12 @@ class ResourceApi:
     def delete(self, res: Resource, name: str, propagation: str) -> None:
         self.call("delete", res, name=name, propagation_policy=propagation)
 
-    def list(self, res: Resource, **kwargs: Any) -> dict[str, Any]:
+    def listing(self, res: Resource, slim: Slim, **kwargs: Any) -> Listing:
+        """Every ``res`` matching ``kwargs`` (e.g. ``label_selector``), in pages of raw JSON,
+        each object through ``slim``; fetched as it is read (``k8s_listing.Listing``)."""
         fn, args = self.lister(res)
-        return to_dict(self.caller(Op("list", res.rbac, self.namespace), fn, *args, **kwargs))
+        op = Op("list", res.rbac, self.namespace)
+        return Listing(lambda **page: self.caller(op, fn, *args, **kwargs, **page), slim)
 
     def lister(self, res: Resource) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The list function and its leading arguments (what a watch of ``res`` uses)."""

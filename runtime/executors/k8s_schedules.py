@@ -21,7 +21,8 @@ import attrs
 
 from runtime.errors import Conflict, LaunchFailed, NotFound
 from runtime.executors.base import PipelineDeletion, ScheduleRef, ScheduleSpec
-from runtime.executors.k8s_client import get_path, to_dict
+from runtime.executors.k8s_client import get_path
+from runtime.executors.k8s_listing import slim_workload
 from runtime.executors.k8s_pod import (
     AGENT_LABEL,
     PIPELINE_FQN_ANNOTATION,
@@ -155,11 +156,11 @@ class Schedules:
     def pipeline_workloads(self, pipeline_fqn: str) -> list[dict[str, Any]]:
         """This agent's Workflows/Jobs of one pipeline, by label (an API list: the objects
         themselves, including ones whose records the table has already forgotten)."""
-        result = self.api.list(
+        items = self.api.listing(
             self.workload.workloads,
+            slim_workload,
             label_selector=f"{self.label_selector},{PIPELINE_LABEL}={label_value(pipeline_fqn)}",
         )
-        items = [to_dict(item) for item in result.get("items") or []]
         # The label may be a hash of the FQN: the annotation has the full name.
         mine = [
             obj

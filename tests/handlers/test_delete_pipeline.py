@@ -137,3 +137,17 @@ def test_local_executor_answers_unsupported(tmp_path: Path) -> None:
     ctx, _ = local_context(tmp_path)
     with pytest.raises(Unsupported):
         delete_pipeline.handle(MSG, ctx)
+
+
+def test_runs_on_every_page_of_the_list_are_deleted(k: Kube) -> None:
+    """A pipeline with more runs than one list page (500) holds: the list goes on."""
+    k.read_schedule.side_effect = api_error(404)
+    first, second = manual_run(k, "manual-1", "success"), manual_run(k, "manual-2", "failed")
+    page_one = listing([first])
+    page_one["metadata"]["continue"] = "token-2"
+    k.list_runs.side_effect = [page_one, listing([second])]
+    result = delete_pipeline.handle(MSG, k.ctx)
+    assert result.deleted == sorted([first["metadata"]["name"], second["metadata"]["name"]])
+    pages = [c.kwargs for c in k.list_runs.call_args_list]
+    assert [p.get("_continue") for p in pages] == [None, "token-2"]
+    assert all(p["limit"] == 500 and p["_preload_content"] is False for p in pages)
