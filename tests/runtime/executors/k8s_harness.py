@@ -1,0 +1,161 @@
+"""The harness of the Kubernetes executors' unit tests: an executor of either kind on
+autospec'd ``runtime.kube_rest`` classes, a fake clock, and shortcuts to the API mocks."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import attrs
+
+from runtime import kube_rest
+from runtime.executors.argo import ArgoExecutor
+from runtime.executors.base import LaunchSpec
+from runtime.executors.k8s_diagnostics import Grace
+from runtime.executors.k8s_executor import KubeExecutor
+from runtime.executors.simple_k8s import SimpleK8sExecutor
+from runtime.executors.table import RunRecord
+from tests.runtime.executors.k8s_support import (
+    FakeClock,
+    autospec,
+    make_settings,
+    no_sleep_caller,
+)
+
+TAINT = "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: ingestion}."
+
+
+@attrs.define
+class Harness:
+    kind: str
+    executor: KubeExecutor
+    api: Any
+    core: Any
+    wall: FakeClock
+    mono: FakeClock
+    updates: list[tuple[str, str | None]] = attrs.field(factory=list)
+
+    # The workload API's methods, whatever the executor.
+    @property
+    def create(self) -> Any:
+        if self.kind == "argo":
+            return self.api.create_namespaced_custom_object
+        return self.api.create_namespaced_job
+
+    @property
+    def read(self) -> Any:
+        if self.kind == "argo":
+            return self.api.get_namespaced_custom_object
+        return self.api.read_namespaced_job
+
+    @property
+    def list(self) -> Any:
+        if self.kind == "argo":
+            return self.api.list_namespaced_custom_object
+        return self.api.list_namespaced_job
+
+    @property
+    def kill_fn(self) -> Any:
+        if self.kind == "argo":
+            return self.api.patch_namespaced_custom_object
+        return self.api.delete_namespaced_job
+
+    def workload(self, spec: LaunchSpec, state: str = "queued", **extra: Any) -> dict[str, Any]:
+        """The object as the API server would return it, in ``state``."""
+        obj = copy.deepcopy(self.executor.render(spec)[0])
+        obj["metadata"]["resourceVersion"] = "7"
+        obj["metadata"]["uid"] = "uid-" + spec.run_id
+        status: dict[str, Any] = {}
+        if self.kind == "argo":
+            phase = {
+                "queued": "Pending",
+                "running": "Running",
+                "success": "Succeeded",
+                "failed": "Failed",
+            }[state]
+            status = {"phase": phase, "startedAt": "2024-05-01T10:00:00Z"}
+            if state in ("success", "failed"):
+                status["finishedAt"] = "2024-05-01T10:05:00Z"
+            if extra.get("shutdown"):
+                obj["spec"]["shutdown"] = extra["shutdown"]
+        else:
+            status = {"startTime": "2024-05-01T10:00:00Z"}
+            if state == "running":
+                status["active"] = 1
+            elif state == "success":
+                status["conditions"] = [{"type": "Complete", "status": "True"}]
+                status["completionTime"] = "2024-05-01T10:05:00Z"
+            elif state == "failed":
+                status["conditions"] = [
+                    {
+                        "type": "Failed",
+                        "status": "True",
+                        "reason": "BackoffLimitExceeded",
+                        "lastTransitionTime": "2024-05-01T10:05:00Z",
+                    }
+                ]
+        obj["status"] = status
+        return obj
+
+    def pod(
+        self, spec: LaunchSpec, status: dict[str, Any], name: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "metadata": {
+                "name": name or spec.run_name + "-pod",
+                "namespace": "ingestion",
+                "resourceVersion": "9",
+                "annotations": {"hybrid-runner.io/run-id": spec.run_id},
+            },
+            "spec": {
+                "containers": [
+                    {"name": "main", "image": "img", "resources": {"limits": {"memory": "4096Mi"}}}
+                ]
+            },
+            "status": status,
+        }
+
+    def launched(self, spec: LaunchSpec, state: str = "queued") -> None:
+        self.create.return_value = self.workload(spec, state)
+        self.executor.launch(spec)
+        if state == "running":
+            # A run is running once its pod is: the pod the watch would deliver.
+            self.executor._pod_event(
+                "ADDED", self.pod(spec, {"phase": "Running", "startTime": "2024-05-01T10:01:00Z"})
+            )
+
+    def record(self, run_id: str = "run-0001") -> RunRecord:
+        record = self.executor.table.get(run_id)
+        assert record is not None
+        return record
+
+
+def build(kind: str, **options: Any) -> Harness:
+    wall = FakeClock(1_714_557_600.0)
+    mono = FakeClock(1000.0)
+    core = autospec(kube_rest.CoreV1)
+    common: dict[str, Any] = {
+        "core_api": core,
+        "caller": no_sleep_caller(),
+        "clock": wall,
+        "monotonic": mono,
+        "watch_backoff": 0.01,
+        "watch_max_backoff": 0.02,
+        "housekeeping_seconds": 3600.0,
+        "grace": Grace(image_pull_report=10, image_pull=120),
+        "log_tail_bytes": 1000,
+    }
+    common.update(options)
+    settings = make_settings()
+    executor: KubeExecutor
+    if kind == "argo":
+        api = autospec(kube_rest.CustomObjects)
+        executor = ArgoExecutor(settings, custom_api=api, **common)
+    else:
+        api = autospec(kube_rest.BatchV1)
+        executor = SimpleK8sExecutor(settings, batch_api=api, **common)
+    harness = Harness(kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono)
+    executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
+    # As after start(): the pods are listed (none yet), so a run without a pod has none yet.
+    executor._sync_pods([])
+    return harness
