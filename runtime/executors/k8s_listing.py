@@ -78,15 +78,6 @@ class Listing:
                 return
 
 
-def list_all(
-    call: Callable[..., Any], slim: Slim, page: int = LIST_PAGE
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Every object of a paged list (each through ``slim``) and the list's resourceVersion."""
-    listing = Listing(call, slim, page)
-    items = list(listing)
-    return items, listing.resource_version
-
-
 def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
     metadata = dict(obj.get("metadata") or {})
     metadata.pop("managedFields", None)

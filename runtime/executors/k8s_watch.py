@@ -138,9 +138,8 @@ class ResourceWatcher:
 
         listing = Listing(call, self._slim, self.list_page)
         self._on_sync(listing)
-        if not listing.complete:  # a sync that stopped reading: the rest is still listed
-            for _ in listing:
-                pass
+        for _ in listing:  # what a sync left unread, so that the watch starts from the end
+            pass
         self._resource_version = listing.resource_version
         self._last_sync = self._clock()
         self.lists += 1

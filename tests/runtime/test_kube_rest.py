@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runtime.errors import NotFound
 from runtime.executors.k8s_client import KubeCaller, Op
-from runtime.executors.k8s_listing import list_all
+from runtime.executors.k8s_listing import Listing
 from runtime.executors.k8s_watch import RawWatch
 from runtime.kube_rest import BatchV1, CoreV1, CustomObjects, query_name
 from tests.runtime.kube_api_server import TOKEN, KubeApiServer
@@ -88,7 +88,8 @@ def test_a_paged_list_sends_selector_limit_and_continue(server: KubeApiServer) -
     def call(**kwargs: object) -> object:
         return api.list_namespaced_job(NS, label_selector="agent=a,app=x", **kwargs)
 
-    items, version = list_all(call, lambda obj: obj, page=2)
+    listing = Listing(call, lambda obj: obj, page=2)
+    items, version = list(listing), listing.resource_version
     assert [i["metadata"]["name"] for i in items] == [f"om-{n}" for n in range(5)]
     assert version == "42"
     lists = [s.query for s in server.state.seen if s.method == "GET"]

@@ -9,7 +9,7 @@ import pytest
 
 from runtime.errors import NotFound
 from runtime.executors.k8s_diagnostics import PodView
-from runtime.executors.k8s_listing import Listing, list_all, page_of, slim_pod, slim_workload
+from runtime.executors.k8s_listing import Listing, page_of, slim_pod, slim_workload
 from runtime.executors.k8s_pod import RUN_ID_ANNOTATION
 from runtime.executors.simple_k8s import job_manifest, job_state
 from tests.runtime.executors.k8s_support import make_settings, make_spec
@@ -55,7 +55,8 @@ def a_job(i: int) -> dict[str, Any]:
 
 def test_a_list_is_read_in_pages_of_raw_json_and_every_connection_is_released() -> None:
     server = PagedServer([a_job(i) for i in range(1203)])
-    items, version = list_all(server, slim_workload, page=500)
+    listing = Listing(server, slim_workload, page=500)
+    items, version = list(listing), listing.resource_version
     assert len(items) == 1203
     assert len({i["metadata"]["name"] for i in items}) == 1203
     assert version == "777"
