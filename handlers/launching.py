@@ -1,6 +1,7 @@
-"""What run_pipeline, test_connection and deploy_pipeline share: the secret preflight, the
-secrets-provider settings, the image (``pod_inputs``); and for the first two the launch or
-dry-run itself (``launch``)."""
+"""What run_pipeline, test_connection and deploy_pipeline share: the operator's boundary (the
+image policy, the secret scope), the secret preflight, the secrets-provider settings, the image
+(``pod_inputs``); and for the first two the launch or dry-run itself (``launch``), where a
+refused run is also reported failed (``ImageNotAllowed``, ``SecretNotAllowed``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import attrs
 from runtime.api import (
     QUEUED,
     Context,
+    ImagePolicy,
     LaunchResult,
     LaunchSpec,
+    Refused,
     RunKind,
     resolve_image,
     run_name,
@@ -35,9 +38,22 @@ class PodInputs:
 def pod_inputs(
     ctx: Context, *, kind: RunKind, config: dict[str, Any], image: str | None
 ) -> PodInputs:
-    """Preflight every ``secret:`` reference, set the secrets provider and loader (and, with
-    INGESTION_DISABLE_VERSION_VALIDATION, ``enableVersionValidation: false``) in the config,
-    resolve the image: the same for a single run and for every run of a schedule."""
+    """Hold the request to the operator's boundary (the image first, then every ``secret:``
+    reference's scope, before any store is asked), preflight the references, set the secrets
+    provider and loader (and, with INGESTION_DISABLE_VERSION_VALIDATION,
+    ``enableVersionValidation: false``) in the config: the same for a single run and for every
+    run of a schedule. Raises ``Refused`` when the boundary does not allow the request."""
+    chosen = resolve_image(
+        ctx.settings.ingestion_image,
+        requested=image,
+        dynamic=ctx.settings.dynamic_ingestion_version,
+        server_version=ctx.runner.server_version,
+    )
+    if chosen:  # no image at all fails the launch itself, naming INGESTION_IMAGE
+        decision = ImagePolicy.from_settings(ctx.settings).decide(chosen)
+        ctx.logger.info("image %s %s", chosen, decision)
+        if ctx.dry_run:
+            ctx.notes.append(f"image {chosen}: {decision}")
     # Checked on the request as sent: the values stay in the customer's store.
     checked = ctx.secrets.preflight(config)
     if checked:
@@ -49,16 +65,7 @@ def pod_inputs(
     pod_config = with_version_validation(
         pod_config, kind, disabled=ctx.settings.ingestion_disable_version_validation
     )
-    return PodInputs(
-        config=pod_config,
-        image=resolve_image(
-            ctx.settings.ingestion_image,
-            requested=image,
-            dynamic=ctx.settings.dynamic_ingestion_version,
-            server_version=ctx.runner.server_version,
-        ),
-        env=ctx.secrets.pod_env(),
-    )
+    return PodInputs(config=pod_config, image=chosen, env=ctx.secrets.pod_env())
 
 
 def launch(
@@ -79,17 +86,24 @@ def launch(
         ctx.logger.info("run %s already known (%s); not launching again", run_id, known.state)
         return LaunchResult(run_id=run_id, run_name=known.run_name, state=known.state)
 
-    pod = pod_inputs(ctx, kind=kind, config=config, image=image)
-    spec = LaunchSpec(
+    # Who the run is, before anything about it is decided.
+    run = LaunchSpec(
         run_id=run_id,
         run_name=name,
         kind=kind,
         pipeline_type=pipeline_type,
         pipeline_fqn=pipeline_fqn,
-        config=pod.config,
-        image=pod.image,
-        env=pod.env,
+        config={},
+        image=image or "",
     )
+    try:
+        pod = pod_inputs(ctx, kind=kind, config=config, image=image)
+    except Refused as exc:
+        if not ctx.dry_run:
+            # The server hears the run ended too (run_update), like any launch that failed.
+            ctx.executor.refuse(run, reason=exc.reason, message=exc.message)
+        raise
+    spec = attrs.evolve(run, config=pod.config, image=pod.image, env=pod.env)
     started = time.perf_counter()
     if ctx.dry_run:
         ctx.rendered.extend(ctx.executor.render(spec))

@@ -20,6 +20,7 @@ from runtime.errors import (
     InvalidSecretReference,
     LaunchFailed,
     NotFound,
+    Refused,
     RunnerError,
     SecretForbidden,
     SecretNotFound,
@@ -42,7 +43,7 @@ from runtime.executors.base import (
     ScheduleRef,
     ScheduleSpec,
 )
-from runtime.executors.images import resolve_image
+from runtime.executors.images import ImagePolicy, resolve_image
 from runtime.messages import (
     AgentStatus,
     CheckConnection,
@@ -84,6 +85,7 @@ __all__ = [
     "ExecutorUnavailable",
     "Forbidden",
     "Handler",
+    "ImagePolicy",
     "InvalidMessage",
     "InvalidSecretReference",
     "Kill",
@@ -95,6 +97,7 @@ __all__ = [
     "LogsResult",
     "NotFound",
     "PipelineDeletion",
+    "Refused",
     "Request",
     "RunKind",
     "RunPipeline",

@@ -52,6 +52,8 @@ class Context:
     dry_run: bool = False
     #: Where dry-run manifests go (the harness prints them).
     rendered: list[dict[str, Any]] = attrs.field(factory=list)
+    #: What a dry run decided on the way (the image policy's verdict): printed as comments.
+    notes: list[str] = attrs.field(factory=list)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -19,10 +19,11 @@ from typing import Any
 import attrs
 
 from runtime import codec
+from runtime.audit import audit
 from runtime.codec import FrameError, decode_request
 from runtime.context import Context
 from runtime.eager import Resume, first_step
-from runtime.errors import RunnerError, ShuttingDown, Timeout
+from runtime.errors import Refused, RunnerError, ShuttingDown, Timeout
 from runtime.logsetup import request_logger
 from runtime.messages import ErrorInfo, Reply, Request
 from runtime.metrics import Metrics
@@ -277,6 +278,16 @@ class Dispatcher:
                     else:
                         loop = asyncio.get_running_loop()
                         result = await loop.run_in_executor(self._pool, handler, request, ctx)
+        except Refused as exc:
+            # The operator's boundary held: audited, counted, answered like any error.
+            self.metrics.refused.labels(exc.rule).inc()
+            audit(
+                exc,
+                request_id=request.id,
+                message_type=request.TYPE,
+                run_id=getattr(request, "run_id", None),
+            )
+            return error_reply(request.id, exc)
         except RunnerError as exc:
             ctx.logger.info("%s failed: %s: %s", request.TYPE, exc.code, exc.message)
             return error_reply(request.id, exc)

@@ -54,6 +54,21 @@ class Forbidden(RunnerError):
     code = "forbidden"
 
 
+class Refused(Forbidden):
+    """The operator's policy refuses what the request asks for (an image, a secret reference).
+
+    ``rule`` names the rule (``image``, ``secret_reference``) for the audit line and the
+    ``hybrid_runner_refused_total`` counter; ``reason`` is the failed run's reason
+    (``ImageNotAllowed``, ``SecretNotAllowed``); ``asked`` is what was asked, as written.
+    """
+
+    def __init__(self, message: str, *, rule: str, reason: str, asked: list[str]) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.reason = reason
+        self.asked = asked
+
+
 class LaunchFailed(RunnerError):
     code = "launch_failed"
 

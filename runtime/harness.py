@@ -46,6 +46,8 @@ async def invoke(
         reply = await dispatcher.handle_frame(text)
     encoded = codec.encode(reply)
     if dry_run:
+        for note in context.notes:
+            out.write(f"# {note}\n")
         if context.rendered:
             out.write(yaml.safe_dump_all(context.rendered, sort_keys=False))
         print(encoded, file=err)

@@ -66,9 +66,14 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, field, None)
             if value is not None:
                 data[field] = value
+        # An audit record (runtime.policy) carries its fields for machines to read.
+        data.update(getattr(record, "audit", None) or {})
         if record.exc_info:
             data["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
+
+
+_JSON = JsonFormatter()
 
 
 class TextFormatter(logging.Formatter):
@@ -76,6 +81,9 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "audit", None):
+            # Audit lines are JSON in either format: one object per refusal, for log shippers.
+            return _JSON.format(record)
         text = super().format(record)
         context = " ".join(
             f"{f}={getattr(record, f)}" for f in _CONTEXT_FIELDS if getattr(record, f, None)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from runtime.audit import RULES
 from runtime.metrics_collectors import ProcessUsage, WindowMax, WindowMaxChild
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -63,6 +64,7 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._declare_collate_series(self.registry)
         self._declare_runner_series(self.registry)
+        self._declare_boundary_series(self.registry)
 
     def _declare_collate_series(self, r: CollectorRegistry) -> None:
         """The series Collate's dashboard and alerts read, under the names they use."""
@@ -140,18 +142,30 @@ class Metrics:
             ["state", "reason"],
             registry=r,
         )
-        self.secret_preflight = Counter(
-            "hybrid_runner_secret_preflight",
-            "Secret reference checks, by backend and result.",
-            ["backend", "result"],
-            registry=r,
-        )
         self.events_dropped = Counter(
             "hybrid_runner_events_dropped",
             "Events dropped because the outbox was full while disconnected.",
             registry=r,
         )
         self.build_info = Info("hybrid_runner_build", "Runner version and executor.", registry=r)
+
+    def _declare_boundary_series(self, r: CollectorRegistry) -> None:
+        """What the secret preflight and the operator's boundary decided about requests."""
+        self.secret_preflight = Counter(
+            "hybrid_runner_secret_preflight",
+            "Secret reference checks, by backend and result.",
+            ["backend", "result"],
+            registry=r,
+        )
+        self.refused = Counter(
+            "hybrid_runner_refused",
+            "Requests refused by the operator's policy, by rule: image (outside "
+            "INGESTION_ALLOWED_IMAGES), secret_reference (outside SECRETS_ALLOWED_REFERENCES).",
+            ["rule"],
+            registry=r,
+        )
+        for rule in RULES:
+            self.refused.labels(rule)  # present at 0, so an alert can use increase()
 
     def run_finished(self, kind: str, state: str) -> None:
         """Counts a run that reached the final ``state`` (call once per run)."""

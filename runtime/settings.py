@@ -23,6 +23,7 @@ from runtime.config.fields import Variable, variables_of
 from runtime.config.local import LocalExecutorSettings
 from runtime.config.observability import LOG_FORMATS, LOG_LEVELS, ObservabilitySettings
 from runtime.config.pods import INGESTION_IMAGE_ID, IngestionPodSettings
+from runtime.config.policy import PolicySettings
 from runtime.config.secrets import SecretsSettings
 from runtime.config.workloads import KubernetesExecutorSettings
 from runtime.env_parsers import text
@@ -51,6 +52,7 @@ GROUPS: tuple[type[Any], ...] = (
     ConnectionSettings,
     DispatchSettings,
     IngestionPodSettings,
+    PolicySettings,
     KubernetesExecutorSettings,
     LocalExecutorSettings,
     SecretsSettings,
@@ -86,6 +88,7 @@ class Settings(
     SecretsSettings,
     LocalExecutorSettings,
     KubernetesExecutorSettings,
+    PolicySettings,
     IngestionPodSettings,
     DispatchSettings,
     ConnectionSettings,

@@ -172,6 +172,11 @@ class Executor(Protocol):
         """What ``launch`` would create, as manifests (``invoke --dry-run``); creates nothing."""
         ...
 
+    def refuse(self, spec: LaunchSpec, *, reason: str, message: str) -> None:
+        """Record a run that is never launched (the operator's policy refused it) as failed
+        with ``reason``, so listeners (``run_update``) hear of it; a known run is left alone."""
+        ...
+
     def kill(self, run_id: str) -> None:
         """Stop a run known to ``table``; finished runs are left as they are."""
         ...

@@ -19,11 +19,25 @@ user ``openmetadata``; ``openmetadata/ingestion`` is the Airflow image). The tag
   start, see INGESTION_DISABLE_VERSION_VALIDATION).
 
 A pinned digest is never re-tagged.
+
+``ImagePolicy`` is the operator's limit on all of this (INGESTION_ALLOWED_IMAGES,
+INGESTION_IMAGE_DIGEST_REQUIRED): a request's ``image``, or any image the runner would use,
+outside it is refused with ``Refused`` (wire code ``forbidden``) before anything is created.
+Patterns are globs on the repository (``fnmatch``, ``*`` also crosses ``/``); tags are free.
 """
 
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+import attrs
+
+from runtime.errors import Refused
+
+if TYPE_CHECKING:
+    from runtime.settings import Settings
 
 DEFAULT_REPOSITORY = "docker.getcollate.io/openmetadata/ingestion-base"
 COLLATE_ECR = re.compile(r"^118146679784\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$")
@@ -31,6 +45,10 @@ COLLATE_NAME_PREFIX = "collate-"
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?$")
 _COLLATE_TAG = re.compile(r"^om-.+-cl-.+$")
+IMAGES_VARIABLE = "INGESTION_ALLOWED_IMAGES"
+DIGEST_VARIABLE = "INGESTION_IMAGE_DIGEST_REQUIRED"
+IMAGE_RULE = "image"
+_CHART_IMAGES = "config.ingestionPods.allowedImages"
 
 
 def dynamic_tag(server_version: str, *, collate: bool) -> str | None:
@@ -87,3 +105,71 @@ def missing_tag_warning(configured: str, *, dynamic: bool) -> str | None:
         "every launch fails unless its request names an image; set "
         f"INGESTION_IMAGE={repo}:<tag>"
     )
+
+
+def normalize_repository(repository: str) -> str:
+    """The fully qualified name a container runtime pulls: ``ubuntu`` is
+    ``docker.io/library/ubuntu``, ``org/app`` is ``docker.io/org/app``; a first part that looks
+    like a host (a dot, a port, ``localhost``) is a registry and is kept."""
+    parts = repository.split("/")
+    if len(parts) == 1:
+        return f"docker.io/library/{repository}"
+    first = parts[0]
+    if "." in first or ":" in first or first == "localhost":
+        return repository
+    return f"docker.io/{repository}"
+
+
+@attrs.frozen(kw_only=True)
+class ImagePolicy:
+    """Which images ingestion may run (INGESTION_ALLOWED_IMAGES and its digest rule)."""
+
+    patterns: tuple[str, ...]
+    #: The configured repository (INGESTION_IMAGE's, else the default): always allowed.
+    configured: str
+    digest_required: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImagePolicy:
+        configured, _tag, _digest = split_image(settings.ingestion_image or DEFAULT_REPOSITORY)
+        return cls(
+            patterns=tuple(settings.allowed_images),
+            configured=configured,
+            digest_required=settings.image_digest_required,
+        )
+
+    def decide(self, image: str) -> str:
+        """Why ``image`` is allowed (for dry runs and logs); raises ``Refused`` if it is not."""
+        repository, _tag, digest = split_image(image)
+        if self.digest_required and not digest:
+            raise self._refuse(
+                image,
+                f"it is not pinned by digest and {DIGEST_VARIABLE}=true (write "
+                f"{repository}@sha256:...)",
+            )
+        if normalize_repository(repository) == normalize_repository(self.configured):
+            return f"allowed: the configured repository {self.configured} (INGESTION_IMAGE)"
+        names = {repository, normalize_repository(repository)}
+        for pattern in self.patterns:
+            if any(fnmatchcase(name, pattern) for name in names):
+                return f"allowed: repository {repository} matches {IMAGES_VARIABLE} {pattern!r}"
+        listed = f"matches none of {IMAGES_VARIABLE} ({', '.join(self.patterns)})"
+        if not self.patterns:
+            listed = (
+                f"is not the configured repository {self.configured}, and {IMAGES_VARIABLE} "
+                "is empty"
+            )
+        raise self._refuse(
+            image,
+            f"repository {repository} {listed}; allow it in {IMAGES_VARIABLE} "
+            f"(chart: {_CHART_IMAGES})",
+        )
+
+    @staticmethod
+    def _refuse(image: str, why: str) -> Refused:
+        return Refused(
+            f"image {image!r} is not allowed: {why}",
+            rule=IMAGE_RULE,
+            reason="ImageNotAllowed",
+            asked=[image],
+        )

@@ -151,6 +151,26 @@ class LocalExecutor:
             self.table.put(running)
         self._wake.set()
 
+    def refuse(self, spec: LaunchSpec, *, reason: str, message: str) -> None:
+        # Never launched, so nothing goes to STATE_DIR: after a restart the run is unknown, and
+        # a re-sent request is held to the policy again.
+        now = int(time.time() * 1000)
+        record = RunRecord(
+            run_id=spec.run_id,
+            run_name=spec.run_name,
+            pipeline_fqn=spec.pipeline_fqn,
+            pipeline_type=spec.pipeline_type,
+            kind=spec.kind,
+            state=FAILED,
+            reason=reason,
+            message=message,
+            start_date=now,
+            end_date=now,
+        )
+        with self._lock:
+            if self.table.get(spec.run_id) is None:
+                self.table.put(record)
+
     def kill(self, run_id: str) -> None:
         record = self.table.get(run_id)
         if record is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from runtime.backends import STORES
 from runtime.metrics import Metrics
 from runtime.secrets.base import SECRET_PREFIX, SecretStore, find_references
+from runtime.secrets.scope import SecretScope
 from runtime.secrets.service import SecretsService
 from runtime.settings import Settings
 
@@ -39,4 +40,5 @@ def build_secrets(settings: Settings, metrics: Metrics) -> SecretsService:
         metrics,
         enabled=settings.secrets_preflight,
         timeout=settings.secrets_preflight_timeout,
+        scope=SecretScope(patterns=settings.allowed_secret_references),
     )

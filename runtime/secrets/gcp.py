@@ -48,6 +48,13 @@ class GcpSecretStore:
     def __repr__(self) -> str:
         return f"GcpSecretStore(project={self._project!r})"
 
+    def scope_names(self, secret_id: str) -> tuple[str, ...]:
+        """The names SECRETS_ALLOWED_REFERENCES may match: the id as written and, when
+        GOOGLE_CLOUD_PROJECT is set, the secret's resource name (``projects/p/secrets/id``)."""
+        if self._project is None:
+            return (secret_id,)
+        return (secret_id, f"projects/{self._project}/secrets/{secret_id}")
+
     def validate_id(self, secret_id: str) -> str | None:
         if _SECRET_ID.fullmatch(secret_id):
             return None

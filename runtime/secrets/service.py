@@ -21,6 +21,7 @@ from runtime.errors import (
 )
 from runtime.metrics import Metrics
 from runtime.secrets.base import SecretStore, find_references
+from runtime.secrets.scope import SecretScope
 
 # A failure of several kinds is reported under the most actionable code.
 _SEVERITY: tuple[type[RunnerError], ...] = (
@@ -42,8 +43,11 @@ class SecretsService:
         timeout: float = 10.0,
         cache_ttl: float = CACHE_TTL_SECONDS,
         max_workers: int = 8,
+        scope: SecretScope | None = None,
     ) -> None:
         self.store = store
+        #: SECRETS_ALLOWED_REFERENCES: held even when the preflight itself is off.
+        self.scope = scope or SecretScope(patterns=())
         self.metrics = metrics
         self.enabled = enabled
         self.timeout = timeout
@@ -63,9 +67,11 @@ class SecretsService:
     def preflight(self, document: Any) -> int:
         """Check every ``secret:`` reference in ``document``; return how many were checked.
 
-        Raises the most actionable RunnerError naming every failing reference and the backend.
+        Raises the most actionable RunnerError naming every failing reference and the backend;
+        ``Refused`` (before the store is asked anything) for references outside the scope.
         """
         refs = list(find_references(document))
+        self.scope.check(refs, getattr(self.store, "scope_names", lambda sid: (sid,)))
         if not refs or not self.enabled:
             return 0
         failures: list[tuple[str, str, RunnerError]] = []
