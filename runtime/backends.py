@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from runtime.errors import ConfigError
-from runtime.rbac import POD_RULES, WORKLOAD_VERBS, Rule
+from runtime.rbac import CONFIG_SECRET_RULE, POD_RULES, WORKLOAD_VERBS, Rule
 
 if TYPE_CHECKING:
     from runtime.executors.base import Executor
@@ -73,6 +73,9 @@ class StoreEntry:
     check: Callable[[Settings], None] = _no_check
     rules: tuple[Rule, ...] = ()
     ingestion_rules: tuple[Rule, ...] = ()
+    #: Its ids name Kubernetes Secrets in the ingestion namespace: the runner (preflight) and
+    #: the ingestion pods get ``get`` on exactly the allowed ones (``runtime.permissions``).
+    reads_kubernetes_secrets: bool = False
 
 
 # -- executors ---------------------------------------------------------------------------------
@@ -130,6 +133,7 @@ EXECUTORS: dict[str, ExecutorEntry] = {
             rules=(
                 Rule(("argoproj.io",), ("workflows", "cronworkflows"), WORKLOAD_VERBS),
                 *POD_RULES,
+                CONFIG_SECRET_RULE,
             ),
             # Argo's executor (the ``wait`` container) records outputs as WorkflowTaskResults.
             ingestion_rules=(
@@ -142,7 +146,11 @@ EXECUTORS: dict[str, ExecutorEntry] = {
             runs_pods=True,
             variables=(SIMPLEK8S_CONFIGS, WORKFLOW_FILE, CONTAINER_FILE),
             check=_check_simple_k8s,
-            rules=(Rule(("batch",), ("jobs", "cronjobs"), WORKLOAD_VERBS), *POD_RULES),
+            rules=(
+                Rule(("batch",), ("jobs", "cronjobs"), WORKLOAD_VERBS),
+                *POD_RULES,
+                CONFIG_SECRET_RULE,
+            ),
         ),
     )
 }
@@ -229,7 +237,6 @@ def _check_azure(settings: Settings) -> None:
         )
 
 
-_READ_SECRETS = (Rule(("",), ("secrets",), ("get",)),)
 _AWS_REGION = ("AWS_DEFAULT_REGION",)
 _AZURE_VAULT = ("AZURE_KEY_VAULT_NAME",)
 
@@ -237,14 +244,14 @@ STORES: dict[str, StoreEntry] = {
     entry.name: entry
     for entry in (
         # The preflight reads Secrets; so does OpenMetadata's kubernetes secrets manager in the
-        # pod. The cloud stores need no Kubernetes permission: their access comes from the cloud
-        # identity bound to the service account (IRSA, Azure or GKE workload identity).
+        # pod: both only the allowed ones. The cloud stores need no Kubernetes permission: their
+        # access comes from the cloud identity bound to the service account (IRSA, Azure or GKE
+        # workload identity).
         StoreEntry(
             name="kubernetes",
             build=_build_kubernetes,
             check=_check_kubernetes,
-            rules=_READ_SECRETS,
-            ingestion_rules=_READ_SECRETS,
+            reads_kubernetes_secrets=True,
         ),
         StoreEntry(name="managed-aws", build=_build_aws, variables=_AWS_REGION),
         StoreEntry(name="aws", build=_build_aws, variables=_AWS_REGION),

@@ -21,14 +21,24 @@ class Rule:
     api_groups: tuple[str, ...]
     resources: tuple[str, ...]
     verbs: tuple[str, ...]
+    #: Only these objects (RBAC cannot grant by prefix; empty: every object of the resources).
+    resource_names: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {
+        out = {
             "apiGroups": list(self.api_groups),
             "resources": list(self.resources),
-            "verbs": list(self.verbs),
         }
+        if self.resource_names:
+            out["resourceNames"] = list(self.resource_names)
+        out["verbs"] = list(self.verbs)
+        return out
 
+
+#: The runs' config Secrets (``runtime.executors.k8s_config``): created, and replaced on a
+#: re-sent launch or a redeploy. Never ``get``, ``list`` or ``patch``: each answers with a
+#: Secret's data, and the runner has no reason to read any Secret it did not write.
+CONFIG_SECRET_RULE = Rule(("",), ("secrets",), ("create", "update"))
 
 #: What an executor that runs pods reads about them: the pods (diagnosis: unschedulable, image
 #: pull errors, OOM), their logs, and events (reasons a pod never started).

@@ -219,11 +219,11 @@ tests/helm compares them for every executor and secrets manager.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["list", "watch"]
-{{- if eq .Values.config.secretsManager "kubernetes" }}
+{{- /* The runs' config Secrets: written, never read (no get, list or patch). */}}
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get"]
-{{- end }}
+  verbs: ["create", "update"]
+{{- include "hir.secretReadRule" . }}
 {{- end }}
 
 {{- define "hir.ingestionRules" -}}
@@ -232,11 +232,29 @@ tests/helm compares them for every executor and secrets manager.
   resources: ["workflowtaskresults"]
   verbs: ["create", "patch"]
 {{- end }}
-{{- if eq .Values.config.secretsManager "kubernetes" }}
+{{- include "hir.secretReadRule" . }}
+{{- end }}
+
+{{/*
+The kubernetes store's reads (the runner's preflight, OpenMetadata in the pods): `get` on exactly
+the Secrets in config.allowedSecretReferences (resourceNames); a pattern with a wildcard grants
+the namespace's Secrets (RBAC cannot grant by prefix; hir.validate then wants ingestion in a
+namespace of its own); nothing listed, nothing granted.
+*/}}
+{{- define "hir.secretReadRule" -}}
+{{- $allowed := .Values.config.allowedSecretReferences | default list }}
+{{- if and (eq .Values.config.secretsManager "kubernetes") $allowed }}
 - apiGroups: [""]
   resources: ["secrets"]
+  {{- if not (include "hir.secretWildcard" .) }}
+  resourceNames: {{ $allowed | uniq | toJson }}
+  {{- end }}
   verbs: ["get"]
 {{- end }}
+{{- end }}
+
+{{- define "hir.secretWildcard" -}}
+{{- range .Values.config.allowedSecretReferences | default list }}{{ if regexMatch "[*?\\[]" . }}true{{ end }}{{ end }}
 {{- end }}
 
 {{/* Mount point of customConfig in the runner pod. */}}
@@ -281,6 +299,15 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- $image := $p.repository }}
 {{- if $p.tag }}{{ $image = printf "%s:%s" $p.repository $p.tag }}{{ end }}
 {{- $env = append $env (dict "name" "INGESTION_IMAGE" "value" $image) }}
+{{- end }}
+{{- with $p.allowedImages }}
+{{- $env = append $env (dict "name" "INGESTION_ALLOWED_IMAGES" "value" (join "," .)) }}
+{{- end }}
+{{- if eq (include "hir.bool" $p.requireImageDigest) "true" }}
+{{- $env = append $env (dict "name" "INGESTION_IMAGE_DIGEST_REQUIRED" "value" "true") }}
+{{- end }}
+{{- with $c.allowedSecretReferences }}
+{{- $env = append $env (dict "name" "SECRETS_ALLOWED_REFERENCES" "value" (join "," .)) }}
 {{- end }}
 {{- $env = append $env (dict "name" "INGESTION_SERVICE_ACCOUNT_NAME" "value" (include "hir.ingestionServiceAccountName" .)) }}
 {{- with include "hir.ingestionPullSecrets" . }}
@@ -366,6 +393,9 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- $automount := include "hir.bool" $p.automountSAToken | default (include "hir.bool" $p.autoMountSAToken) }}
 {{- if and (eq $automount "false") (eq .Values.config.secretsManager "kubernetes") }}
 {{- fail "config.ingestionPods.automountSAToken is false but config.secretsManager is kubernetes: OpenMetadata's Kubernetes secrets manager reads the pod's service account token at the start of every run, so every run would fail; keep the token mounted or use a cloud store" }}
+{{- end }}
+{{- if and (eq .Values.config.secretsManager "kubernetes") (include "hir.secretWildcard" .) (eq (include "hir.ingestionNamespace" .) (include "hir.namespace" .)) }}
+{{- fail "config.allowedSecretReferences has a wildcard, so ingestion pods would read every Secret of their namespace, and that is this release's namespace (the runner's token, Helm's release record): list exact Secret names, or run ingestion in a namespace of its own (config.ingestionPods.namespace)" }}
 {{- end }}
 {{- $pdb := .Values.podDisruptionBudget }}
 {{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}

@@ -8,6 +8,7 @@ needed: only the CRDs and the workflow-controller. The manifest, built by the pu
     kind: Workflow
     metadata: {name: om-<run>-<hash>, namespace, labels, annotations}   # see k8s_pod
     spec:
+      suspend: true                           # resumed once its config Secret exists
       entrypoint: main
       serviceAccountName / automountServiceAccountToken / imagePullSecrets / securityContext
       tolerations / affinity / nodeSelector / podPriorityClassName     # ARGO_PIPELINE_TYPE_CONFIGS
@@ -15,34 +16,40 @@ needed: only the CRDs and the workflow-controller. The manifest, built by the pu
       podGC: {strategy: OnPodSuccess, deleteDelayDuration: 300s}
       activeDeadlineSeconds: ...                                       # when configured
       podMetadata: {labels, annotations}                               # the pod finds its run
-      templates: [{name: main, container: {name: main, command: [...], ...}}]
+      templates: [{name: main, container: {name: main, command: [...], ...},
+                   podSpecPatch: ...}]                                 # init/wait hardened
     # then ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH is deep-merged into spec, and
     # ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH into the container.
+
+The run's config is in a Secret of the Workflow's name, owned by the Workflow
+(``k8s_pod.config_secret``): the Workflow is created suspended (Argo marks it Running but creates
+no pod), the Secret made with its uid as owner, then ``spec.suspend`` removed.
 
 The container always has a ``command``: without one the controller asks the image registry for
 the entrypoint. Failed pods are kept (until the Workflow's TTL) for ``kubectl logs``; succeeded
 ones go five minutes after the runner has captured their log tail.
 
 Kill is ``spec.shutdown: Terminate`` (merge patch); ``stop_gracefully`` uses ``Stop``, which
-lets exit handlers run. Phases: ``""``/Pending -> queued, Running -> running, Succeeded ->
-success, Failed/Error -> failed, or stopped when a shutdown was requested.
+lets exit handlers run. What a Workflow's phase means for its run is ``argo_state``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
 
+from runtime.executors.argo_state import TERMINATE, workflow_state
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import argo_workflow_params, deep_merge, spec_files
-from runtime.executors.k8s_client import get_path, parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.k8s_pod import (
     check_name,
+    container_security_context,
     main_container,
     pod_fields,
     run_annotations,
@@ -52,7 +59,7 @@ from runtime.executors.k8s_pod import (
     schedule_labels,
 )
 from runtime.executors.k8s_resources import Resource, ResourceApi
-from runtime.executors.k8s_runs import KILLED, ObjectState, annotated_failure, failure_annotations
+from runtime.executors.k8s_runs import ObjectState, failure_annotations
 from runtime.executors.scheduling import (
     Placement,
     apply_container_placement,
@@ -60,7 +67,6 @@ from runtime.executors.scheduling import (
     placement_for,
 )
 from runtime.kube_rest import CustomObjects
-from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS
 from runtime.naming import schedule_name
 from runtime.settings import Settings
 
@@ -71,9 +77,25 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 PLURAL = "workflows"
 CRON_PLURAL = "cronworkflows"
-TERMINATE = "Terminate"
 STOP = "Stop"
 DEFAULT_POD_GC: dict[str, Any] = {"strategy": "OnPodSuccess", "deleteDelayDuration": "300s"}
+
+
+def sidecars_patch(settings: Settings) -> str:
+    """Argo's own ``init`` and ``wait`` containers get ``main``'s hardening, so every pod passes
+    the Pod Security Standards' ``restricted`` profile whatever the workflow-controller's
+    ``executor.securityContext`` says (Argo installed by another chart, or by hand). A
+    template's ``podSpecPatch`` is a strategic merge patch applied after Argo adds them; a
+    workflow-level ``podSpecPatch`` from customConfig still applies on top."""
+    hardened = container_security_context(settings)
+    return json.dumps(
+        {
+            "initContainers": [{"name": "init", "securityContext": hardened}],
+            "containers": [{"name": "wait", "securityContext": hardened}],
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
 
 
 def workflow_spec(
@@ -106,7 +128,9 @@ def workflow_spec(
     if active_deadline_seconds:
         spec["activeDeadlineSeconds"] = active_deadline_seconds
     spec["podMetadata"] = {"labels": dict(pod_labels), "annotations": dict(pod_annotations)}
-    spec["templates"] = [{"name": "main", "container": container}]
+    spec["templates"] = [
+        {"name": "main", "container": container, "podSpecPatch": sidecars_patch(settings)}
+    ]
     if workflow_params:
         spec = deep_merge(spec, workflow_params)
     return spec
@@ -125,7 +149,7 @@ def workflow_manifest(
     """The Workflow that runs ``spec`` (pure: settings + spec -> manifest)."""
     obj_labels = run_labels(settings, spec)
     obj_annotations = run_annotations(spec)
-    return {
+    workflow: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": "Workflow",
         "metadata": {
@@ -146,6 +170,9 @@ def workflow_manifest(
             pod_gc=pod_gc,
         ),
     }
+    # No pod before the config Secret exists: KubeExecutor.launch resumes it.
+    workflow["spec"] = {"suspend": True, **workflow["spec"]}
+    return workflow
 
 
 def cron_workflow_manifest(
@@ -197,58 +224,6 @@ def cron_workflow_manifest(
     }
 
 
-def workflow_state(obj: dict[str, Any]) -> ObjectState:
-    """What a Workflow says about its run (phase, shutdown, the runner's failure note)."""
-    status = obj.get("status") or {}
-    phase = str(status.get("phase") or "")
-    start = parse_time_ms(status.get("startedAt"))
-    end = parse_time_ms(status.get("finishedAt"))
-    failure = annotated_failure(obj)
-    shutdown = get_path(obj, "spec", "shutdown")
-    if phase == "Succeeded":
-        return ObjectState(state=SUCCESS, start_date=start, end_date=end)
-    if failure is not None:
-        return ObjectState(
-            state=FAILED, reason=failure[0], message=failure[1], start_date=start, end_date=end
-        )
-    if phase in ("Failed", "Error"):
-        if shutdown:
-            return ObjectState(
-                state=STOPPED,
-                reason=KILLED,
-                message=status.get("message") or f"stopped with strategy {shutdown}",
-                start_date=start,
-                end_date=end,
-            )
-        reason, message = _failure(status, phase)
-        return ObjectState(
-            state=FAILED, reason=reason, message=message, start_date=start, end_date=end
-        )
-    if phase == "Running":
-        return ObjectState(state=RUNNING, start_date=start)
-    return ObjectState(state=QUEUED, start_date=start)
-
-
-def _failure(status: dict[str, Any], phase: str) -> tuple[str, str]:
-    message = str(status.get("message") or "")
-    node_messages = [
-        str(node.get("message"))
-        for node in (status.get("nodes") or {}).values()
-        if isinstance(node, dict) and node.get("type") == "Pod" and node.get("message")
-    ]
-    text = " ".join([message, *node_messages])
-    if "deadline" in text.lower():
-        reason = "DeadlineExceeded"
-    elif "OOMKilled" in text:
-        reason = "OOMKilled"
-    else:
-        reason = phase
-    detail = node_messages[0] if node_messages else message
-    if message and node_messages and node_messages[0] not in message:
-        detail = f"{message}: {node_messages[0]}"
-    return reason, detail or f"workflow {phase.lower()}"
-
-
 @attrs.define(kw_only=True)
 class ArgoWorkflows:
     """The ``Workload`` of the argo executor: Workflows and CronWorkflows."""
@@ -287,11 +262,15 @@ class ArgoWorkflows:
     def state(self, obj: dict[str, Any]) -> ObjectState:
         return workflow_state(obj)
 
+    def resume(self, api: ResourceApi, name: str) -> None:
+        api.patch(self.workloads, name, {"spec": {"suspend": None}})
+
     def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:
         strategy = options.get("strategy", TERMINATE)
         if strategy not in (TERMINATE, STOP):
             raise ValueError(f"unknown shutdown strategy {strategy!r}")
-        api.patch(self.workloads, name, {"spec": {"shutdown": strategy}})
+        # A Workflow still suspended (its config Secret not made yet) must resume to end.
+        api.patch(self.workloads, name, {"spec": {"shutdown": strategy, "suspend": None}})
         return False
 
     def end(self, api: ResourceApi, name: str, diagnosis: Diagnosis) -> None:

@@ -32,8 +32,9 @@ Merging (``deep_merge``): objects merge key by key, lists in ``APPEND_LISTS`` (`
   ``ttlStrategy.secondsAfterCompletion``              the Job's ``ttlSecondsAfterFinished``
   ==================================================  ========================================
 
-Keys the runner owns (``entrypoint``, ``templates``, ``shutdown``, ``workflowTemplateRef``) are
-refused in both modes, and so is an ``env`` entry that would replace the pod contract.
+Keys the runner owns (``entrypoint``, ``templates``, ``shutdown``, ``suspend``,
+``workflowTemplateRef``) are refused in both modes, and so is an ``env`` entry that would
+replace the pod contract.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ APPEND_LISTS = frozenset(
     {"tolerations", "env", "envFrom", "volumes", "volumeMounts", "imagePullSecrets", "hostAliases"}
 )
 #: Workflow spec keys the runner owns: a file setting them would break the run.
-_RESERVED_WORKFLOW_KEYS = ("entrypoint", "templates", "shutdown", "workflowTemplateRef")
+_RESERVED_WORKFLOW_KEYS = ("entrypoint", "templates", "shutdown", "suspend", "workflowTemplateRef")
 #: Workflow spec keys that are pod spec fields of the same name.
 _POD_KEYS = (
     "tolerations",

@@ -43,6 +43,7 @@ from runtime.executors.base import (
     ScheduleSpec,
 )
 from runtime.executors.k8s_client import KubeCaller, LazyApiClient, get_path
+from runtime.executors.k8s_config import ConfigSecrets, secrets_resource
 from runtime.executors.k8s_diagnostics import Grace
 from runtime.executors.k8s_logs import PodLogs, chunk
 from runtime.executors.k8s_pod import RUN_ID_ANNOTATION, selector
@@ -123,6 +124,7 @@ class KubeExecutor(RunTracking):
         # A launch that gets through after an outage ends the watches' backoff at once.
         self._caller.on_recovery(self._nudge_watchers)
         self.api = ResourceApi(self._caller, self.namespace)
+        self.configs = ConfigSecrets(self.api, settings, secrets_resource(lambda: self.core_api))
         self._init_tracking(
             grace=grace,
             retain_deleted_seconds=retain_deleted_seconds,
@@ -167,16 +169,18 @@ class KubeExecutor(RunTracking):
         return self.workload.build_schedule(spec)
 
     def render(self, spec: LaunchSpec) -> list[dict[str, Any]]:
-        return [self.build(spec)]
+        body = self.build(spec)
+        return [body, self.configs.render(body, spec.config, body["metadata"]["labels"])]
 
     def launch(self, spec: LaunchSpec) -> None:
         body = self.build(spec)
         try:
-            obj = self._create_or_adopt(spec, body)
+            obj, created = self._create_or_adopt(spec, body)
         except RunnerError as exc:
             if not exc.retryable:
                 self._launch_refused(spec, exc)
             raise
+        self._start(spec, obj, created=created, labels=body["metadata"]["labels"])
         meta = RunMeta.from_spec(spec)
         with self._lock:
             run = self._run(spec.run_id)
@@ -187,37 +191,64 @@ class KubeExecutor(RunTracking):
             if self.table.get(spec.run_id) is None:  # pragma: no cover - defensive
                 self.table.put(meta.record(ObjectState(state=QUEUED)))
 
+    def _start(
+        self, spec: LaunchSpec, obj: dict[str, Any], *, created: bool, labels: dict[str, str]
+    ) -> None:
+        """Give the workload (created suspended) its config Secret, then resume it. A re-sent
+        launch of a workload that already runs changes nothing. If either step fails, a
+        workload this call created is deleted (the Secret goes with it) and the run failed."""
+        if not created and not self.object_state(obj).suspended:
+            return
+        name = str(get_path(obj, "metadata", "name"))
+        try:
+            self.configs.provide(obj, spec.config, labels)
+            self.workload.resume(self.api, name)
+        except RunnerError as exc:
+            if not created:
+                raise
+            # Failed first, so the watch's DELETED event does not report it as deleted by hand.
+            self.refuse(spec, reason=type(exc).__name__, message=exc.message)
+            try:
+                self.api.delete(self.workload.workloads, name, "Background")
+            except RunnerError as cleanup:
+                log.warning("could not delete %s %s: %s", self.kind_name, name, cleanup)
+            # The run is failed for good: sending the same request again answers that.
+            raise type(exc)(exc.message, retryable=False) from None
+
     def _launch_refused(self, spec: LaunchSpec, exc: RunnerError) -> None:
         """A create refused for good (RBAC, missing namespace or CRD, a foreign object): the
         run is failed, so the server hears it as a run_update too, and the same run id is not
         launched again; the record is forgotten like a deleted run's."""
+        self.refuse(spec, reason=type(exc).__name__, message=exc.message)
+
+    def refuse(self, spec: LaunchSpec, *, reason: str, message: str) -> None:
         now = self._now_ms()
         state = ObjectState(
-            state=FAILED,
-            reason=type(exc).__name__,
-            message=exc.message,
-            start_date=now,
-            end_date=now,
+            state=FAILED, reason=reason, message=message, start_date=now, end_date=now
         )
         record = RunMeta.from_spec(spec).record(state)
         with self._lock:
-            if self.table.get(spec.run_id) is not None:
+            known = self.table.get(spec.run_id)
+            if known is not None and known.final:
                 return
             self.table.put(record)
             self._update(spec.run_id, deleted_at=self._monotonic())
 
-    def _create_or_adopt(self, spec: LaunchSpec, body: dict[str, Any]) -> dict[str, Any]:
+    def _create_or_adopt(
+        self, spec: LaunchSpec, body: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """The run's workload, and whether this call created it."""
         name = body["metadata"]["name"]
         res = self.workload.workloads
         try:
-            obj = self.api.create(res, body)
+            return self.api.create(res, body), True
         except Conflict:
             # A re-sent request, or a retry after a timeout that had in fact created it.
             try:
                 obj = self.api.get(res, name)
             except NotFound:
                 # Deleted between our create and our read (a TTL): create it once more.
-                obj = self.api.create(res, body)
+                return self.api.create(res, body), True
             owner = get_path(obj, "metadata", "annotations", RUN_ID_ANNOTATION)
             if owner != spec.run_id:
                 raise Conflict(
@@ -225,10 +256,10 @@ class KubeExecutor(RunTracking):
                     f"to run {owner!r}, not {spec.run_id!r}"
                 ) from None
             log.info("adopted existing %s %s for run %s", self.kind_name, name, spec.run_id)
+            return obj, False
         except NotFound as exc:
             # A create answered 404: the namespace, or for Argo the CRD, does not exist.
             raise LaunchFailed(f"cannot create {self.kind_name} {name}: {exc.message}") from None
-        return obj
 
     def kill(self, run_id: str) -> None:
         self._kill(run_id)
@@ -281,7 +312,8 @@ class KubeExecutor(RunTracking):
     # -- scheduled pipelines (see k8s_schedules) -------------------------------------------------
 
     def render_schedule(self, spec: ScheduleSpec) -> list[dict[str, Any]]:
-        return [self.build_schedule(spec)]
+        body = self.build_schedule(spec)
+        return [body, self.configs.render(body, spec.config, body["metadata"]["labels"])]
 
     def deploy_schedule(self, spec: ScheduleSpec) -> ScheduleRef:
         return self._schedules.deploy(spec)
@@ -299,6 +331,7 @@ class KubeExecutor(RunTracking):
         return Schedules(
             api=self.api,
             workload=self.workload,
+            configs=self.configs,
             agent_id=self.settings.agent_id,
             label_selector=self.label_selector,
             run_final=self._run_final,

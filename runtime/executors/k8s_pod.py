@@ -5,6 +5,12 @@ OpenMetadata's ingestion images run one container, ``main``: ``python main.py`` 
 environment) and ``python run_automation.py`` for test connection (``config`` holds the
 automations Workflow entity). Both commands come from settings.
 
+``config`` carries the ingestion bot's token (``securityConfig.jwtToken``), so it is never
+written into a Workflow, Job or their cron forms: it lives in a Secret named like the workload
+(``config_secret``), owned by it (the garbage collector deletes it with its owner), and the
+container reads it with ``valueFrom.secretKeyRef``. Who may ``get jobs`` or ``get workflows``
+(or read an Argo archive) reads no credential.
+
 Everything here is a pure function of ``Settings`` and a ``LaunchSpec`` (or a ``ScheduleSpec``
 for scheduled pipelines) returning plain dicts in the API server's JSON shape, so the Workflow
 and Job builders, ``invoke --dry-run`` and the golden-manifest tests all see the same bytes.
@@ -65,6 +71,11 @@ WORKLOAD_NAME_LABELS = (
 
 #: The names the ingestion process reads; nothing else may override them.
 CONTRACT_ENV = ("config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN")
+#: The key of the run's config in its Secret (and the env name the container reads it into).
+CONFIG_KEY = "config"
+#: What a dry run prints for the Secret's data, and the owner uid it cannot know yet.
+REDACTED = "(redacted: {size} bytes of the run's config)"
+UNKNOWN_UID = "(the owner's uid, known once it is created)"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -158,33 +169,74 @@ def resources(settings: Settings, kind: str) -> dict[str, dict[str, str]]:
 def env(
     settings: Settings,
     *,
-    config: dict[str, Any],
+    config_secret: str,
     pipeline_type: str,
     pipeline_fqn: str,
     run_id: str | None,
     extra: dict[str, str],
-) -> list[dict[str, str]]:
-    """The container env: the contract first, then the handler's (secrets manager) variables,
-    then INGESTION_EXTRA_ENVS. A name already set is not set again, so neither the request nor
-    the operator's extra variables can replace the contract.
+) -> list[dict[str, Any]]:
+    """The container env: the contract first (``config`` from the Secret ``config_secret``),
+    then the handler's (secrets manager) variables, then INGESTION_EXTRA_ENVS. A name already
+    set is not set again, so neither the request nor the operator's extra variables can
+    replace the contract.
     """
-    pairs: list[tuple[str, str]] = [
-        ("config", json.dumps(config, separators=(",", ":"))),
-        ("pipelineType", pipeline_type),
+    out: list[dict[str, Any]] = [
+        {
+            "name": CONFIG_KEY,
+            "valueFrom": {"secretKeyRef": {"name": config_secret, "key": CONFIG_KEY}},
+        }
     ]
+    pairs: list[tuple[str, str]] = [("pipelineType", pipeline_type)]
     if run_id is not None:
         pairs.append(("pipelineRunId", run_id))
     pairs.append(("ingestionPipelineFQN", pipeline_fqn))
     pairs.extend(extra.items())
     pairs.extend(settings.ingestion_extra_envs.items())
-    seen: set[str] = set()
-    out: list[dict[str, str]] = []
+    seen: set[str] = {CONFIG_KEY}
     for name, value in pairs:
         if name in seen or (run_id is None and name == "pipelineRunId"):
             continue
         seen.add(name)
         out.append({"name": name, "value": value})
     return out
+
+
+def config_secret(
+    settings: Settings,
+    *,
+    name: str,
+    config: dict[str, Any],
+    labels: dict[str, str],
+    owner: Mapping[str, Any] | None = None,
+    redact: bool = False,
+) -> dict[str, Any]:
+    """The Secret holding a run's (or a schedule's) config, owned by its workload ``owner``
+    (the created object: the garbage collector deletes the Secret with it). ``redact``: what a
+    dry run prints (the data's size only; the owner's uid is not known before it exists)."""
+    text = json.dumps(config, separators=(",", ":"))
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": settings.ingestion_namespace,
+        "labels": dict(labels),
+    }
+    if owner is not None:
+        owner_meta = owner.get("metadata") or {}
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": owner.get("apiVersion"),
+                "kind": owner.get("kind"),
+                "name": owner_meta.get("name", name),
+                "uid": owner_meta.get("uid") or UNKNOWN_UID,
+            }
+        ]
+    data = REDACTED.format(size=len(text.encode())) if redact else text
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": "Opaque",
+        "stringData": {CONFIG_KEY: data},
+    }
 
 
 def container_security_context(settings: Settings) -> dict[str, Any]:
@@ -228,7 +280,7 @@ def main_container(settings: Settings, spec: LaunchSpec) -> dict[str, Any]:
         kind=spec.kind,
         env_list=env(
             settings,
-            config=spec.config,
+            config_secret=spec.run_name,
             pipeline_type=spec.pipeline_type,
             pipeline_fqn=spec.pipeline_fqn,
             run_id=spec.run_id,
@@ -244,7 +296,7 @@ def schedule_container(settings: Settings, spec: ScheduleSpec) -> dict[str, Any]
         kind=spec.kind,
         env_list=env(
             settings,
-            config=spec.config,
+            config_secret=schedule_name(spec.pipeline_fqn),
             pipeline_type=spec.pipeline_type,
             pipeline_fqn=spec.pipeline_fqn,
             run_id=None,
@@ -254,7 +306,7 @@ def schedule_container(settings: Settings, spec: ScheduleSpec) -> dict[str, Any]
 
 
 def _container(
-    settings: Settings, *, image: str, kind: str, env_list: list[dict[str, str]]
+    settings: Settings, *, image: str, kind: str, env_list: list[dict[str, Any]]
 ) -> dict[str, Any]:
     if not image:
         raise LaunchFailed(

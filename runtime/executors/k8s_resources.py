@@ -5,7 +5,7 @@ A ``Resource`` names one kind of object (a Job, a CronJob, an Argo Workflow, a C
 and where its methods are (``runtime.kube_rest.BatchV1``'s ``*_namespaced_job``, or
 ``CustomObjects``' ``*_namespaced_custom_object`` with a group, version and plural; named as in
 the client's generated classes, which a test may stand in).
-``ResourceApi`` does create, get, patch, delete and (paged) list on any of them through the
+``ResourceApi`` does create, get, replace, patch, delete and (paged) list on any of them through the
 ``KubeCaller`` (retries, typed errors that name the object), so neither executor writes its
 CRUD by hand.
 """
@@ -25,6 +25,8 @@ from runtime.executors.k8s_listing import Listing, Slim
 from runtime.executors.k8s_runs import ObjectState
 
 MERGE_PATCH = "application/merge-patch+json"
+#: The RBAC verb of a call where it differs from the method's name.
+_RBAC_VERBS = {"replace": "update"}
 JSON_PATCH = "application/json-patch+json"
 
 
@@ -65,7 +67,7 @@ class ResourceApi:
         self.namespace = namespace
 
     def call(self, verb: str, res: Resource, *, target: str | None = None, **kwargs: Any) -> Any:
-        op = Op(verb, res.rbac, self.namespace, target or kwargs.get("name"))
+        op = Op(_RBAC_VERBS.get(verb, verb), res.rbac, self.namespace, target or kwargs.get("name"))
         kwargs.update(res._fixed())
         return self.caller(op, res._fn(verb), namespace=self.namespace, **kwargs)
 
@@ -83,6 +85,10 @@ class ResourceApi:
 
     def get(self, res: Resource, name: str) -> dict[str, Any]:
         return to_dict(self.call("get", res, name=name))
+
+    def replace(self, res: Resource, name: str, body: dict[str, Any]) -> None:
+        """PUT ``body`` as the whole object (unconditionally: no resourceVersion)."""
+        self.call("replace", res, name=name, body=body)
 
     def patch(self, res: Resource, name: str, body: Any, content_type: str = MERGE_PATCH) -> None:
         self.call("patch", res, name=name, body=body, _content_type=content_type)
@@ -125,6 +131,10 @@ class Workload(Protocol):
 
     def state(self, obj: dict[str, Any]) -> ObjectState:
         """What the workload object says about its run."""
+        ...
+
+    def resume(self, api: ResourceApi, name: str) -> None:
+        """Let a workload created suspended make its pod."""
         ...
 
     def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:

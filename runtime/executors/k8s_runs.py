@@ -47,6 +47,8 @@ class ObjectState:
     message: str | None = None
     start_date: int | None = None
     end_date: int | None = None
+    #: Created suspended and not resumed yet: no pod exists (``KubeExecutor.launch``).
+    suspended: bool = False
 
     @property
     def final(self) -> bool:

@@ -1,9 +1,10 @@
 """Scheduled pipelines of the Kubernetes executors (deploy_pipeline, toggle_pipeline,
 delete_pipeline).
 
-``deploy`` creates the CronWorkflow/CronJob under a name derived from the pipeline FQN; on 409
-it checks the existing one is this agent's schedule of that pipeline and replaces its spec with
-a JSON patch (only ``create``, ``get`` and ``patch`` are needed, no ``update``). ``toggle``
+``deploy`` creates the CronWorkflow/CronJob under a name derived from the pipeline FQN, suspended
+until its config Secret (``k8s_config``, owned by the schedule) exists; on 409 it checks the
+existing one is this agent's schedule of that pipeline, replaces the Secret and replaces the
+schedule's spec with a JSON patch (``create``, ``get`` and ``patch`` on schedules). ``toggle``
 merge-patches ``spec.suspend``. ``delete_pipeline`` deletes the schedule with
 ``propagationPolicy: Orphan`` (the cron controllers own their runs, and the default cascade
 would take active runs along), then lists the pipeline's Workflows/Jobs by label and deletes the
@@ -19,9 +20,10 @@ from typing import Any
 
 import attrs
 
-from runtime.errors import Conflict, LaunchFailed, NotFound
+from runtime.errors import Conflict, LaunchFailed, NotFound, RunnerError
 from runtime.executors.base import PipelineDeletion, ScheduleRef, ScheduleSpec
 from runtime.executors.k8s_client import get_path
+from runtime.executors.k8s_config import ConfigSecrets
 from runtime.executors.k8s_listing import slim_workload
 from runtime.executors.k8s_pod import (
     AGENT_LABEL,
@@ -57,6 +59,7 @@ class Schedules:
 
     api: ResourceApi
     workload: Workload
+    configs: ConfigSecrets
     agent_id: str
     label_selector: str
     #: Whether the runner's record of a run is final (a run it ended, say).
@@ -76,24 +79,45 @@ class Schedules:
         manifest go too) after checking it is this agent's schedule of this pipeline."""
         body = self.workload.build_schedule(spec)
         name = body["metadata"]["name"]
-        res = self.workload.schedules
+        ref = ScheduleRef(name=name, enabled=spec.enabled)
         try:
-            self.api.create(res, body)
-            log.info("created %s %s for pipeline %s", self.kind, name, spec.pipeline_fqn)
+            self._create(body, spec)
+            return ref
         except Conflict:
-            try:
-                existing = self.owned(name, spec.pipeline_fqn)
-            except NotFound:
-                # Deleted between our create and our read: create it once more.
-                self.api.create(res, body)
-            else:
-                self.api.patch(res, name, replacement_patch(existing, body), JSON_PATCH)
-                log.info("updated %s %s for pipeline %s", self.kind, name, spec.pipeline_fqn)
+            pass
+        try:
+            existing = self.owned(name, spec.pipeline_fqn)
+        except NotFound:
+            # Deleted between our create and our read: create it once more.
+            self._create(body, spec)
+            return ref
+        # The Secret first: the runs the old spec still starts read the new config too.
+        self.configs.provide(existing, spec.config, body["metadata"]["labels"])
+        self.api.patch(self.workload.schedules, name, replacement_patch(existing, body), JSON_PATCH)
+        log.info("updated %s %s for pipeline %s", self.kind, name, spec.pipeline_fqn)
+        return ref
+
+    def _create(self, body: dict[str, Any], spec: ScheduleSpec) -> None:
+        """Create the schedule suspended, give it its config Secret, then set ``suspend`` as
+        asked; if the Secret cannot be made, the schedule is deleted again."""
+        name, res = body["metadata"]["name"], self.workload.schedules
+        try:
+            created = self.api.create(res, {**body, "spec": {**body["spec"], "suspend": True}})
         except NotFound as exc:
             raise LaunchFailed(
                 f"cannot create {self.kind} {name} in namespace {self.namespace}: {exc.message}"
             ) from None
-        return ScheduleRef(name=name, enabled=spec.enabled)
+        try:
+            self.configs.provide(created, spec.config, body["metadata"]["labels"])
+            if spec.enabled:
+                self.api.patch(res, name, {"spec": {"suspend": False}})
+        except RunnerError:
+            try:
+                self.api.delete(res, name, "Background")
+            except RunnerError as cleanup:
+                log.warning("could not delete %s %s: %s", self.kind, name, cleanup)
+            raise
+        log.info("created %s %s for pipeline %s", self.kind, name, spec.pipeline_fqn)
 
     def toggle(self, pipeline_fqn: str, enabled: bool, *, dry_run: bool = False) -> ScheduleRef:
         name = schedule_name(pipeline_fqn)

@@ -143,6 +143,7 @@ class RunTracking:
             except RunnerError as exc:
                 # The watch thread keeps retrying; ``ready`` waits for a successful list.
                 log.error("re-adoption: cannot list %s yet: %s", watcher.resource, exc)
+        self._resume_adopted()
         for watcher in self._watchers:
             watcher.start()
         self._background.start_housekeeping()
@@ -154,6 +155,28 @@ class RunTracking:
             len(self.table),
             self._ready,
         )
+
+    def _resume_adopted(self) -> None:
+        """Workloads still suspended at start-up: a runner stopped between creating one and
+        resuming it. Resumed now; one whose config Secret was never made fails its pod with
+        CreateContainerConfigError, reported like any other."""
+        with self._lock:
+            names = [
+                run.meta.run_name
+                for run in self._runs.values()
+                if run.meta is not None and run.obj is not None and run.obj.suspended
+            ]
+        for name in names:
+            log.warning("re-adoption: %s %s was left suspended; resuming it", self.kind_name, name)
+            self._background.submit(partial(self._resume, name))
+
+    def _resume(self, name: str) -> None:
+        try:
+            self.workload.resume(self.api, name)
+        except NotFound:
+            pass
+        except RunnerError as exc:
+            log.warning("could not resume %s %s: %s", self.kind_name, name, exc)
 
     def _stop_sync(self) -> None:
         for watcher in self._watchers:

@@ -6,6 +6,7 @@ The manifest, built by the pure ``job_manifest``::
     kind: Job
     metadata: {name: om-<run>-<hash>, namespace, labels, annotations}   # see k8s_pod
     spec:
+      suspend: true                         # resumed once its config Secret exists
       backoffLimit: 0                       # an ingestion run is not retried behind the server
       ttlSecondsAfterFinished: ARGO_SECONDS_AFTER_COMPLETION_TTL
       activeDeadlineSeconds: ...            # when configured
@@ -20,6 +21,8 @@ The manifest, built by the pure ``job_manifest``::
     # container, and ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH's keys that mean something for a
     # Job into the pod spec / pod metadata / Job spec (see custom_config).
 
+The run's config is in a Secret of the Job's name, owned by the Job (``k8s_pod.config_secret``):
+the Job is created suspended, the Secret made with the Job's uid as owner, then the Job resumed.
 Kill deletes the Job with ``propagationPolicy: Foreground`` (its pod goes first); a Job that is
 already gone counts as killed. State comes from the Job's conditions (``Complete`` -> success,
 ``Failed`` -> failed with the condition's reason, e.g. ``DeadlineExceeded``), refined by the
@@ -116,7 +119,7 @@ def job_manifest(
     """The Job that runs ``spec`` (pure: settings + spec -> manifest)."""
     obj_labels = run_labels(settings, spec)
     obj_annotations = run_annotations(spec)
-    return {
+    job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
@@ -136,6 +139,9 @@ def job_manifest(
             active_deadline_seconds=active_deadline_seconds,
         ),
     }
+    # No pod before the config Secret exists: KubeExecutor.launch resumes it.
+    job["spec"] = {"suspend": True, **job["spec"]}
+    return job
 
 
 def cron_job_manifest(
@@ -217,7 +223,8 @@ def job_state(obj: dict[str, Any]) -> ObjectState:
         return ObjectState(state=FAILED, reason=failure[0], message=failure[1], start_date=start)
     if status.get("active"):
         return ObjectState(state=RUNNING, start_date=start)
-    return ObjectState(state=QUEUED, start_date=start)
+    suspended = bool((obj.get("spec") or {}).get("suspend"))
+    return ObjectState(state=QUEUED, start_date=start, suspended=suspended)
 
 
 @attrs.define(kw_only=True)
@@ -254,6 +261,9 @@ class Jobs:
 
     def state(self, obj: dict[str, Any]) -> ObjectState:
         return job_state(obj)
+
+    def resume(self, api: ResourceApi, name: str) -> None:
+        api.patch(self.workloads, name, {"spec": {"suspend": False}})
 
     def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:
         # Foreground: the pod goes first; a Job already gone counts as killed.

@@ -24,7 +24,12 @@ from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.local import LocalExecutor
 from runtime.executors.simple_k8s import SimpleK8sExecutor
 from runtime.secrets import SecretsService
-from tests.runtime.executors.k8s_support import autospec, make_settings, no_sleep_caller
+from tests.runtime.executors.k8s_support import (
+    answer_secrets_like_the_api_server,
+    autospec,
+    make_settings,
+    no_sleep_caller,
+)
 
 KINDS = ("argo", "simpleK8s")
 
@@ -86,6 +91,11 @@ class Kube:
     def delete_run(self) -> Any:
         return self.method("delete_namespaced_custom_object", "delete_namespaced_job")
 
+    @property
+    def secrets_created(self) -> list[dict[str, Any]]:
+        """The config Secrets created, in order (bodies as sent)."""
+        return [c.kwargs["body"] for c in self.core.create_namespaced_secret.call_args_list]
+
     def stored(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """``manifest`` as the API server returns it."""
         obj = copy.deepcopy(manifest)
@@ -96,11 +106,14 @@ class Kube:
 
 def with_store(ctx: Context) -> tuple[Context, FakeStore]:
     store = FakeStore()
-    return attrs.evolve(ctx, secrets=SecretsService(store, ctx.metrics)), store
+    secrets = SecretsService(store, ctx.metrics, scope=ctx.secrets.scope)
+    return attrs.evolve(ctx, secrets=secrets), store
 
 
-def kube(kind: str, *, dry_run: bool = False, **options: Any) -> Kube:
-    settings = make_settings(EXECUTOR_TYPE=kind)
+def kube(
+    kind: str, *, dry_run: bool = False, env: dict[str, str] | None = None, **options: Any
+) -> Kube:
+    settings = make_settings(EXECUTOR_TYPE=kind, **(env or {}))
     core = autospec(kube_rest.CoreV1)
     common: dict[str, Any] = {"core_api": core, "caller": no_sleep_caller(), **options}
     executor: KubeExecutor
@@ -115,8 +128,13 @@ def kube(kind: str, *, dry_run: bool = False, **options: Any) -> Kube:
     )
     ctx, store = with_store(ctx)
     made = Kube(kind=kind, ctx=ctx, executor=executor, api=api, core=core, store=store)
-    # An unconfigured call answers like the API server would, not with a MagicMock.
-    made.create_schedule.return_value = {}
+    answer_secrets_like_the_api_server(core)
+    # An unconfigured call answers like the API server would (the stored object), not with a
+    # MagicMock.
+    made.create_schedule.side_effect = lambda *_, body, **__: made.stored(body)
+    made.method("create_namespaced_custom_object", "create_namespaced_job").side_effect = (
+        lambda *_, body, **__: made.stored(body)
+    )
     return made
 
 

@@ -27,6 +27,7 @@ from tests.runtime.executors.k8s_support import (
     assert_golden,
     k8s_validate,
 )
+from tests.runtime.executors.rendered import workload_of
 
 FQN = "local_mysql.mysql_metadata_ingestion"
 
@@ -60,7 +61,6 @@ def k(request: pytest.FixtureRequest) -> Kube:
 
 
 def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(k: Kube) -> None:
-    k.create_schedule.return_value = {}
     result = deploy_pipeline.handle(message(), k.ctx)
     k.create_schedule.assert_called_once()
     body = k.create_schedule.call_args.kwargs["body"]
@@ -69,13 +69,20 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
     assert body["metadata"]["namespace"] == "ingestion"
     spec = body["spec"]
     assert spec["concurrencyPolicy"] == "Forbid"
-    assert spec["suspend"] is False
+    # Created suspended until its config Secret exists, then enabled as asked.
+    assert spec["suspend"] is True
+    assert k.patch_schedule.call_args.kwargs["body"] == {"spec": {"suspend": False}}
     if k.kind == "argo":
         assert (spec["schedules"], spec["timezone"]) == (["0 2 * * *"], "Europe/Madrid")
         assert k.create_schedule.call_args.kwargs["plural"] == "cronworkflows"
     else:
         assert (spec["schedule"], spec["timeZone"]) == ("0 2 * * *", "Europe/Madrid")
-    env = {e["name"]: e["value"] for e in container(k.kind, body)["env"]}
+    (secret,) = k.secrets_created
+    assert secret["metadata"]["name"] == body["metadata"]["name"]
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    env = {e["name"]: e.get("value") for e in container(k.kind, body)["env"]}
+    assert env["config"] is None, "the config is in the schedule's Secret, not its spec"
+    env["config"] = secret["stringData"]["config"]
     assert "pipelineRunId" not in env
     assert env["pipelineType"] == "metadata"
     assert env["ingestionPipelineFQN"] == FQN
@@ -102,18 +109,18 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
 
 
 def test_disabled_deploy_is_suspended_and_timezone_defaults_to_utc(k: Kube) -> None:
-    k.create_schedule.return_value = {}
     result = deploy_pipeline.handle(message(enabled=False, timezone=None), k.ctx)
     spec = k.create_schedule.call_args.kwargs["body"]["spec"]
     assert spec["suspend"] is True
+    k.patch_schedule.assert_not_called()  # it stays suspended
     assert spec["timezone" if k.kind == "argo" else "timeZone"] == "UTC"
     assert result.enabled is False
 
 
 def test_redeploy_is_idempotent_409_replaces_the_spec_in_place(k: Kube) -> None:
-    k.create_schedule.return_value = {}
     first = deploy_pipeline.handle(message(), k.ctx)
     old_body = k.create_schedule.call_args.kwargs["body"]
+    k.patch_schedule.reset_mock()  # the first deploy's enabling patch
 
     k.create_schedule.side_effect = api_error(409, "already exists")
     k.read_schedule.return_value = k.stored(old_body)
@@ -127,8 +134,12 @@ def test_redeploy_is_idempotent_409_replaces_the_spec_in_place(k: Kube) -> None:
     assert kwargs["_content_type"] == "application/json-patch+json"
     new_body = k.create_schedule.call_args.kwargs["body"]
     ops = kwargs["body"]
-    assert ops[0] == {"op": "replace", "path": "/spec", "value": new_body["spec"]}
-    assert new_body["spec"]["suspend"] is True
+    assert ops[0]["op"] == "replace" and ops[0]["path"] == "/spec"
+    assert ops[0]["value"] == {**new_body["spec"], "suspend": True}  # disabled, as asked
+    # The schedule's Secret is replaced (PUT) with the new config, owned by the same object.
+    put = k.core.replace_namespaced_secret.call_args.kwargs
+    assert put["name"] == first.schedule_name
+    assert put["body"]["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     assert {
         "op": "add",
         "path": "/metadata/labels/hybrid-runner.io~1agent-id",
@@ -139,8 +150,8 @@ def test_redeploy_is_idempotent_409_replaces_the_spec_in_place(k: Kube) -> None:
 
 
 def test_409_for_another_agents_schedule_is_a_conflict(k: Kube) -> None:
-    k.create_schedule.return_value = {}
     deploy_pipeline.handle(message(), k.ctx)
+    k.patch_schedule.reset_mock()  # the first deploy's enabling patch
     theirs = k.stored(k.create_schedule.call_args.kwargs["body"])
     theirs["metadata"]["labels"]["hybrid-runner.io/agent-id"] = "someone-else"
     k.create_schedule.side_effect = api_error(409)
@@ -151,7 +162,15 @@ def test_409_for_another_agents_schedule_is_a_conflict(k: Kube) -> None:
 
 
 def test_409_then_gone_creates_it_again(k: Kube) -> None:
-    k.create_schedule.side_effect = [api_error(409), {}]
+    answers = iter([api_error(409), None])
+
+    def create(*_: Any, body: dict[str, Any], **__: Any) -> dict[str, Any]:
+        answer = next(answers)
+        if answer is not None:
+            raise answer
+        return k.stored(body)
+
+    k.create_schedule.side_effect = create
     k.read_schedule.side_effect = api_error(404)
     deploy_pipeline.handle(message(), k.ctx)
     assert k.create_schedule.call_count == 2
@@ -199,7 +218,6 @@ def test_a_bad_cron_expression_is_invalid_message_naming_schedule(
 )
 def test_good_cron_expressions_pass(schedule: str) -> None:
     k = kube("simpleK8s")
-    k.create_schedule.return_value = {}
     deploy_pipeline.handle(message(schedule=schedule), k.ctx)
     k8s_validate(k.create_schedule.call_args.kwargs["body"], K8S_VERSIONS[-1])
 
@@ -238,11 +256,14 @@ def test_dry_run_renders_and_creates_nothing(k: Kube) -> None:
     dry = kube(k.kind, dry_run=True)
     result = deploy_pipeline.handle(message(), dry.ctx)
     dry.create_schedule.assert_not_called()
-    (manifest,) = dry.ctx.rendered
+    dry.core.create_namespaced_secret.assert_not_called()
+    manifest = workload_of(dry.ctx.rendered)
     assert manifest["metadata"]["name"] == result.schedule_name
-    k.create_schedule.return_value = {}
     deploy_pipeline.handle(message(), k.ctx)
-    assert k.create_schedule.call_args.kwargs["body"] == manifest
+    created = k.create_schedule.call_args.kwargs["body"]
+    # Created suspended, then enabled: what the dry run showed is what ends up there.
+    assert created["spec"]["suspend"] is True
+    assert {**created, "spec": {**created["spec"], "suspend": False}} == manifest
 
 
 # -- the harness: `hybrid-runner invoke --dry-run` prints the exact manifest -----------------------
@@ -279,7 +300,7 @@ def test_invoke_dry_run_prints_the_exact_schedule_manifest(
 ) -> None:
     result = invoke_dry_run(tmp_path, executor)
     assert result.returncode == 0, result.stderr
-    (manifest,) = list(yaml.safe_load_all(result.stdout))
+    manifest = workload_of(list(yaml.safe_load_all(result.stdout)))
     validate(executor, manifest)
     assert_golden(golden, manifest)
     reply = json.loads(result.stderr.strip().splitlines()[-1])

@@ -68,7 +68,7 @@ def test_a_scheduled_run_is_tracked_reported_and_controllable(k: Kube) -> None:
         assert (call["name"], call["plural"], call["body"]) == (
             name,
             "workflows",
-            {"spec": {"shutdown": "Terminate"}},
+            {"spec": {"shutdown": "Terminate", "suspend": None}},
         )
     else:
         assert k.api.delete_namespaced_job.call_args.kwargs["name"] == name

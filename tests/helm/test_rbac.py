@@ -13,44 +13,62 @@ from tests.helm.helmkit import MINIMAL, fullname, merge, render
 CHART_EXECUTORS = ("argo", "simpleK8s")
 
 
+#: config.allowedSecretReferences: nothing, exact names, a wildcard (then ingestion has a
+#: namespace of its own: the chart refuses a wildcard in the release's namespace).
+ALLOWED = ([], ["db-password", "api-key"], ["collate-*"])
+
+
 @pytest.mark.parametrize(
-    ("executor", "manager"), list(itertools.product(CHART_EXECUTORS, SECRETS_MANAGERS))
+    ("executor", "manager", "allowed"),
+    list(itertools.product(CHART_EXECUTORS, SECRETS_MANAGERS, ALLOWED)),
 )
-def test_roles_are_exactly_the_declared_permissions(executor: str, manager: str) -> None:
+def test_roles_are_exactly_the_declared_permissions(
+    executor: str, manager: str, allowed: list[str]
+) -> None:
     extra = [{"name": "AZURE_KEY_VAULT_NAME", "value": "vault"}] if "azure" in manager else []
-    values = merge(
-        MINIMAL,
-        {"executor": executor, "config": {"secretsManager": manager}, "extraEnvs": extra},
-    )
+    config = {"secretsManager": manager, "allowedSecretReferences": allowed}
+    if "collate-*" in allowed:
+        config["ingestionPods"] = {"namespace": "ingestion"}
+    values = merge(MINIMAL, {"executor": executor, "config": config, "extraEnvs": extra})
     rendered = render(values)
-    assert rendered.role_rules(fullname()) == permissions.rules_for(executor, manager)
+    assert rendered.role_rules(fullname()) == permissions.rules_for(executor, manager, allowed)
     ingestion_roles = [
         r for r in rendered.all("Role") if r["metadata"]["name"] == f"{fullname()}-ingestion"
     ]
-    expected = permissions.ingestion_rules_for(executor, manager)
+    expected = permissions.ingestion_rules_for(executor, manager, allowed)
     assert [r["rules"] for r in ingestion_roles] == ([expected] if expected else [])
 
 
 def test_least_privilege_shape() -> None:
-    """What the issue asks for, stated once more against the declarations themselves."""
+    """What the issues ask for, stated once more against the declarations themselves."""
     argo = permissions.rules_for("argo", "gcp")
     assert {"apiGroups": ["argoproj.io"], "resources": ["workflows", "cronworkflows"],
             "verbs": list(permissions.WORKLOAD_VERBS)} in argo  # fmt: skip
     assert {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]} in argo
-    assert not any("secrets" in r["resources"] for r in argo)
-    jobs = permissions.rules_for("simpleK8s", "kubernetes")
+    # The runs' config Secrets are written, never read: no get, list, watch or patch.
+    written = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update"]}
+    assert [r for r in argo if "secrets" in r["resources"]] == [written]
+    jobs = permissions.rules_for("simpleK8s", "kubernetes", ["db-password", "db-password"])
     assert jobs[0]["apiGroups"] == ["batch"] and jobs[0]["resources"] == ["jobs", "cronjobs"]
-    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]} in jobs
+    read = {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["db-password"],
+            "verbs": ["get"]}  # fmt: skip
+    assert [r for r in jobs if "secrets" in r["resources"]] == [written, read]
     assert {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]} in jobs
     for rules in (argo, jobs):
         for rule in rules:
             assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
-            assert not {"update", "deletecollection", "escalate", "bind"} & set(rule["verbs"])
+            assert not {"deletecollection", "escalate", "bind"} & set(rule["verbs"])
+            if "update" in rule["verbs"]:
+                assert rule == written, "update only on the config Secrets"
     assert permissions.rules_for("local", "gcp") == []
-    assert permissions.rules_for("local", "kubernetes") == [
+    # Nothing listed: no Secret is readable; a pattern with a wildcard: the namespace's.
+    assert permissions.rules_for("local", "kubernetes") == []
+    assert permissions.rules_for("local", "kubernetes", ["collate-*"]) == [
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
     ]
-    assert permissions.ingestion_rules_for("argo", "managed-aws") == [
+    assert permissions.ingestion_rules_for("simpleK8s", "kubernetes", ["db-password"]) == [read]
+    assert permissions.ingestion_rules_for("simpleK8s", "kubernetes") == []
+    assert permissions.ingestion_rules_for("argo", "managed-aws", ["/collate/*"]) == [
         {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"],
          "verbs": ["create", "patch"]}
     ]  # fmt: skip

@@ -130,10 +130,10 @@ def test_a_registered_executors_variables_join_the_unused_check(nomad: ExecutorE
 
 
 def test_a_registered_executors_rules_reach_both_roles(nomad: ExecutorEntry) -> None:
-    secrets = Rule(("",), ("secrets",), ("get",)).as_dict()
-    assert permissions.rules_for("nomad", "kubernetes") == [NOMAD_RULE.as_dict(), secrets]
+    secrets = Rule(("",), ("secrets",), ("get",), resource_names=("db",)).as_dict()
+    assert permissions.rules_for("nomad", "kubernetes", ["db"]) == [NOMAD_RULE.as_dict(), secrets]
     assert permissions.ingestion_rules_for("nomad", "gcp") == [NOMAD_POD_RULE.as_dict()]
-    assert permissions.ingestion_rules_for("nomad", "kubernetes") == [
+    assert permissions.ingestion_rules_for("nomad", "kubernetes", ["db"]) == [
         NOMAD_POD_RULE.as_dict(),
         secrets,
     ]
@@ -166,7 +166,7 @@ def test_a_registered_store_is_chosen_checked_built_and_reaches_the_pods(
 
 
 def test_a_registered_stores_rules_reach_both_roles(vault: StoreEntry) -> None:
-    argo = permissions.rules_for("argo", "kubernetes")[:-1]
+    argo = permissions.rules_for("argo", "gcp")  # a store that adds no rule
     assert permissions.rules_for("argo", "vault") == [*argo, VAULT_RULE.as_dict()]
     assert permissions.rules_for("local", "vault") == [VAULT_RULE.as_dict()]
     assert permissions.ingestion_rules_for("simpleK8s", "vault") == [VAULT_RULE.as_dict()]

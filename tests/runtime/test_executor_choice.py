@@ -16,6 +16,7 @@ from runtime.executor_choice import ARGO_MODE_VARIABLES, choose_executor
 from runtime.executors import build_executor
 from runtime.settings import Settings
 from tests.conftest import MESSAGES
+from tests.runtime.executors.rendered import workload_of
 
 #: What Collate's chart renders in its Argo mode (installArgoWorkflows: true), executor-wise.
 CHART_ARGO_MODE = {
@@ -96,7 +97,7 @@ def test_invoke_dry_run_renders_a_workflow_for_the_argo_mode_environment(tmp_pat
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    (workflow,) = list(yaml.safe_load_all(result.stdout))
+    workflow = workload_of(list(yaml.safe_load_all(result.stdout)))
     assert workflow["kind"] == "Workflow"
     assert "executor argo: EXECUTOR_TYPE is not set" in result.stderr
     assert json.loads(result.stderr.strip().splitlines()[-1])["ok"] is True

@@ -14,6 +14,7 @@ import yaml
 
 from runtime.demo import STAND_IN
 from tests.conftest import MESSAGES
+from tests.runtime.executors.rendered import workload_of
 
 
 def invoke(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -167,7 +168,7 @@ def test_a_minimal_config_shows_the_default_image_in_a_dry_run(
         **env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    (manifest,) = list(yaml.safe_load_all(result.stdout))
+    manifest = workload_of(list(yaml.safe_load_all(result.stdout)))
     assert manifest["kind"] == kind
     text = yaml.safe_dump(manifest)
     assert "image: docker.getcollate.io/openmetadata/ingestion-base:1.13.3\n" in text
@@ -183,7 +184,7 @@ def test_a_minimal_config_with_collates_image_derives_collates_tag(tmp_path: Pat
         "1.13.4", EXECUTOR_TYPE="simpleK8s", INGESTION_IMAGE=f"{collate}:om-1.13.3-cl-1.13.3",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    (job,) = list(yaml.safe_load_all(result.stdout))
+    job = workload_of(list(yaml.safe_load_all(result.stdout)))
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"{collate}:om-1.13.4-cl-1.13.4"
 

@@ -17,6 +17,7 @@ from runtime.executors.simple_k8s import SimpleK8sExecutor
 from runtime.executors.table import RunRecord
 from tests.runtime.executors.k8s_support import (
     FakeClock,
+    answer_secrets_like_the_api_server,
     autospec,
     make_settings,
     no_sleep_caller,
@@ -60,9 +61,14 @@ class Harness:
             return self.api.patch_namespaced_custom_object
         return self.api.delete_namespaced_job
 
-    def workload(self, spec: LaunchSpec, state: str = "queued", **extra: Any) -> dict[str, Any]:
-        """The object as the API server would return it, in ``state``."""
+    def workload(
+        self, spec: LaunchSpec, state: str = "queued", *, suspended: bool = False, **extra: Any
+    ) -> dict[str, Any]:
+        """The object as the API server would return it, in ``state``: resumed (as after a
+        launch) unless ``suspended`` (as just created)."""
         obj = copy.deepcopy(self.executor.render(spec)[0])
+        if not suspended:
+            obj["spec"].pop("suspend", None)
         obj["metadata"]["resourceVersion"] = "7"
         obj["metadata"]["uid"] = "uid-" + spec.run_id
         status: dict[str, Any] = {}
@@ -155,6 +161,7 @@ def build(kind: str, **options: Any) -> Harness:
         api = autospec(kube_rest.BatchV1)
         executor = SimpleK8sExecutor(settings, batch_api=api, **common)
     harness = Harness(kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono)
+    answer_secrets_like_the_api_server(core)
     executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
     # As after start(): the pods are listed (none yet), so a run without a pod has none yet.
     executor._sync_pods([])

@@ -13,8 +13,8 @@ from runtime.executors.argo import (
     ArgoExecutor,
     cron_workflow_manifest,
     workflow_manifest,
-    workflow_state,
 )
+from runtime.executors.argo_state import workflow_state
 from runtime.executors.base import ScheduleSpec
 from runtime.executors.scheduling import PIPELINE_TYPES, parse_pipeline_type_configs
 from tests.runtime.executors.k8s_support import (
@@ -29,15 +29,14 @@ from tests.runtime.executors.k8s_support import (
     make_spec,
     workflow_pod,
 )
+from tests.runtime.executors.rendered import workload_of
 
 DOC_SETTINGS = {"ARGO_PIPELINE_TYPE_CONFIGS": json.dumps(DOC_ARGO_PIPELINE_TYPE_CONFIGS)}
 
 
 def render(spec: Any = None, **env: str) -> dict[str, Any]:
     executor = ArgoExecutor.from_settings(make_settings(**env))
-    manifests = executor.render(spec or make_spec())
-    assert len(manifests) == 1
-    return manifests[0]
+    return workload_of(executor.render(spec or make_spec()))
 
 
 def check(workflow: dict[str, Any]) -> None:
@@ -313,3 +312,17 @@ def test_failure_message_prefers_the_pod_node() -> None:
         nodes={"om-x": {"type": "Pod", "message": "Error (exit code 1)"}},
     )
     assert workflow_state(obj).message == "child 'om-x' failed: Error (exit code 1)"
+
+
+def test_argos_init_and_wait_containers_are_hardened_like_main() -> None:
+    """The Pod Security Standards' restricted profile holds for Argo's own containers too,
+    whatever the workflow-controller's executor configuration says."""
+    template = render()["spec"]["templates"][0]
+    patch = json.loads(template["podSpecPatch"])
+    hardened = template["container"]["securityContext"]
+    assert patch == {
+        "initContainers": [{"name": "init", "securityContext": hardened}],
+        "containers": [{"name": "wait", "securityContext": hardened}],
+    }
+    assert hardened["allowPrivilegeEscalation"] is False
+    assert hardened["capabilities"] == {"drop": ["ALL"]}

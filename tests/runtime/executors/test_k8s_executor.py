@@ -130,7 +130,8 @@ def test_kill_argo_patches_shutdown_terminate_then_watch_reports_stopped() -> No
     h.launched(spec, "running")
     h.executor.kill(spec.run_id)
     call = h.api.patch_namespaced_custom_object.call_args
-    assert call.kwargs["body"] == {"spec": {"shutdown": "Terminate"}}
+    # `suspend: null` too: a Workflow still suspended would never end otherwise.
+    assert call.kwargs["body"] == {"spec": {"shutdown": "Terminate", "suspend": None}}
     assert call.kwargs["name"] == spec.run_name
     assert call.kwargs["plural"] == "workflows"
     assert call.kwargs["_content_type"] == "application/merge-patch+json"
@@ -146,7 +147,7 @@ def test_argo_stop_gracefully_uses_stop() -> None:
     assert isinstance(h.executor, ArgoExecutor)
     h.executor.stop_gracefully(spec.run_id)
     assert h.api.patch_namespaced_custom_object.call_args.kwargs["body"] == {
-        "spec": {"shutdown": "Stop"}
+        "spec": {"shutdown": "Stop", "suspend": None}
     }
 
 
@@ -193,6 +194,7 @@ def test_kill_unknown_or_finished(h: Harness) -> None:
         h.executor.kill("nope")
     spec = make_spec()
     h.launched(spec, "success")
+    h.kill_fn.reset_mock()  # the launch resumed it (a patch, for Argo)
     h.executor.kill(spec.run_id)
     h.kill_fn.assert_not_called()
     assert h.record().state == "success"

@@ -9,6 +9,7 @@ import pytest
 from runtime.errors import LaunchFailed
 from runtime.executors.base import ScheduleSpec
 from runtime.executors.k8s_pod import (
+    config_secret,
     container_security_context,
     main_container,
     pod_fields,
@@ -24,8 +25,20 @@ from runtime.naming import label_value
 from tests.runtime.executors.k8s_support import make_settings, make_spec
 
 
-def env_dict(container: dict) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container["env"]}
+def env_dict(container: dict, *secrets: dict) -> dict[str, str]:
+    """The container's environment as the kubelet sets it: ``secretKeyRef`` entries read from
+    ``secrets`` (Secret manifests)."""
+    data = {(s["metadata"]["name"], k): v for s in secrets for k, v in s["stringData"].items()}
+    env = {}
+    for entry in container["env"]:
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        env[entry["name"]] = data[ref["name"], ref["key"]] if ref else entry["value"]
+    return env
+
+
+def run_secret(spec) -> dict:
+    """The config Secret ``spec``'s launch creates."""
+    return config_secret(make_settings(), name=spec.run_name, config=spec.config, labels={})
 
 
 def test_pipeline_container_contract() -> None:
@@ -37,7 +50,12 @@ def test_pipeline_container_contract() -> None:
     assert container["image"] == spec.image
     names = [e["name"] for e in container["env"]]
     assert names[:4] == ["config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN"]
-    env = env_dict(container)
+    # The config (the bot's token with it) is never inline: the kubelet reads it from the Secret.
+    assert container["env"][0] == {
+        "name": "config",
+        "valueFrom": {"secretKeyRef": {"name": spec.run_name, "key": "config"}},
+    }
+    env = env_dict(container, run_secret(spec))
     assert json.loads(env["config"]) == spec.config
     assert env["pipelineType"] == "metadata"
     assert env["pipelineRunId"] == spec.run_id
@@ -73,7 +91,7 @@ def test_contract_names_cannot_be_overridden_by_request_or_extra_envs() -> None:
     container = main_container(settings, spec)
     names = [e["name"] for e in container["env"]]
     assert len(names) == len(set(names)), "no duplicate env names"
-    env = env_dict(container)
+    env = env_dict(container, run_secret(spec))
     assert env["pipelineType"] == "metadata"
     assert json.loads(env["config"]) == spec.config
     assert env["X"] == "2", "the handler's variables come before INGESTION_EXTRA_ENVS"

@@ -29,15 +29,14 @@ from tests.runtime.executors.k8s_support import (
     make_settings,
     make_spec,
 )
+from tests.runtime.executors.rendered import workload_of
 
 DOC_SETTINGS = {"SIMPLEK8S_PIPELINE_TYPE_CONFIGS": json.dumps(DOC_SIMPLEK8S_PIPELINE_TYPE_CONFIGS)}
 
 
 def render(spec: Any = None, **env: str) -> dict[str, Any]:
     executor = SimpleK8sExecutor.from_settings(make_settings(**env))
-    manifests = executor.render(spec or make_spec())
-    assert len(manifests) == 1
-    return manifests[0]
+    return workload_of(executor.render(spec or make_spec()))
 
 
 def check(manifest: dict[str, Any]) -> None:
@@ -186,7 +185,7 @@ def test_custom_config_applies_to_scheduled_jobs_and_warns_about_argo_only_keys(
         schedule="30 2 * * *",
         timezone="UTC",
     )
-    (cron,) = executor.render_schedule(spec)
+    cron = workload_of(executor.render_schedule(spec))
     check(cron)
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"pool": "ingestion"}
