@@ -148,6 +148,8 @@ def test_schema_and_values_yaml_have_the_same_keys() -> None:
 #: Mutations for leaves whose generic change the schema would refuse.
 MUTATIONS: dict[str, Any] = {
     "config.serverUrl": "wss://elsewhere.example/ws",
+    "config.allowedSecretReferences": ["collate-mysql"],
+    "config.ingestionPods.allowedImages": ["registry.corp/*"],
     "config.ingestionPods.extraEnvs": ["HTTPS_PROXY=http://proxy:3128"],
     "config.ingestionPods.imagePullSecrets": ["a", "b"],
     "extraEnvs": [{"name": "TZ", "value": "UTC"}],
@@ -170,6 +172,12 @@ MUTATIONS: dict[str, Any] = {
     "podDisruptionBudget.minAvailable": 1,
     "podDisruptionBudget.maxUnavailable": 2,
     "config.ingestionPods.namespace": "ingestion-jobs",
+    "networkPolicy.apiServer.cidrs": ["172.18.0.2/32"],
+    "networkPolicy.apiServer.ports": [6443],
+    "networkPolicy.server.cidrs": ["203.0.113.10/32"],
+    "networkPolicy.metricsFrom": [{"namespaceSelector": {}}],
+    "networkPolicy.extraEgress": [{"ports": [{"port": 3128}]}],
+    "networkPolicy.ingestionPods.egress": [{"ports": [{"port": 5432}]}],
 }
 #: Values that switch every optional part on, so that no key hides behind a disabled feature.
 EVERYTHING_ON: dict[str, Any] = merge(
@@ -186,6 +194,7 @@ EVERYTHING_ON: dict[str, Any] = merge(
             },
         },
         "podDisruptionBudget": {"enabled": True},
+        "networkPolicy": {"enabled": True},
         "serviceMonitor": {"enabled": True},
         "prometheusRules": {"enabled": True},
         "grafanaDashboard": {"enabled": True, "operatorResource": True},
