@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 import ssl
 import time
 from collections import deque
@@ -25,6 +24,7 @@ import attrs
 
 from runtime import codec
 from runtime.context import RunnerState
+from runtime.cork import Cork
 from runtime.dispatch import Dispatcher, error_reply
 from runtime.errors import InvalidMessage
 from runtime.linger import HeldSocket
@@ -38,7 +38,6 @@ log = logging.getLogger("runtime.connection")
 GOING_AWAY = 1001
 MESSAGE_TOO_BIG = 1009
 OUTBOX_LIMIT = 10_000
-_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
 
 
 class Connection:
@@ -71,7 +70,7 @@ class Connection:
         # The code this runner closes with; shutdown turns it into GOING_AWAY.
         self._close_code = 1000
         self.connected_event = asyncio.Event()
-        self._corked = False
+        self.cork = Cork()
 
     # ------------------------------------------------------------------ events out
 
@@ -294,8 +293,8 @@ class Connection:
             return False
         try:
             async with self._send_lock:
-                if len(self._tasks) > 1 and not self._corked:
-                    self._cork(ws)
+                if len(self._tasks) > 1:
+                    self.cork.hold(ws.get_extra_info("socket"))
                 await ws.send_str(text)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             log.debug("send failed: %s", type(exc).__name__)
@@ -304,28 +303,6 @@ class Connection:
             log.exception("a frame could not be sent")
             return False
         return True
-
-    def _cork(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Hold back partial TCP segments until the end of this loop iteration.
-
-        With several requests in flight their replies are written one after the other in one
-        iteration; corked, they leave in as few segments as fit, instead of one segment (and
-        one wake-up of the server) each. Linux only (TCP_CORK); elsewhere a no-op. With one
-        request in flight nothing is corked, so a lone reply is not delayed at all."""
-        sock = ws.get_extra_info("socket")
-        if _TCP_CORK is None or sock is None:
-            return
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 1)
-        except OSError:
-            return
-        self._corked = True
-        asyncio.get_running_loop().call_soon(self._uncork, sock)
-
-    def _uncork(self, sock: socket.socket) -> None:
-        self._corked = False
-        with contextlib.suppress(OSError):  # the connection may have closed meanwhile
-            sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK or 0, 0)
 
     async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse, period: float) -> None:
         while not ws.closed:
