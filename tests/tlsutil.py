@@ -17,7 +17,8 @@ def _name(common_name: str) -> x509.Name:
 
 
 def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
-    """(ca.pem, server.pem, server-key.pem) for 127.0.0.1 and localhost."""
+    """(ca.pem, server.pem, server-key.pem) for 127.0.0.1, 127.0.0.2 and localhost. The proxy
+    tests serve on 127.0.0.2: 127.0.0.1 and localhost always bypass the runner's proxy."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -42,7 +43,11 @@ def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.2")),
+                ]
             ),
             critical=False,
         )
