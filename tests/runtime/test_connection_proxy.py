@@ -28,20 +28,26 @@ USER = "runner-bot"
 PASSWORD = "squid-" + secrets.token_hex(8)
 
 
+class TlsServer(ReferenceServer):
+    """The reference server over TLS, with the private CA that signed its certificate."""
+
+    ca_file = ""
+
+
 @pytest.fixture
-async def tls_server(server: ReferenceServer, tmp_path: Path) -> AsyncIterator[ReferenceServer]:
+async def tls_server(server: ReferenceServer, tmp_path: Path) -> AsyncIterator[TlsServer]:
     ca, cert, key = make_ca_and_server_cert(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    secure = ReferenceServer(server.tokens)
+    secure = TlsServer(server.tokens)
+    secure.ca_file = str(ca)
     await secure.start(host=HOST, ssl_context=context)
-    secure.ca_file = str(ca)  # type: ignore[attr-defined]
     yield secure
     await secure.stop()
 
 
 @pytest.fixture
-def squid(tls_server: ReferenceServer) -> Iterator[Squid]:
+def squid(tls_server: TlsServer) -> Iterator[Squid]:
     assert tls_server.port is not None
     with running_squid({USER: PASSWORD}, [tls_server.port]) as proxy:
         yield proxy
@@ -63,11 +69,11 @@ def records(caplog: pytest.LogCaptureFixture) -> Records:
     return Records(caplog)
 
 
-def env_for(server: ReferenceServer, **overrides: str) -> dict[str, str]:
+def env_for(server: TlsServer, **overrides: str) -> dict[str, str]:
     return {
         "SERVER_URL": server.ws_url(HOST),
         "ALLOW_INSECURE_WS": "false",
-        "SERVER_CA_FILE": server.ca_file,  # type: ignore[attr-defined]
+        "SERVER_CA_FILE": server.ca_file,
         "CONNECT_TIMEOUT_SECONDS": "2",
         **overrides,
     }
@@ -110,7 +116,7 @@ def warnings_of(records: Records, fragment: str) -> list[str]:
 
 @pytest.mark.parametrize("credentials", ["variables", "url"])
 async def test_the_websocket_is_tunnelled_through_the_proxy_as_its_user(
-    tls_server: ReferenceServer,
+    tls_server: TlsServer,
     squid: Squid,
     make_runner: MakeRunner,
     records: Records,
@@ -139,7 +145,7 @@ async def test_the_websocket_is_tunnelled_through_the_proxy_as_its_user(
 
 @pytest.mark.parametrize("password", ["wrong-password", None])
 async def test_refused_credentials_are_one_clear_line_and_the_normal_backoff(
-    tls_server: ReferenceServer,
+    tls_server: TlsServer,
     squid: Squid,
     make_runner: MakeRunner,
     records: Records,
@@ -175,7 +181,7 @@ def server_never_reached(server: ReferenceServer) -> bool:
 
 
 async def test_a_destination_the_proxy_refuses_is_named(
-    tls_server: ReferenceServer,
+    tls_server: TlsServer,
     make_runner: MakeRunner,
     records: Records,
 ) -> None:
@@ -195,7 +201,7 @@ async def test_a_destination_the_proxy_refuses_is_named(
 
 
 async def test_no_proxy_connects_directly(
-    tls_server: ReferenceServer,
+    tls_server: TlsServer,
     squid: Squid,
     make_runner: MakeRunner,
     records: Records,
@@ -220,7 +226,7 @@ async def test_no_proxy_connects_directly(
 
 
 async def test_a_proxy_that_refuses_connections_is_named(
-    tls_server: ReferenceServer, make_runner: MakeRunner, records: Records
+    tls_server: TlsServer, make_runner: MakeRunner, records: Records
 ) -> None:
     closed = free_port()  # nobody listens there
     runner = await make_runner(
@@ -237,7 +243,7 @@ async def test_a_proxy_that_refuses_connections_is_named(
 
 
 async def test_a_connect_never_answered_times_out_with_one_line(
-    tls_server: ReferenceServer, make_runner: MakeRunner, records: Records
+    tls_server: TlsServer, make_runner: MakeRunner, records: Records
 ) -> None:
     held: list[asyncio.StreamWriter] = []
 
