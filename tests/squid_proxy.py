@@ -7,12 +7,12 @@ through it (a ``CONNECT host:port`` line with the authenticated user, ``TCP_DENI
 credentials, nothing at all for a host NO_PROXY sends directly).
 
 Each ``Squid`` has its own minimal squid.conf in a temporary directory: one ``http_port`` on a
-free port, no cache, its own service name (squid names its shared memory after it, so two
-instances do not collide), CONNECT allowed only to the given ports (squid answers 403 for
-others). Squid refuses to run as root: under root it runs as the ``proxy`` user (``nobody``
-where there is none), so the directory is world-writable. ``apt-get install squid`` (.ci/run
-does) provides it; without it the tests are skipped naming squid, or fail under
-``E2E_REQUIRE=1`` as CI sets it.
+free port of 127.0.0.1 (or another local address), no cache, its own service name (squid names
+its shared memory after it, so two instances do not collide), CONNECT allowed only to the given
+ports (squid answers 403 for others). Squid refuses to run as root: under root it runs as the
+``proxy`` user (``nobody`` where there is none), so the directory is world-writable.
+``apt-get install squid`` (.ci/run does) provides it; without it the tests are skipped naming
+squid, or fail under ``E2E_REQUIRE=1`` as CI sets it.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ def require_squid() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
+def _free_port(host: str) -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -88,20 +88,26 @@ class Squid:
     """One squid process: ``url`` to use as HTTPS_PROXY, ``log_lines()`` to read its log."""
 
     def __init__(
-        self, users: dict[str, str], connect_ports: Iterable[int], extra: Iterable[str] = ()
+        self,
+        users: dict[str, str],
+        connect_ports: Iterable[int],
+        extra: Iterable[str] = (),
+        host: str = "127.0.0.1",
     ) -> None:
+        #: Where it listens: 127.0.0.1, or e.g. the kind network's gateway for pods to reach.
+        self.host = host
         self.users = dict(users)
         self.connect_ports = sorted(set(connect_ports))
         #: More squid.conf lines (e.g. letting WebSocket upgrades of plain HTTP through).
         self.extra = list(extra)
-        self.port = _free_port()
+        self.port = _free_port(host)
         self.dir = Path(tempfile.mkdtemp(prefix="hybrid-runner-squid-"))
         self.service = "hrsquid" + secrets.token_hex(4)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def access_log(self) -> Path:
@@ -115,7 +121,7 @@ class Squid:
         else:
             tunnels = ["http_access deny CONNECT"]
         lines = [
-            f"http_port 127.0.0.1:{self.port}",
+            f"http_port {self.host}:{self.port}",
             f"pid_filename {d}/squid.pid",
             f"coredump_dir {d}",
             f"cache_log {d}/cache.log",
@@ -157,7 +163,7 @@ class Squid:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"squid exited with {self._process.returncode}:\n{self.logs()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port)):
                 return self
             time.sleep(0.1)
         self.stop()
@@ -202,10 +208,13 @@ class Squid:
 
 @contextlib.contextmanager
 def running_squid(
-    users: dict[str, str], connect_ports: Iterable[int], extra: Iterable[str] = ()
+    users: dict[str, str],
+    connect_ports: Iterable[int],
+    extra: Iterable[str] = (),
+    host: str = "127.0.0.1",
 ) -> Iterator[Squid]:
     require_squid()
-    squid = Squid(users, connect_ports, extra).start()
+    squid = Squid(users, connect_ports, extra, host).start()
     try:
         yield squid
     finally:
