@@ -214,8 +214,8 @@ def running_squid(
     host: str = "127.0.0.1",
 ) -> Iterator[Squid]:
     require_squid()
-    squid = Squid(users, connect_ports, extra, host).start()
+    squid = Squid(users, connect_ports, extra, host)
     try:
-        yield squid
+        yield squid.start()
     finally:
         squid.cleanup()
