@@ -8,15 +8,20 @@ import sys
 
 from runtime.errors import ConfigError, RunnerError, StartupError
 from runtime.logsetup import configure
+from runtime.proxy import export_environment
 from runtime.settings import Settings, defaults_table
 
 
 def _settings(require_server: bool) -> Settings:
+    """The settings of ``run`` and ``invoke``; the one place the process environment is
+    changed: the effective proxy variables are exported for the cloud SDKs (runtime.proxy)."""
     try:
-        return Settings.from_env(require_server=require_server)
+        settings = Settings.from_env(require_server=require_server)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    export_environment(settings)
+    return settings
 
 
 def cmd_run(_args: argparse.Namespace) -> int:

@@ -19,7 +19,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from handlers.routes import ROUTES
+from runtime import proxy
 from runtime.app import Runner
+from runtime.backends import EXECUTORS
 from runtime.connection import Connection
 from runtime.context import Context, RunnerState
 from runtime.dispatch import Dispatcher
@@ -30,6 +32,8 @@ from runtime.metrics import Metrics
 from runtime.router import Router
 from runtime.secrets import build_secrets
 from runtime.settings import Settings
+
+log = logging.getLogger("runtime.composition")
 
 
 def runner_version() -> str:
@@ -47,6 +51,11 @@ def build_context(
     dry_run: bool = False,
 ) -> tuple[Context, Router]:
     redactor.add(settings.auth_token)
+    for secret in proxy.secrets(settings):
+        redactor.add(secret)
+    runs_pods = EXECUTORS[settings.executor_type].runs_pods
+    for note in proxy.start_up_notes(settings, runs_pods=runs_pods):
+        log.warning("%s", note)
     router = Router(ROUTES)
     metrics = Metrics(registry)
     metrics.build_info.info({"version": runner_version(), "executor": settings.executor_type})

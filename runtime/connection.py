@@ -1,10 +1,12 @@
 """The runner's one outbound WebSocket: handshake, requests in, replies and events out, reconnect.
 
-One session is: upgrade with ``Authorization: Bearer``, send ``hello``, wait for ``welcome``, then
-answer requests (each in its own task, through the dispatcher) while sending heartbeats and
-queued events. When a session ends, the close code decides the pause before the next attempt:
-exponential backoff with jitter for ordinary failures, a long pause after the server refused the
-token or the agent, a slow standby pace when another replica holds the agent id.
+One session is: upgrade with ``Authorization: Bearer`` (directly, or tunnelled through the
+egress proxy: ``runtime.proxy``), send ``hello``, wait for ``welcome``, then answer requests
+(each in its own task, through the dispatcher) while sending heartbeats and queued events. When
+a session ends, the close code decides the pause before the next attempt: exponential backoff
+with jitter for ordinary failures, a long pause after the server refused the token or the agent
+(none when AUTH_TOKEN_FILE has changed since), a slow standby pace when another replica holds
+the agent id. ``runtime.dialing`` reads the token and says why a connect failed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 import ssl
 import time
 from collections import deque
@@ -23,14 +24,16 @@ from typing import Any
 import aiohttp
 import attrs
 
-from runtime import codec
+from runtime import codec, dialing, proxy
 from runtime.context import RunnerState
+from runtime.cork import Cork
 from runtime.dispatch import Dispatcher, error_reply
 from runtime.errors import InvalidMessage
 from runtime.linger import HeldSocket
+from runtime.logsetup import redactor
 from runtime.messages import PROTOCOL_VERSION, Heartbeat, Hello, RunUpdate, Welcome
 from runtime.metrics import Metrics
-from runtime.reconnect import Backoff, Outcome, classify_close
+from runtime.reconnect import CLOSE_BAD_TOKEN, Backoff, Outcome, classify_close
 from runtime.settings import Settings
 
 log = logging.getLogger("runtime.connection")
@@ -38,7 +41,6 @@ log = logging.getLogger("runtime.connection")
 GOING_AWAY = 1001
 MESSAGE_TOO_BIG = 1009
 OUTBOX_LIMIT = 10_000
-_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
 
 
 class Connection:
@@ -58,6 +60,13 @@ class Connection:
         # The heartbeat's count, given by the composition root (the executor's run table).
         self.active_runs = active_runs
         self.backoff = Backoff(settings.reconnect_delay, settings.reconnect_max_delay)
+        self.tokens = dialing.TokenSource(
+            settings.auth_token, settings.auth_token_file, redactor.add
+        )
+        # Settings do not change: the route (direct, or which proxy) is decided once.
+        self.proxy = proxy.route(settings, settings.websocket_url)
+        self._route = proxy.describe_route(settings, settings.websocket_url)
+        self._token_refused = False
         self.standby = False
         self.last_close_code: int | None = None
         self._outbox: deque[str] = deque()
@@ -71,7 +80,7 @@ class Connection:
         # The code this runner closes with; shutdown turns it into GOING_AWAY.
         self._close_code = 1000
         self.connected_event = asyncio.Event()
-        self._corked = False
+        self.cork = Cork()
 
     # ------------------------------------------------------------------ events out
 
@@ -104,7 +113,10 @@ class Connection:
         ssl_context: ssl.SSLContext | bool = True
         if self.settings.server_ca_file:
             ssl_context = ssl.create_default_context(cafile=self.settings.server_ca_file)
-        timeout = aiohttp.ClientTimeout(total=None, connect=15, sock_connect=15)
+        limit = self.settings.connect_timeout
+        timeout = aiohttp.ClientTimeout(total=None, connect=limit, sock_connect=limit)
+        if self.settings.auth_token and self.settings.auth_token_file:
+            log.info("AUTH_TOKEN and AUTH_TOKEN_FILE are both set: the token file is used")
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while not self._stop.is_set():
                 if self.sessions:
@@ -119,6 +131,9 @@ class Connection:
 
     def _pause_for(self, outcome: Outcome) -> float:
         if outcome is Outcome.AUTH:
+            if self._token_refused and self.tokens.changed():
+                log.info("%s holds a new token since the refusal: retrying now", self.tokens.source)
+                return 0.0
             return self.settings.auth_failure_retry
         if outcome is Outcome.STANDBY:
             return self.settings.standby_retry * random.uniform(0.8, 1.2)
@@ -129,28 +144,44 @@ class Connection:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _session(self, session: aiohttp.ClientSession, ssl_context: Any) -> Outcome:
-        url = self.settings.websocket_url
-        headers = {"Authorization": f"Bearer {self.settings.auth_token}"}
+    async def _dial(
+        self, session: aiohttp.ClientSession, ssl_context: Any
+    ) -> aiohttp.ClientWebSocketResponse | Outcome:
+        """The upgraded WebSocket, or the Outcome of an attempt that failed (logged here)."""
+        url, via = self.settings.websocket_url, self.proxy
         try:
-            ws = await session.ws_connect(
-                url,
-                headers=headers,
-                heartbeat=min(20.0, self.settings.heartbeat_seconds),
-                max_msg_size=self.settings.max_frame_bytes,
-                ssl=ssl_context,
-                autoping=True,
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            if exc.status in (401, 403):
-                return self._auth_failed(f"HTTP {exc.status} on the WebSocket upgrade")
-            self.metrics.connection_failures.labels("handshake").inc()
-            log.warning("server refused the WebSocket upgrade: HTTP %s", exc.status)
-            return Outcome.RETRY
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            self.metrics.connection_failures.labels("connect").inc()
-            log.warning("cannot reach %s: %s", url, type(exc).__name__)
-            return Outcome.RETRY
+            headers = dialing.upgrade_headers(self.tokens.read(), url, via)
+        except dialing.TokenUnavailable as exc:
+            failure = dialing.Failure(dialing.TOKEN_CAUSE, str(exc))
+        else:
+            log.info("connecting to %s%s", url, self._route)
+            try:
+                return await session.ws_connect(
+                    dialing.dial_url(url, via),
+                    headers=headers,
+                    heartbeat=min(20.0, self.settings.heartbeat_seconds),
+                    max_msg_size=self.settings.max_frame_bytes,
+                    ssl=ssl_context,
+                    autoping=True,
+                    proxy=via.url if via else None,
+                    proxy_headers=dialing.proxy_headers(via),
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in (401, 403):
+                    return self._auth_failed(
+                        f"HTTP {exc.status} on the WebSocket upgrade", token=exc.status == 401
+                    )
+                failure = dialing.handshake_failure(exc, url, via)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                failure = dialing.connect_failure(exc, url, via, self.settings.connect_timeout)
+        self.metrics.connection_failures.labels(failure.cause).inc()
+        log.warning("%s", failure.message)
+        return Outcome.RETRY
+
+    async def _session(self, session: aiohttp.ClientSession, ssl_context: Any) -> Outcome:
+        ws = await self._dial(session, ssl_context)
+        if isinstance(ws, Outcome):
+            return ws
         self._ws = ws
         held = HeldSocket(ws.get_extra_info("socket"))
         try:
@@ -243,7 +274,9 @@ class Connection:
             return Outcome.STOPPED
         outcome = classify_close(code)
         if outcome is Outcome.AUTH:
-            return self._auth_failed(f"closed {when} with code {code}")
+            return self._auth_failed(
+                f"closed {when} with code {code}", token=code == CLOSE_BAD_TOKEN
+            )
         if outcome is Outcome.STANDBY:
             if not self.standby:
                 log.info(
@@ -257,12 +290,17 @@ class Connection:
         log.warning("connection closed %s (code %s)", when, code)
         return outcome
 
-    def _auth_failed(self, detail: str) -> Outcome:
+    def _auth_failed(self, detail: str, *, token: bool = False) -> Outcome:
+        """``token``: the token itself was refused (401, 4401), so a changed file is worth a
+        retry at once."""
         self.metrics.auth_failures.inc()
+        self._token_refused = token
         log.error(
-            "server refused this runner (%s): check AUTH_TOKEN and AGENT_ID; next attempt in %gs",
+            "server refused this runner (%s): check %s and AGENT_ID; next attempt in %gs%s",
             detail,
+            self.tokens.source,
             self.settings.auth_failure_retry,
+            " unless the token file changes" if token and self.settings.auth_token_file else "",
         )
         return Outcome.AUTH
 
@@ -294,8 +332,8 @@ class Connection:
             return False
         try:
             async with self._send_lock:
-                if len(self._tasks) > 1 and not self._corked:
-                    self._cork(ws)
+                if len(self._tasks) > 1:
+                    self.cork.hold(ws.get_extra_info("socket"))
                 await ws.send_str(text)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             log.debug("send failed: %s", type(exc).__name__)
@@ -304,28 +342,6 @@ class Connection:
             log.exception("a frame could not be sent")
             return False
         return True
-
-    def _cork(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Hold back partial TCP segments until the end of this loop iteration.
-
-        With several requests in flight their replies are written one after the other in one
-        iteration; corked, they leave in as few segments as fit, instead of one segment (and
-        one wake-up of the server) each. Linux only (TCP_CORK); elsewhere a no-op. With one
-        request in flight nothing is corked, so a lone reply is not delayed at all."""
-        sock = ws.get_extra_info("socket")
-        if _TCP_CORK is None or sock is None:
-            return
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 1)
-        except OSError:
-            return
-        self._corked = True
-        asyncio.get_running_loop().call_soon(self._uncork, sock)
-
-    def _uncork(self, sock: socket.socket) -> None:
-        self._corked = False
-        with contextlib.suppress(OSError):  # the connection may have closed meanwhile
-            sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK or 0, 0)
 
     async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse, period: float) -> None:
         while not ws.closed:

@@ -7,11 +7,15 @@ variable's name (``Settings.from_env`` turns it into a ``ConfigError`` naming th
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import shlex
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from runtime.no_proxy import NoProxy
 
 Parser = Callable[[str], Any]
 
@@ -131,6 +135,71 @@ def server_url(raw: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
         raise ValueError(f"expected a wss:// (or ws://) URL, got {value!r}")
+    return value
+
+
+def with_scheme(url: str) -> str:
+    """A proxy URL written without a scheme (``proxy.corp:3128``) is ``http://``, as in curl."""
+    return url if "://" in url else "http://" + url
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` removed: the form that may be shown or logged."""
+    parts = urlsplit(with_scheme(url))
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def proxy_url(raw: str) -> str:
+    """An HTTP proxy: ``http://[user:password@]host:port``, no scheme meaning ``http://``. The
+    messages show the URL without its credentials."""
+    value = raw.strip()
+    if not value:
+        return ""
+    parts = urlsplit(with_scheme(value))
+    shown = without_userinfo(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(
+            f"expected an http:// proxy URL, got {shown!r} (SOCKS and other schemes are not "
+            "supported: the WebSocket is tunnelled with HTTP CONNECT)"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad port in {shown!r}") from None
+    if not parts.hostname or port == 0 or parts.path.strip("/") or parts.query:
+        raise ValueError(f"expected http://host:port, got {shown!r}")
+    return with_scheme(value)
+
+
+def no_proxy_list(raw: str) -> tuple[str, ...]:
+    """NO_PROXY entries (``runtime.no_proxy`` says what each form means), checked here."""
+    return NoProxy.parse([raw]).entries
+
+
+def cidr_list(raw: str) -> tuple[str, ...]:
+    """Comma-separated IPv4/IPv6 networks (``10.96.0.0/12,fd00:10:96::/112``). The prefix is
+    required: ``10.96.0.0`` alone would silently mean one address."""
+    out = []
+    for entry in csv(raw):
+        try:
+            if "/" not in entry:
+                raise ValueError(entry)
+            out.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IPv4 or IPv6 network (CIDR, such as 10.96.0.0/12)"
+            ) from None
+    return tuple(out)
+
+
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def kubernetes_name(raw: str) -> str:
+    """A Kubernetes object name (DNS-1123 subdomain), or empty."""
+    value = raw.strip()
+    if value and not _K8S_NAME.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes object name (lower-case DNS-1123)")
     return value
 
 

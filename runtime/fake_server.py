@@ -11,6 +11,8 @@ HTTP API (JSON):
                                             ?timeout=SECONDS -> the reply frame
   GET  /api/agents/{agentId}/events         ?after=SEQ&type=run_update -> {events, last}
   POST /api/agents/{agentId}/disconnect     ?code=4401 -> closes that runner's connection
+  PUT  /api/tokens                          body: {token: agentId or null} -> replaces the
+                                            accepted tokens (a rotation; open sessions stay)
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class ReferenceServer:
         app.router.add_post("/api/agents/{agent_id}/requests", self._post_request)
         app.router.add_get("/api/agents/{agent_id}/events", self._get_events)
         app.router.add_post("/api/agents/{agent_id}/disconnect", self._disconnect)
+        app.router.add_put("/api/tokens", self._put_tokens)
         return app
 
     async def start(
@@ -219,6 +222,11 @@ class ReferenceServer:
                 await asyncio.wait_for(agent.event_signal.wait(), remaining)
             except TimeoutError:
                 pass
+
+    def set_tokens(self, tokens: dict[str, str | None]) -> None:
+        """Accept these tokens from now on (a rotation): a removed one is refused at the next
+        upgrade with 4401; sessions already open stay open until ``disconnect``."""
+        self.tokens = dict(tokens)
 
     async def disconnect(self, agent_id: str, code: int = 1001) -> None:
         agent = self.agents.get(agent_id)
@@ -357,6 +365,23 @@ class ReferenceServer:
             return web.json_response({"error": "code must be an integer"}, status=400)
         await self.disconnect(request.match_info["agent_id"], code)
         return web.json_response({"closed": True, "code": code})
+
+    async def _put_tokens(self, request: web.Request) -> web.Response:
+        try:
+            tokens = await request.json()
+        except json.JSONDecodeError as exc:
+            return web.json_response({"error": f"bad request: {exc}"}, status=400)
+        if not tokens or not _is_token_map(tokens):
+            error = "body must map each token to an agent id or null"
+            return web.json_response({"error": error}, status=400)
+        self.set_tokens(tokens)
+        return web.json_response({"tokens": len(tokens)})
+
+
+def _is_token_map(body: Any) -> bool:
+    return isinstance(body, dict) and all(
+        isinstance(k, str) and k and (v is None or isinstance(v, str)) for k, v in body.items()
+    )
 
 
 async def serve_forever(

@@ -6,7 +6,7 @@ pydantic models and 85 MB of RSS for ``CoreV1Api`` alone, most of a simpleK8s ru
 (docs/performance.md, section 9), for a runner that reads a dozen fields of four kinds of object.
 
 So the runner keeps the library for what it does well (kubeconfig and in-cluster configuration,
-token refresh, TLS, proxies, urllib3's pool, ``ApiException``, ``Watch``) and sends its calls
+token refresh, TLS, urllib3's pool, ``ApiException``, ``Watch``) and sends its calls
 through ``ApiClient.param_serialize`` and ``call_api``, reading the answers as JSON dicts. The
 classes here have the generated methods' names and arguments for the calls the runner makes,
 so either can be handed to an executor or a secret store, and tests autospec these.
@@ -23,6 +23,22 @@ JSON = "application/json"
 _CORE = "/api/v1/namespaces/{namespace}"
 _BATCH = "/apis/batch/v1/namespaces/{namespace}"
 _CUSTOM = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
+
+
+def direct_configuration() -> Any:
+    """A client ``Configuration`` that never takes the egress proxy.
+
+    The library reads HTTPS_PROXY / HTTP_PROXY from the environment (``getproxies()``, again
+    whenever ``host`` is set), and the runner exports them for the cloud SDKs
+    (``runtime.proxy``); the Kubernetes API is in the cluster and must be reached directly.
+    Setting ``proxy`` stops both readings. A kubeconfig's own ``proxy-url`` still applies, as
+    in kubectl: the loaders set it afterwards."""
+    from kubernetes import client
+
+    configuration = client.Configuration()
+    configuration.proxy = None
+    configuration.no_proxy = None
+    return configuration
 
 
 def query_name(argument: str) -> str:

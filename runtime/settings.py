@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from runtime import proxy
 from runtime.backends import EXECUTORS, STORES
 from runtime.config.connection import ConnectionSettings
 from runtime.config.dispatch import DispatchSettings
@@ -24,11 +25,13 @@ from runtime.config.local import LocalExecutorSettings
 from runtime.config.observability import LOG_FORMATS, LOG_LEVELS, ObservabilitySettings
 from runtime.config.pods import INGESTION_IMAGE_ID, IngestionPodSettings
 from runtime.config.policy import PolicySettings
+from runtime.config.proxy import ProxySettings
 from runtime.config.secrets import SecretsSettings
 from runtime.config.workloads import KubernetesExecutorSettings
 from runtime.env_parsers import text
 from runtime.errors import ConfigError
 from runtime.executor_choice import choose_executor
+from runtime.no_proxy import NoProxy
 
 __all__ = [
     "EXECUTOR_TYPES",
@@ -50,6 +53,7 @@ _SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespa
 #: The groups, in README's order (each lists its variables in declaration order).
 GROUPS: tuple[type[Any], ...] = (
     ConnectionSettings,
+    ProxySettings,
     DispatchSettings,
     IngestionPodSettings,
     PolicySettings,
@@ -68,8 +72,23 @@ def _default_namespace() -> str:
         return "default"
 
 
+def _service_host(env: Mapping[str, str]) -> str:
+    """KUBERNETES_SERVICE_HOST (Kubernetes sets it in every pod): the API server, always
+    reached directly, so it must read as a NO_PROXY entry."""
+    host = env.get("KUBERNETES_SERVICE_HOST", "").strip()
+    try:
+        NoProxy.parse([host])
+    except ValueError as exc:
+        raise ConfigError("KUBERNETES_SERVICE_HOST", str(exc)) from None
+    return host
+
+
 def _read(var: Variable, env: Mapping[str, str]) -> Any:
-    raw = env.get(var.name)
+    # The spelling read is the one a bad value is reported under.
+    source = var.alias or var.name
+    raw = env.get(source)
+    if raw is None or not raw.strip():
+        source, raw = var.name, env.get(var.name)
     if var.fallback is not None and not raw:
         raw = env.get(var.fallback)
     if raw is not None and raw.strip() == "" and var.blank_is_none:
@@ -79,7 +98,7 @@ def _read(var: Variable, env: Mapping[str, str]) -> Any:
     try:
         return var.parse(raw)
     except ValueError as exc:
-        raise ConfigError(var.name, str(exc)) from None
+        raise ConfigError(source, str(exc)) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -91,6 +110,7 @@ class Settings(
     PolicySettings,
     IngestionPodSettings,
     DispatchSettings,
+    ProxySettings,
     ConnectionSettings,
 ):
     """All configuration (every group's fields, flat); build with ``Settings.from_env()``.
@@ -122,6 +142,7 @@ class Settings(
         values["executor_type"], values["executor_reason"] = choose_executor(
             env, values["executor_type"]
         )
+        values["kubernetes_service_host"] = _service_host(env)
         settings = cls(**values)
         settings._check(require_server=require_server)
         return settings
@@ -149,15 +170,21 @@ class Settings(
             )
         if self.server_ca_file and not Path(self.server_ca_file).is_file():
             raise ConfigError("SERVER_CA_FILE", f"no such file: {self.server_ca_file}")
+        proxy.check(self, runs_pods=EXECUTORS[self.executor_type].runs_pods)
         if not require_server:
             return
         for name, value in (
             ("AGENT_ID", self.agent_id),
-            ("AUTH_TOKEN", self.auth_token),
+            ("AUTH_TOKEN", self.auth_token or self.auth_token_file),
             ("SERVER_URL", self.server_url),
         ):
             if not value:
-                raise ConfigError(name, "is required to run the runner")
+                also = " (or AUTH_TOKEN_FILE)" if name == "AUTH_TOKEN" else ""
+                raise ConfigError(name, f"is required to run the runner{also}")
+        # Only `run` reads the token; the file is read again at every connection attempt.
+        token_file = Path(self.auth_token_file)
+        if self.auth_token_file and not (token_file.is_file() and os.access(token_file, os.R_OK)):
+            raise ConfigError("AUTH_TOKEN_FILE", f"no readable file at {self.auth_token_file}")
 
     @property
     def websocket_url(self) -> str:
@@ -179,5 +206,6 @@ def defaults_table() -> str:
             default = f"`{str(var.default).lower()}`"
         else:
             default = f"`{var.default}`"
-        rows.append(f"| `{var.name}` | {default} | {var.doc} |")
+        names = ", ".join(f"`{name}`" for name in var.names)
+        rows.append(f"| {names} | {default} | {var.doc} |")
     return "\n".join(rows)

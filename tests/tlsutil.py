@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
@@ -16,8 +17,12 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
-    """(ca.pem, server.pem, server-key.pem) for 127.0.0.1 and localhost."""
+def make_ca_and_server_cert(
+    directory: Path, extra_ips: Iterable[str] = ()
+) -> tuple[Path, Path, Path]:
+    """(ca.pem, server.pem, server-key.pem) for 127.0.0.1, 127.0.0.2, localhost and
+    ``extra_ips`` (e.g. the kind network's gateway). The proxy tests serve on 127.0.0.2:
+    127.0.0.1 and localhost always bypass the runner's proxy."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -42,7 +47,12 @@ def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.2")),
+                    *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips),
+                ]
             ),
             critical=False,
         )

@@ -135,6 +135,48 @@ An http:// host gives ws:// and http:// (local use; the runner also wants ALLOW_
 {{- end }}
 {{- end }}
 
+{{/*
+The token reaches the runner as a file (AUTH_TOKEN_FILE) from the token Secret mounted as a
+directory: the kubelet refreshes a secret volume (not a subPath mount), and the runner reads the
+file at every reconnect, so a rotated Secret is used without a restart. A user's own
+AUTH_TOKEN in `extraEnvs` keeps working: then nothing is mounted and AUTH_TOKEN_FILE not set
+(the runner would prefer the file).
+*/}}
+{{- define "hir.tokenDir" -}}
+/etc/hybrid-runner/token
+{{- end }}
+
+{{- define "hir.tokenFromFile" -}}
+{{- $user := list }}
+{{- range .Values.extraEnvs }}{{ $user = append $user .name }}{{ end }}
+{{- if and (include "hir.authSecretName" .) (not (has "AUTH_TOKEN" $user)) }}true{{ end }}
+{{- end }}
+
+{{/* The server's CA bundle (SERVER_CA_FILE): config.serverCA in a ConfigMap of the chart, or
+config.serverCAConfigMap; mounted as a directory at hir.serverCADir, file ca.crt. */}}
+{{- define "hir.serverCADir" -}}
+/etc/hybrid-runner/server-ca
+{{- end }}
+
+{{- define "hir.serverCAVolume" -}}
+{{- $c := .Values.config }}
+{{- if $c.serverCA }}
+configMap:
+  name: {{ include "hir.suffixed" (dict "ctx" . "suffix" "server-ca") }}
+{{- else if $c.serverCAConfigMap.name }}
+configMap:
+  name: {{ $c.serverCAConfigMap.name }}
+  items:
+    - key: {{ $c.serverCAConfigMap.key }}
+      path: ca.crt
+{{- end }}
+{{- end }}
+
+{{/* A value given as a list or as a comma-separated string: the string. */}}
+{{- define "hir.csv" -}}
+{{- if kindIs "slice" . }}{{ join "," . }}{{ else }}{{ . | default "" | trim }}{{ end }}
+{{- end }}
+
 {{/* The docker-registry Secret the ECR helper maintains. */}}
 {{- /*
 `pullSecretName`, else the first pull secret the ingestion pods are given (a Collate values file
@@ -272,12 +314,32 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- $p := .Values.config.ingestionPods }}
 {{- $env := list }}
 {{- $env = append $env (dict "name" "AGENT_ID" "value" (required "config.agentId is required" $c.agentId)) }}
-{{- $env = append $env (dict "name" "AUTH_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" (include "hir.authSecretName" .) "key" (include "hir.authSecretKey" .)))) }}
+{{- if include "hir.tokenFromFile" . }}
+{{- $env = append $env (dict "name" "AUTH_TOKEN_FILE" "value" (printf "%s/token" (include "hir.tokenDir" .))) }}
+{{- end }}
 {{- $env = append $env (dict "name" "SERVER_URL" "value" (include "hir.serverUrl" .)) }}
 {{- $env = append $env (dict "name" "SERVER_HOST_API_URL" "value" (include "hir.serverHostApiUrl" .)) }}
 {{- if eq (include "hir.serverInsecure" .) "true" }}
 {{- /* The runner refuses a plain-text WebSocket unless told this is meant. */}}
 {{- $env = append $env (dict "name" "ALLOW_INSECURE_WS" "value" "true") }}
+{{- end }}
+{{- if include "hir.serverCAVolume" . }}
+{{- $env = append $env (dict "name" "SERVER_CA_FILE" "value" (printf "%s/ca.crt" (include "hir.serverCADir" .))) }}
+{{- end }}
+{{- with $v.proxy }}
+{{- if .httpsProxy }}{{ $env = append $env (dict "name" "HTTPS_PROXY" "value" .httpsProxy) }}{{ end }}
+{{- if .httpProxy }}{{ $env = append $env (dict "name" "HTTP_PROXY" "value" .httpProxy) }}{{ end }}
+{{- with include "hir.csv" .noProxy }}{{ $env = append $env (dict "name" "NO_PROXY" "value" .) }}{{ end }}
+{{- if .existingSecret }}
+{{- /* The runner's own credentials, and the Secret's name for the ingestion pods' secretKeyRef. */}}
+{{- $env = append $env (dict "name" "PROXY_USERNAME" "valueFrom" (dict "secretKeyRef" (dict "name" .existingSecret "key" "username"))) }}
+{{- $env = append $env (dict "name" "PROXY_PASSWORD" "valueFrom" (dict "secretKeyRef" (dict "name" .existingSecret "key" "password"))) }}
+{{- $env = append $env (dict "name" "PROXY_CREDENTIALS_SECRET" "value" .existingSecret) }}
+{{- end }}
+{{- with include "hir.csv" .serviceCIDR }}{{ $env = append $env (dict "name" "KUBERNETES_SERVICE_CIDR" "value" .) }}{{ end }}
+{{- if eq (include "hir.bool" .ingestionPods) "false" }}
+{{- $env = append $env (dict "name" "INGESTION_PROXY_ENABLED" "value" "false") }}
+{{- end }}
 {{- end }}
 {{- if ne (toString ($c.reconnectDelaySeconds | default "")) "" }}
 {{- $env = append $env (dict "name" "RECONNECT_DELAY_SECONDS" "value" (toString $c.reconnectDelaySeconds)) }}
@@ -378,8 +440,13 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- if and .Values.installArgoWorkflows (not (hasKey (.Subcharts | default dict) "argoWorkflows")) }}
 {{- fail "installArgoWorkflows is true but this chart does not bundle the argo-workflows chart: install Argo Workflows first and set executor: argo, or bundle it (helm/README.md, \"Argo Workflows (optional)\": uncomment the dependency in Chart.yaml, then run helm dependency update)" }}
 {{- end }}
-{{- if and (not .Values.config.authToken) (not .Values.config.authTokenSecret.name) }}
+{{- $userEnv := list }}
+{{- range .Values.extraEnvs }}{{ $userEnv = append $userEnv .name }}{{ end }}
+{{- if and (not .Values.config.authToken) (not .Values.config.authTokenSecret.name) (not (has "AUTH_TOKEN" $userEnv)) (not (has "AUTH_TOKEN_FILE" $userEnv)) }}
 {{- fail "set config.authToken or config.authTokenSecret.name (an existing Secret with the bot JWT)" }}
+{{- end }}
+{{- if and .Values.config.serverCA .Values.config.serverCAConfigMap.name }}
+{{- fail "config.serverCA and config.serverCAConfigMap.name are two ways to give the server's CA: set one" }}
 {{- end }}
 {{- if has .Values.config.secretsManager (list "managed-azure-kv" "azure-kv") }}
 {{- $names := list }}

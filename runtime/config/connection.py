@@ -24,8 +24,15 @@ class ConnectionSettings:
         text,
         "",
         "Bot JWT sent as `Authorization: Bearer` "
-        "on the WebSocket upgrade; never logged. Required for `run`.",
+        "on the WebSocket upgrade; never logged. Required for `run` (or AUTH_TOKEN_FILE).",
         secret=True,
+    )
+    auth_token_file: str = setting(
+        "AUTH_TOKEN_FILE",
+        text,
+        "",
+        "File holding the bot JWT, read again at every connection attempt (a rotated Secret "
+        "is used at the next reconnect, without a restart); wins over AUTH_TOKEN.",
     )
     server_url: str = setting(
         "SERVER_URL",
@@ -77,6 +84,13 @@ class ConnectionSettings:
         positive_float,
         15.0,
         "Retry pace of a standby replica (the server answered 4409: agent id in use).",
+    )
+    connect_timeout: float = setting(
+        "CONNECT_TIMEOUT_SECONDS",
+        positive_float,
+        15.0,
+        "How long one attempt may take to connect: TCP, the proxy's answer to its CONNECT "
+        "and the TLS handshake.",
     )
     handshake_timeout: float = setting(
         "HANDSHAKE_TIMEOUT_SECONDS",

@@ -32,6 +32,14 @@ class Variable:
     blank_is_none: bool = False
     #: Read when ``name`` is unset or empty (``AWS_REGION`` for ``AWS_DEFAULT_REGION``).
     fallback: str | None = None
+    #: Another spelling read first, winning when both are set and not empty: the lower-case
+    #: proxy variables (``https_proxy`` for ``HTTPS_PROXY``), as curl reads them.
+    alias: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every spelling the runner reads."""
+        return (self.name,) if self.alias is None else (self.name, self.alias)
 
 
 def setting(
@@ -44,13 +52,16 @@ def setting(
     default_doc: str | None = None,
     blank_is_none: bool = False,
     fallback: str | None = None,
+    alias: str | None = None,
 ) -> Any:
     """An attrs field read from the environment variable ``name`` (a secret is kept out of the
     repr). The field has no attrs default: ``Settings.from_env`` supplies every value.
 
     A group is ``attrs.frozen(kw_only=True, slots=False)``: ``Settings`` inherits from every
     group, and slotted classes cannot be combined that way."""
-    variable = Variable(name, "", parse, default, doc, secret, default_doc, blank_is_none, fallback)
+    variable = Variable(
+        name, "", parse, default, doc, secret, default_doc, blank_is_none, fallback, alias
+    )
     return attrs.field(repr=not secret, metadata={_KEY: variable})
 
 

@@ -37,6 +37,7 @@ from runtime.errors import (
     NotFound,
     RunnerError,
 )
+from runtime.kube_rest import direct_configuration
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def load_api_client(kubeconfig: str | None = None) -> k8s.ApiClient:
     ``kubeconfig`` overrides the file; by default the kubernetes library uses ``KUBECONFIG``
     (which may list several files) or ``~/.kube/config``.
     """
-    configuration = k8s.Configuration()
+    configuration = direct_configuration()
     try:
         k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         source = "in-cluster service account"

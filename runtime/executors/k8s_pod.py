@@ -44,6 +44,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from runtime import proxy
 from runtime.errors import LaunchFailed
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.naming import label_value, schedule_name
@@ -76,6 +77,8 @@ CONFIG_KEY = "config"
 #: What a dry run prints for the Secret's data, and the owner uid it cannot know yet.
 REDACTED = "(redacted: {size} bytes of the run's config)"
 UNKNOWN_UID = "(the owner's uid, known once it is created)"
+#: The pods' proxy credentials: env name, key in the PROXY_CREDENTIALS_SECRET Secret.
+PROXY_SECRET_KEYS = (("PROXY_USERNAME", "username"), ("PROXY_PASSWORD", "password"))
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -176,9 +179,9 @@ def env(
     extra: dict[str, str],
 ) -> list[dict[str, Any]]:
     """The container env: the contract first (``config`` from the Secret ``config_secret``),
-    then the handler's (secrets manager) variables, then INGESTION_EXTRA_ENVS. A name already
-    set is not set again, so neither the request nor the operator's extra variables can
-    replace the contract.
+    then the handler's (secrets manager) variables, the proxy's (``proxy_env``), then
+    INGESTION_EXTRA_ENVS. A name already set is not set again, so neither the request nor the
+    operator's extra variables can replace the contract.
     """
     out: list[dict[str, Any]] = [
         {
@@ -191,13 +194,16 @@ def env(
         pairs.append(("pipelineRunId", run_id))
     pairs.append(("ingestionPipelineFQN", pipeline_fqn))
     pairs.extend(extra.items())
-    pairs.extend(settings.ingestion_extra_envs.items())
+    entries: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in pairs]
+    entries.extend(proxy_env(settings))
+    entries.extend({"name": n, "value": v} for n, v in settings.ingestion_extra_envs.items())
     seen: set[str] = {CONFIG_KEY}
-    for name, value in pairs:
+    for entry in entries:
+        name = entry["name"]
         if name in seen or (run_id is None and name == "pipelineRunId"):
             continue
         seen.add(name)
-        out.append({"name": name, "value": value})
+        out.append(entry)
     return out
 
 
@@ -237,6 +243,34 @@ def config_secret(
         "type": "Opaque",
         "stringData": {CONFIG_KEY: data},
     }
+
+
+def proxy_env(settings: Settings) -> list[dict[str, Any]]:
+    """The egress proxy for the ingestion process (INGESTION_PROXY_ENABLED): both spellings of
+    each configured proxy URL, without credentials, and of the effective NO_PROXY (the
+    Kubernetes API never goes through the proxy).
+
+    With PROXY_CREDENTIALS_SECRET the credentials come from that Secret by ``secretKeyRef`` as
+    PROXY_USERNAME and PROXY_PASSWORD, and the URLs name them as ``$(PROXY_USERNAME)``: the
+    kubelet expands a ``$(VAR)`` only for a variable defined earlier in the list, so those two
+    come first. No credential is ever written into a manifest."""
+    configured = proxy.proxies(settings)
+    if not (settings.ingestion_proxy and configured):
+        return []
+    secret = settings.proxy_credentials_secret
+    out: list[dict[str, Any]] = [
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        for name, key in PROXY_SECRET_KEYS
+        if secret
+    ]
+    for each in configured.values():
+        url = each.url_with("$(PROXY_USERNAME)", "$(PROXY_PASSWORD)") if secret else each.url
+        out += [
+            {"name": each.variable, "value": url},
+            {"name": each.variable.lower(), "value": url},
+        ]
+    no_proxy = proxy.effective_no_proxy(settings).text
+    return [*out, {"name": "NO_PROXY", "value": no_proxy}, {"name": "no_proxy", "value": no_proxy}]
 
 
 def container_security_context(settings: Settings) -> dict[str, Any]:

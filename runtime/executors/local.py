@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from runtime import proxy
 from runtime.backends import passed_through_variables
 from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound, StartupError, Unsupported
 from runtime.executors.base import (
@@ -51,8 +52,9 @@ log = logging.getLogger("runtime.executors.local")
 POLL_SECONDS = 0.1
 HEALTH_TTL = 5.0
 # The runner's own configuration stays out of the ingestion process, above all AUTH_TOKEN;
-# the secret stores' few meant for the ingestion's secrets loader are passed on.
-_RUNNER_ONLY = {v.name for v in VARIABLES} - passed_through_variables()
+# the secret stores' few meant for the ingestion's secrets loader are passed on, and the proxy
+# variables are given again as the pods get them (runtime.proxy.process_environment).
+_RUNNER_ONLY = {name for v in VARIABLES for name in v.names} - passed_through_variables()
 
 
 class LocalExecutor:
@@ -80,7 +82,7 @@ class LocalExecutor:
         return self._ready
 
     def render(self, spec: LaunchSpec) -> list[dict[str, Any]]:
-        env = self._contract_env(spec)
+        env = self._contract_env(spec, mask=True)
         return [
             {
                 "kind": "LocalProcess",
@@ -244,8 +246,11 @@ class LocalExecutor:
             return self.settings.local_automation_command
         return self.settings.local_pipeline_command
 
-    def _contract_env(self, spec: LaunchSpec) -> dict[str, str]:
+    def _contract_env(self, spec: LaunchSpec, *, mask: bool = False) -> dict[str, str]:
+        """The pod's env for a subprocess; ``mask`` hides proxy credentials (a dry run)."""
         env = dict(self.settings.ingestion_extra_envs)
+        if self.settings.ingestion_proxy:
+            env.update(proxy.process_environment(self.settings, mask=mask))
         env.update(spec.env)
         env.update(
             {

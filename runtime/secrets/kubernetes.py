@@ -139,7 +139,9 @@ def _load_api_client() -> client.ApiClient:
     """In-cluster configuration (the runner's pod), else the local kubeconfig."""
     from kubernetes import client, config
 
-    configuration = client.Configuration()
+    from runtime.kube_rest import direct_configuration
+
+    configuration = direct_configuration()
     try:
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:

@@ -122,6 +122,23 @@ class Rendered:
     def env_values(self) -> dict[str, str]:
         return {name: e["value"] for name, e in self.env.items() if "value" in e}
 
+    def volume(self, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The runner pod's volume ``name`` and the container's mount of it."""
+        (volume,) = [v for v in self.pod["spec"]["volumes"] if v["name"] == name]
+        (mount,) = [m for m in self.container["volumeMounts"] if m["name"] == name]
+        return volume, mount
+
+    @property
+    def token_secret(self) -> dict[str, Any]:
+        """Where the runner's token comes from: the Secret volume behind AUTH_TOKEN_FILE, as
+        ``{"name", "key"}``, checked to be mounted as a directory the kubelet refreshes."""
+        volume, mount = self.volume("auth-token")
+        assert "subPath" not in mount and mount.get("readOnly") is True
+        (item,) = volume["secret"]["items"]
+        assert self.env_values["AUTH_TOKEN_FILE"] == f"{mount['mountPath']}/{item['path']}"
+        assert "AUTH_TOKEN" not in self.env
+        return {"name": volume["secret"]["secretName"], "key": item["key"]}
+
     def role_rules(self, name: str) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = self.one("Role", name)["rules"]
         return rules
@@ -162,11 +179,23 @@ def validate_objects(rendered: Rendered) -> None:
                 ) from None
 
 
+def with_env_token(env: Mapping[str, str]) -> dict[str, str]:
+    """The chart's env with the token given as AUTH_TOKEN instead of the mounted file, for the
+    tests that are not about the token (the runner honours both)."""
+    out = {k: v for k, v in env.items() if k != "AUTH_TOKEN_FILE"}
+    out["AUTH_TOKEN"] = "from-the-secret"
+    return out
+
+
 def runner_settings(rendered: Rendered, tmp_path: Path) -> Settings:
     """The runner's own parser and start-up checks applied to the chart's environment (the
-    customConfig files written where the ConfigMap would be mounted): what a pod would do."""
+    token and the customConfig files written where their volumes would be mounted): what a pod
+    would do."""
     environ = dict(rendered.env_values)
-    environ["AUTH_TOKEN"] = "from-the-secret"
+    if "AUTH_TOKEN_FILE" in environ:
+        token = tmp_path / "token"
+        token.write_text("from-the-secret")
+        environ["AUTH_TOKEN_FILE"] = str(token)
     for variable in (
         "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH",
         "ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH",

@@ -29,6 +29,7 @@ from tests.helm.helmkit import (
     merge,
     render,
     runner_settings,
+    with_env_token,
 )
 from tests.helm.helmkit import validate_objects as validate_all
 from tests.runtime.executors.rendered import workload_of
@@ -115,11 +116,10 @@ def test_server_token_and_string_forms(collate: Rendered) -> None:
     assert env["DYNAMIC_INGESTION_VERSION_ENABLED"] == "true"
     assert env["ARGO_SECONDS_AFTER_COMPLETION_TTL"] == "604800"
     assert env["SECRETS_MANAGER"] == "kubernetes"
-    # authToken wins over authTokenSecret, as in Collate's chart.
-    assert collate.env["AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == {
-        "name": fullname(),
-        "key": "authToken",
-    }
+    # authToken wins over authTokenSecret, as in Collate's chart (mounted: AUTH_TOKEN_FILE).
+    assert collate.token_secret == {"name": fullname(), "key": "authToken"}
+    # The proxy Collate's users give in extraEnvs is now honoured by the runner as written.
+    assert env["HTTPS_PROXY"] == "http://proxy.acme.internal:3128"
 
 
 def test_ingestion_pods_settings(collate: Rendered) -> None:
@@ -221,7 +221,7 @@ def test_use_secure_protocols_false_gives_plain_urls() -> None:
         assert env["SERVER_URL"] == "ws://acme.getcollate.io"
         assert env["SERVER_HOST_API_URL"] == "http://acme.getcollate.io/api"
         assert env["ALLOW_INSECURE_WS"] == "true"
-        Settings.from_env({**env, "AUTH_TOKEN": "x"}, require_server=True)
+        Settings.from_env(with_env_token(env), require_server=True)
     assert "ALLOW_INSECURE_WS" not in render(MINIMAL).env_values
 
 

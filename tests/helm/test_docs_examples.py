@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from runtime.settings import Settings
-from tests.helm.helmkit import MINIMAL, merge, render
+from tests.helm.helmkit import MINIMAL, merge, render, with_env_token
 
 VAULT = "acme-collate-vault"
 
 
 def _settings(env: dict[str, str]) -> Settings:
-    return Settings.from_env({**env, "AUTH_TOKEN": "x"}, require_server=True)
+    return Settings.from_env(with_env_token(env), require_server=True)
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from tests.helm.helmkit import (
     render,
     runner_settings,
     validate_objects,
+    with_env_token,
 )
 
 #: The docs' per pipeline type scheduling for Argo (a `toleration` string per type).
@@ -297,9 +298,7 @@ def test_env_is_what_the_runner_reads(
 
 def test_token_only_in_a_secret(scenario: tuple[str, dict[str, Any], Rendered]) -> None:
     _, values, rendered = scenario
-    auth = rendered.env["AUTH_TOKEN"]
-    assert "value" not in auth
-    ref = auth["valueFrom"]["secretKeyRef"]
+    ref = rendered.token_secret
     configured = values["config"].get("authTokenSecret", {})
     if configured.get("name") and not values["config"].get("authToken"):
         assert ref == {"name": configured["name"], "key": configured["key"]}
@@ -419,7 +418,7 @@ def test_server_url_override_for_a_local_server() -> None:
     env = render(values).env_values
     assert env["SERVER_URL"] == "ws://fake-server.test.svc:8080/ws"
     assert env["SERVER_HOST_API_URL"] == "http://fake-server.test.svc:8080/api"
-    Settings.from_env({**env, "AUTH_TOKEN": "x"}, require_server=True)
+    Settings.from_env(with_env_token(env), require_server=True)
 
 
 WRITE_ONLY = ["create", "update"]
@@ -508,9 +507,7 @@ def test_extra_envs_replace_the_charts_own_variable() -> None:
 
 def test_token_from_an_existing_secret() -> None:
     rendered = render(SCENARIOS["token-from-existing-secret"])
-    assert rendered.env["AUTH_TOKEN"]["valueFrom"] == {
-        "secretKeyRef": {"name": "collate-bot-token", "key": "jwt"}
-    }
+    assert rendered.token_secret == {"name": "collate-bot-token", "key": "jwt"}
     assert rendered.all("Secret") == []
 
 

@@ -15,7 +15,15 @@ import pytest
 
 from runtime.executors.k8s_pod import container_security_context, pod_security_context
 from runtime.settings import Settings
-from tests.helm.helmkit import MINIMAL, Rendered, fullname, merge, render, validate_objects
+from tests.helm.helmkit import (
+    MINIMAL,
+    Rendered,
+    fullname,
+    merge,
+    render,
+    validate_objects,
+    with_env_token,
+)
 
 IDS = ("runAsUser", "runAsGroup", "fsGroup")
 ID_VARIABLES = ("INGESTION_RUN_AS_USER", "INGESTION_RUN_AS_GROUP", "INGESTION_FS_GROUP")
@@ -32,7 +40,7 @@ def ingestion(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def runner_settings(rendered: Rendered) -> Settings:
-    return Settings.from_env({**rendered.env_values, "AUTH_TOKEN": "x"}, require_server=True)
+    return Settings.from_env(with_env_token(rendered.env_values), require_server=True)
 
 
 def ecr_pod_specs(rendered: Rendered) -> list[dict[str, Any]]:

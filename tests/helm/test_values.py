@@ -90,6 +90,14 @@ def chart_with_stub_argo(tmp_path_factory: pytest.TempPathFactory) -> StubbedCha
         ({"config": {"ingestionPods": {"securityContext": {"runAsUsr": 1}}}}, "runAsUsr"),
         ({"openshift": {"enable": True}}, "enable"),
         ({"openshift": {"enabled": "true"}}, "enabled"),
+        ({"proxy": {"httpProxi": "http://proxy.corp:3128"}}, "httpProxi"),
+        ({"proxy": {"httpsProxy": "http://bob:pw@proxy.corp:3128"}}, "httpsProxy"),
+        ({"proxy": {"httpsProxy": "http://proxy.corp:3128/some/path"}}, "httpsProxy"),
+        ({"proxy": {"noProxy": {"corp.example": True}}}, "noProxy"),
+        ({"proxy": {"existingSecret": "Corp_Proxy"}}, "existingSecret"),
+        ({"proxy": {"ingestionPods": "yes"}}, "ingestionPods"),
+        ({"config": {"serverCA": "not a certificate"}}, "serverCA"),
+        ({"config": {"serverCAConfigMap": {"nam": "corporate-ca"}}}, "nam"),
     ],
 )
 def test_schema_rejects_misspelt_keys_and_wrong_types(
@@ -178,6 +186,7 @@ MUTATIONS: dict[str, Any] = {
     "networkPolicy.metricsFrom": [{"namespaceSelector": {}}],
     "networkPolicy.extraEgress": [{"ports": [{"port": 3128}]}],
     "networkPolicy.ingestionPods.egress": [{"ports": [{"port": 5432}]}],
+    "config.serverCA": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
 }
 #: Values that switch every optional part on, so that no key hides behind a disabled feature.
 EVERYTHING_ON: dict[str, Any] = merge(
@@ -212,6 +221,7 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "config.authTokenSecret.name": {
         "config": {"authToken": "", "authTokenSecret": {"name": "existing"}}
     },
+    "config.serverCAConfigMap.key": {"config": {"serverCAConfigMap": {"name": "corporate-ca"}}},
 }
 
 

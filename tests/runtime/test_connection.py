@@ -176,7 +176,7 @@ async def test_a_burst_of_requests_is_answered_in_full_and_leaves_the_socket_unc
     sock = ws.get_extra_info("socket")
     if hasattr(socket, "TCP_CORK"):
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 0
-    assert runner.connection._corked is False
+    assert runner.connection.cork.held is False
 
 
 async def test_unknown_type_gets_an_error_reply_with_its_id(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -209,3 +210,52 @@ def test_dynamic_off_without_a_tag_is_warned_at_start_up(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "INGESTION_IMAGE has no tag" in result.stderr
     assert "launch_failed" in result.stderr.strip().splitlines()[-1]
+
+
+def _main_container(manifest: dict[str, Any]) -> dict[str, Any]:
+    if manifest["kind"] == "Workflow":
+        container: dict[str, Any] = manifest["spec"]["templates"][0]["container"]
+    else:
+        container = manifest["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+@pytest.mark.parametrize(("executor", "kind"), [("simpleK8s", "Job"), ("argo", "Workflow")])
+def test_a_dry_run_shows_the_proxy_with_credentials_only_by_secret_key_ref(
+    tmp_path: Path, executor: str, kind: str
+) -> None:
+    password = "pw-" + "z" * 12
+    result = invoke_minimal(
+        tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run", "--server-version", "1.13.3",
+        EXECUTOR_TYPE=executor, KUBERNETES_SERVICE_HOST="10.96.0.1",
+        HTTPS_PROXY="http://proxy.corp:3128", PROXY_USERNAME="bob", PROXY_PASSWORD=password,
+        PROXY_CREDENTIALS_SECRET="corp-proxy", KUBERNETES_SERVICE_CIDR="10.96.0.0/12",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (manifest,) = list(yaml.safe_load_all(result.stdout))
+    assert manifest["kind"] == kind
+    env = _main_container(manifest)["env"]
+    names = [e["name"] for e in env]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
+    assert refs == {
+        "PROXY_USERNAME": {"name": "corp-proxy", "key": "username"},
+        "PROXY_PASSWORD": {"name": "corp-proxy", "key": "password"},
+    }
+    values = {e["name"]: e["value"] for e in env if "value" in e}
+    url = "http://$(PROXY_USERNAME):$(PROXY_PASSWORD)@proxy.corp:3128"
+    assert values["HTTPS_PROXY"] == values["https_proxy"] == url
+    assert names.index("PROXY_PASSWORD") < names.index("HTTPS_PROXY")
+    no_proxy = values["NO_PROXY"].split(",")
+    assert values["no_proxy"] == values["NO_PROXY"]
+    assert {"10.96.0.1", "10.96.0.0/12", ".svc", ".cluster.local"} <= set(no_proxy)
+    assert password not in result.stdout + result.stderr
+
+
+def test_inline_proxy_credentials_stop_a_pod_runner_at_start_up(tmp_path: Path) -> None:
+    result = invoke_minimal(
+        tmp_path, str(MESSAGES / "run_pipeline.json"), "--dry-run",
+        EXECUTOR_TYPE="simpleK8s", HTTPS_PROXY="http://bob:pw-secret-value@proxy.corp:3128",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "HTTPS_PROXY" in result.stderr and "PROXY_CREDENTIALS_SECRET" in result.stderr
+    assert "pw-secret-value" not in result.stderr + result.stdout

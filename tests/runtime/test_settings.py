@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,25 @@ def test_run_requires_the_connection_variables() -> None:
         with pytest.raises(ConfigError) as caught:
             Settings.from_env(env, require_server=True)
         assert caught.value.variable == missing
+
+
+def test_auth_token_file_stands_in_for_auth_token(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("jwt-from-a-file\n")
+    env = {k: v for k, v in BASE.items() if k != "AUTH_TOKEN"}
+    settings = Settings.from_env({**env, "AUTH_TOKEN_FILE": str(token)}, require_server=True)
+    assert settings.auth_token_file == str(token)
+    absent = {**env, "AUTH_TOKEN_FILE": str(tmp_path / "absent")}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(absent, require_server=True)
+    assert caught.value.variable == "AUTH_TOKEN_FILE"
+    assert str(tmp_path / "absent") in caught.value.problem
+    # Only `run` reads the token: the harness and dry runs do not need the file.
+    assert Settings.from_env(absent).auth_token_file == str(tmp_path / "absent")
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env, require_server=True)
+    assert caught.value.variable == "AUTH_TOKEN"
+    assert "AUTH_TOKEN_FILE" in caught.value.problem
 
 
 def test_values_are_parsed() -> None:

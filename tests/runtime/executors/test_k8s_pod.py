@@ -41,6 +41,11 @@ def run_secret(spec) -> dict:
     return config_secret(make_settings(), name=spec.run_name, config=spec.config, labels={})
 
 
+def env_values(container: dict) -> dict[str, str]:
+    """The entries with a literal value (a secretKeyRef has none)."""
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
 def test_pipeline_container_contract() -> None:
     settings = make_settings(INGESTION_EXTRA_ENVS="HTTPS_PROXY=http://proxy:3128,LOG=debug")
     spec = make_spec(config={"source": {"type": "mysql"}, "workflowConfig": {}})
@@ -231,3 +236,58 @@ def test_schedule_container_has_no_run_id_and_name_fits_cronjob_limit() -> None:
     assert len(name) <= 52
     assert name == schedule_name(spec.pipeline_fqn)
     assert name != schedule_name(spec.pipeline_fqn + "x")
+
+
+PROXIED = {
+    "HTTPS_PROXY": "http://proxy.corp:3128",
+    "HTTP_PROXY": "http://proxy.corp:3129",
+    "PROXY_USERNAME": "bob",
+    "PROXY_PASSWORD": "pw-never-in-a-manifest",
+    "NO_PROXY": ".corp.example",
+    "KUBERNETES_SERVICE_HOST": "10.96.0.1",
+}
+
+
+def test_pods_get_the_proxy_and_its_credentials_only_by_secret_key_ref() -> None:
+    settings = make_settings(
+        **PROXIED,
+        PROXY_CREDENTIALS_SECRET="corp-proxy",
+        INGESTION_EXTRA_ENVS="HTTPS_PROXY=http://elsewhere:1,OTHER=1",
+    )
+    container = main_container(settings, make_spec())
+    env = container["env"]
+    names = [e["name"] for e in env]
+    assert len(names) == len(set(names))
+    by_name = {e["name"]: e for e in env}
+    for name, key in (("PROXY_USERNAME", "username"), ("PROXY_PASSWORD", "password")):
+        assert by_name[name] == {
+            "name": name,
+            "valueFrom": {"secretKeyRef": {"name": "corp-proxy", "key": key}},
+        }
+    secure = "http://$(PROXY_USERNAME):$(PROXY_PASSWORD)@proxy.corp:3128"
+    plain = "http://$(PROXY_USERNAME):$(PROXY_PASSWORD)@proxy.corp:3129"
+    values = env_values(container)
+    assert values["HTTPS_PROXY"] == values["https_proxy"] == secure
+    assert values["HTTP_PROXY"] == values["http_proxy"] == plain
+    # The kubelet expands $(VAR) only for variables defined earlier in the list.
+    first_url = min(names.index(n) for n in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY"))
+    assert names.index("PROXY_USERNAME") < names.index("PROXY_PASSWORD") < first_url
+    assert values["NO_PROXY"] == values["no_proxy"]
+    assert values["NO_PROXY"].split(",")[:3] == [".corp.example", "10.96.0.1", ".svc"]
+    assert values["OTHER"] == "1"
+    assert "pw-never-in-a-manifest" not in json.dumps(container)
+
+
+def test_without_a_credentials_secret_pods_get_the_proxy_without_credentials() -> None:
+    values = env_values(main_container(make_settings(**PROXIED), make_spec()))
+    assert values["HTTPS_PROXY"] == "http://proxy.corp:3128"
+    assert "PROXY_USERNAME" not in values and "PROXY_PASSWORD" not in values
+
+
+def test_no_proxy_variables_without_a_proxy_or_when_switched_off() -> None:
+    for settings in (
+        make_settings(NO_PROXY="corp.example"),
+        make_settings(**PROXIED, INGESTION_PROXY_ENABLED="false"),
+    ):
+        names = {e["name"] for e in main_container(settings, make_spec())["env"]}
+        assert not names & {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "PROXY_USERNAME"}

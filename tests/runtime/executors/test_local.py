@@ -290,3 +290,40 @@ def test_render_describes_the_process_without_starting_it(tmp_path: Path) -> Non
     assert doc["env"]["pipelineRunId"] == "run-1"
     assert doc["command"][-2:] == ["-m", "runtime.stand_in"]
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_local_runs_get_the_proxy_as_pods_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    # What the runner's own environment holds after start-up (runtime.proxy.export_environment).
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "PROXY_PASSWORD"):
+        monkeypatch.setenv(name, "from-the-runner")
+    proxy = {
+        "HTTPS_PROXY": "http://proxy.corp:3128",
+        "PROXY_USERNAME": "bob",
+        "PROXY_PASSWORD": "pw-with@sign",
+        "NO_PROXY": "corp.example",
+        "INGESTION_PROXY_ENABLED": str(enabled).lower(),
+    }
+    ex = LocalExecutor(settings_for(tmp_path, LOCAL_PIPELINE_COMMAND=DUMP_ENV, **proxy))
+    (doc,) = ex.render(spec())
+    await ex.start()
+    try:
+        await asyncio.to_thread(ex.launch, spec())
+        assert (await settle(ex, "run-1")).state == "success"
+        env = json.loads(ex.logs("run-1").content)
+    finally:
+        await ex.stop()
+    names = ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
+    assert "PROXY_PASSWORD" not in env and "PROXY_USERNAME" not in env
+    if not enabled:
+        assert not set(names) & set(env) and not set(names) & set(doc["env"])
+        return
+    url = "http://bob:pw-with%40sign@proxy.corp:3128"
+    assert env["HTTPS_PROXY"] == env["https_proxy"] == url
+    assert env["NO_PROXY"] == env["no_proxy"]
+    assert env["NO_PROXY"].startswith("corp.example,.svc,.cluster.local,localhost,")
+    # The dry run shows where the credentials go, not what they are.
+    assert doc["env"]["HTTPS_PROXY"] == "http://***:***@proxy.corp:3128"
+    assert "pw-with" not in json.dumps(doc)
