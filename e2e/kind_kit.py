@@ -9,6 +9,7 @@ and helm calls run in threads, so the server (in the test's event loop) keeps an
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import uuid
@@ -24,6 +25,20 @@ SMALL = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m",
 OPENMETADATA = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 # Node taint of the Unschedulable scenario and the toleration the docs' configs give.
 TAINT_VALUE = "kind-e2e"
+#: The Secrets a release lets requests name (config.allowedSecretReferences: the Roles' exact
+#: resourceNames); ``create_secret`` hands them out in turn, the missing ones stay missing.
+ALLOWED_SECRETS = (
+    *(f"e2e-db-{i}" for i in range(4)),
+    *(f"e2e-om-{i}" for i in range(8)),
+    "e2e-no-such-secret",
+    "e2e-om-missing",
+)
+#: The Pod Security Standards profile every release namespace enforces: every pod the runner
+#: causes (Argo's init and wait containers included) and the runner's own must pass it.
+POD_SECURITY = (
+    "pod-security.kubernetes.io/enforce=restricted",
+    "pod-security.kubernetes.io/enforce-version=latest",
+)
 # Per pipeline type placement, as the Collate docs write it (README "Scheduling ingestion pods"):
 # `profiler` pods get a memory limit the stand-in exceeds; `lineage` pods tolerate the taint.
 OOM_LIMIT = {"requests": {"cpu": "50m", "memory": "48Mi"}, "limits": {"memory": "48Mi"}}
@@ -77,6 +92,7 @@ class Release:
         self.namespace = f"e2e-kind-{uuid.uuid4().hex[:8]}"
         self.server = new_server()
         self.installed = False
+        self._secrets_made: list[str] = []
 
     def values(self, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         repo, _, tag = self.kube.images["runner"].rpartition(":")
@@ -102,11 +118,14 @@ class Release:
                 "serverHost": "http://" + self.server_address(),
                 "serverUrl": self.server.ws_url(self.kube.server_host),
                 "secretsManager": "kubernetes",
+                "allowedSecretReferences": list(ALLOWED_SECRETS),
                 # The test's image tag, not one derived from the server's version.
                 "dynamicIngestionVersionEnabled": False,
                 "ingestionPods": {
                     "repository": ing_repo,
                     "tag": ing_tag,
+                    # The scenarios' images that do not exist (an image pull failure).
+                    "allowedImages": ["hybrid-runner-e2e/*"],
                     "resources": self.resources,
                     "automationResources": self.resources,
                 },
@@ -121,6 +140,9 @@ class Release:
         # The kind network's gateway (or E2E_SERVER_HOST): reachable from the pods.
         await self.server.start(host=self.kube.server_host, port=0)
         await asyncio.to_thread(self.kube.create_namespace, self.namespace)
+        await asyncio.to_thread(
+            self.kube.kubectl, "label", "namespace", self.namespace, *POD_SECURITY
+        )
         await asyncio.to_thread(
             self.kube.helm_install, self.release, self.namespace, self.values(extra_env)
         )
@@ -182,8 +204,13 @@ class Release:
         return text
 
     async def create_secret(self, prefix: str) -> tuple[str, str]:
-        """A Secret in the release namespace holding a random canary under key ``value``."""
-        name, value = f"{prefix}-{uuid.uuid4().hex[:6]}", f"canary-{uuid.uuid4().hex}"
+        """A Secret in the release namespace holding a random canary under key ``value``, named
+        by the next unused name of ``ALLOWED_SECRETS`` that starts with ``prefix``."""
+        name = next(
+            n for n in ALLOWED_SECRETS if n.startswith(f"{prefix}-") and n not in self._secrets_made
+        )
+        self._secrets_made.append(name)
+        value = f"canary-{uuid.uuid4().hex}"
         await asyncio.to_thread(
             self.kube.kubectl,
             "-n",
@@ -204,6 +231,15 @@ class Release:
                 "get", "pods", "-n", self.namespace, "-l", f"hybrid-runner.io/run-id={run_id}"
             )["items"]
         )
+
+    def config_of(self, run_id: str) -> str:
+        """The config the run's pod reads: its Secret (named like its Job or Workflow)."""
+        (pod,) = self.pods(run_id)
+        (main,) = [c for c in pod["spec"]["containers"] if c["name"] == "main"]
+        (entry,) = [e for e in main["env"] if e["name"] == "config"]
+        ref = entry["valueFrom"]["secretKeyRef"]
+        secret = self.kube.kubectl_json("-n", self.namespace, "get", "secret", ref["name"])
+        return base64.b64decode(secret["data"][ref["key"]]).decode()
 
     def runner_pods(self) -> list[dict[str, Any]]:
         return list(

@@ -132,7 +132,10 @@ def invoke(frame: dict[str, Any], env: dict[str, str], workdir: Path) -> Invocat
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"{frame['id']}.json"
     path.write_text(json.dumps(frame))
-    command = [str(Path(sys.executable).parent / "hybrid-runner"), "invoke", str(path), "--dry-run"]
+    command = [
+        str(Path(sys.executable).parent / "hybrid-runner"),
+        *("invoke", str(path), "--dry-run", "--reveal-config"),
+    ]
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=90, check=False, cwd=workdir
     )
@@ -154,11 +157,22 @@ def _containers(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def pod_env(manifests: list[dict[str, Any]]) -> dict[str, str]:
-    """The ``main`` container's environment, exactly as the kubelet would set it."""
+    """The ``main`` container's environment, exactly as the kubelet would set it: a
+    ``secretKeyRef`` is read from the Secret printed beside the workload (the run's config)."""
     containers = [c for doc in manifests for c in _containers(doc)]
     assert len(containers) == 1, f"expected one `main` container, found {len(containers)}"
+    secrets = {
+        (doc["metadata"]["name"], key): value
+        for doc in manifests
+        if doc.get("kind") == "Secret"
+        for key, value in (doc.get("stringData") or {}).items()
+    }
     env: dict[str, str] = {}
     for entry in containers[0]["env"]:
+        ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+        if ref is not None:
+            env[entry["name"]] = secrets[ref["name"], ref["key"]]
+            continue
         assert set(entry) <= {"name", "value"}, f"env {entry['name']} is not a plain value"
         env[entry["name"]] = str(entry.get("value", ""))  # no value: the empty string
     return env

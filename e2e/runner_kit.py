@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import json
 import secrets
 import time
 import uuid
@@ -172,6 +174,28 @@ class Deployment:
 
     def pods(self) -> list[Any]:
         return list(k8s.CoreV1Api(self.admin).list_namespaced_pod(self.namespace).items)
+
+    def secret(self, name: str) -> dict[str, Any] | None:
+        """A Secret of the namespace as the API server stores it (data decoded), or None."""
+        try:
+            found = k8s.CoreV1Api(self.admin).read_namespaced_secret(name, self.namespace)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        obj: dict[str, Any] = self.admin.sanitize_for_serialization(found)
+        data = obj.get("data") or {}
+        obj["data"] = {k: base64.b64decode(v).decode() for k, v in data.items()}
+        return obj
+
+    def run_config(self, workload: dict[str, Any]) -> dict[str, Any]:
+        """The config the pod reads: ``config`` by secretKeyRef from the workload's Secret."""
+        (entry,) = [e for e in self.main_container(workload)["env"] if e["name"] == "config"]
+        ref = entry["valueFrom"]["secretKeyRef"]
+        secret = self.secret(ref["name"])
+        assert secret is not None, f"no Secret {ref['name']}"
+        config: dict[str, Any] = json.loads(secret["data"][ref["key"]])
+        return config
 
     def main_container(self, workload: dict[str, Any]) -> dict[str, Any]:
         if self.executor == "argo":

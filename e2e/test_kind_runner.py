@@ -26,6 +26,7 @@ import pytest_asyncio
 
 from e2e.kind_kit import TAINT_VALUE, Release, installed, run_frame
 from e2e.runner_kit import AGENT, EXECUTORS, eventually, new_run_id
+from runtime.naming import run_name
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]
 FINAL = ("success", "failed", "stopped", "partialSuccess")
@@ -189,7 +190,28 @@ async def test_a_secret_reference_is_preflighted_and_the_pod_gets_no_value(
     env = json.loads(log.split("stand-in: env ", 1)[1].splitlines()[0])
     assert env["KUBERNETES_IN_CLUSTER"] == "true" and env["secretsManagerLoader"] == "env", env
     (pod,) = await asyncio.to_thread(release.pods, run_id)
-    assert canary not in json.dumps(pod) and f"secret:{secret}" in json.dumps(pod)
+    assert canary not in json.dumps(pod) and f"secret:{secret}" not in json.dumps(pod)
+    # The reference (never its value) is in the config the pod reads, from its own Secret.
+    config = await asyncio.to_thread(release.config_of, run_id)
+    assert f"secret:{secret}" in config and canary not in config
+
+
+async def test_an_ingestion_pod_reads_only_the_listed_secrets(release: Release) -> None:
+    """The pod's own service account, asking the API server: the listed Secret is readable;
+    the runner's token, Helm's release record (which holds the values) and a run's config
+    Secret are not."""
+    listed, _ = await release.create_secret("e2e-db")
+    token = f"{release.release}-hybrid-ingestion-runner"
+    helm_record = f"sh.helm.release.v1.{release.release}.v1"
+    run_id = new_run_id()
+    asked = [f"secrets/{name}" for name in (token, helm_record, run_name(run_id), listed)]
+    await launch(release, run_id, {"seconds": 0.5, "apiGet": asked})
+    final = await release.wait_update(run_id, *FINAL)
+    assert final["state"] == "success", final
+    log = await release.log_text(run_id)
+    for path in asked[:3]:
+        assert f"stand-in: api GET {path} -> 403" in log, log
+    assert f"stand-in: api GET secrets/{listed} -> 200" in log, log
 
 
 async def test_a_scheduled_pipeline_fires_and_its_run_is_reported(release: Release) -> None:

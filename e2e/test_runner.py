@@ -73,7 +73,8 @@ async def test_run_pipeline_succeeds(deploy: Any, executor: str) -> None:
     assert env["pipelineType"] == "metadata"
     assert env["pipelineRunId"] == run_id
     assert env["ingestionPipelineFQN"] == FQN_OK
-    config = json.loads(env["config"])
+    assert env["config"] is None, "the config (the bot's token) is not in the workload"
+    config = d.run_config(workload)
     assert config["ingestionPipelineFQN"] == FQN_OK
     assert config["source"]["serviceName"] == "e2e_svc"
 

@@ -54,7 +54,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(
-            invoke(args.message, settings, dry_run=args.dry_run, server_version=args.server_version)
+            invoke(
+                args.message,
+                settings,
+                dry_run=args.dry_run,
+                server_version=args.server_version,
+                reveal_config=args.reveal_config,
+            )
         )
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -98,6 +104,12 @@ def parser() -> argparse.ArgumentParser:
         default="",
         help="answer as if connected to a server of this version (e.g. 1.13.3): dynamic "
         "ingestion image tags derive from it; default: none",
+    )
+    inv.add_argument(
+        "--reveal-config",
+        action="store_true",
+        help="with --dry-run, print the config Secret's data instead of its size (the data is "
+        "the message file's config with the runner's settings; off by default)",
     )
     inv.set_defaults(func=cmd_invoke)
     fake = sub.add_parser("fake-server", help="start the reference server")

@@ -3,7 +3,8 @@
 The file is decoded by the real codec and answered by the real dispatcher, handler and executor,
 so what works here works on the wire. With ``--dry-run`` the executor renders what it would
 create (Kubernetes manifests, or the local process description) as multi-document YAML on
-stdout, and the reply goes to stderr so stdout can be piped to ``kubectl apply --dry-run``.
+stdout, and the reply goes to stderr so stdout can be piped to ``kubectl apply --dry-run``. A
+run's config Secret is printed with its data redacted unless ``--reveal-config`` asks for it.
 There is no server, so no server version unless ``--server-version`` names one: with it the
 ingestion image tag is derived as after a real server's welcome.
 """
@@ -28,6 +29,7 @@ async def invoke(
     *,
     dry_run: bool = False,
     server_version: str = "",
+    reveal_config: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -39,6 +41,10 @@ async def invoke(
         print(f"cannot read {message_file}: {exc.strerror}", file=err)
         return 2
     context, router = build_context(settings, dry_run=dry_run)
+    configs = getattr(context.executor, "configs", None)
+    if reveal_config and configs is not None:
+        # The file's own config, with the runner's settings: asked for by whoever holds the file.
+        configs.redact_renders = False
     # As if a server of that version had said welcome: dynamic image tags derive from it.
     context.runner.server_version = server_version
     dispatcher = build_dispatcher(context, router)

@@ -6,8 +6,11 @@ object says, e.g. ``{"seconds": 2, "exitCode": 0, "lines": 3, "ignoreTerm": fals
 pods (the kind tier) two more keys show what the pod got: ``"env": true`` prints one line
 ``stand-in: env {...}`` with the contract and secrets-manager variables the runner sets (names
 in ``SHOWN``), the process's uid and the secrets-manager settings of the config; and
-``"allocateMiB": N`` touches N MiB of memory first, to exceed a memory limit (OOMKilled).
-It is not ingestion: it connects to nothing and reads no secret.
+``"allocateMiB": N`` touches N MiB of memory first, to exceed a memory limit (OOMKilled);
+``"apiGet": ["secrets/NAME", ...]`` asks the Kubernetes API for those objects of the pod's
+namespace with the pod's own service account and prints each answer's HTTP status only
+(``stand-in: api GET secrets/NAME -> 403``): what an ingestion pod may read.
+It is not ingestion: it connects to nothing else and prints no secret.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 CONTRACT = ("config", "pipelineType", "ingestionPipelineFQN")
@@ -33,6 +39,7 @@ SHOWN = (
     "HOME",
 )
 PAGE = 4096
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def show_env(config: dict[str, object]) -> None:
@@ -45,6 +52,26 @@ def show_env(config: dict[str, object]) -> None:
     for key in ("secretsManagerProvider", "secretsManagerLoader"):
         shown[key] = server.get(key)
     print(f"stand-in: env {json.dumps(shown, sort_keys=True)}", flush=True)
+
+
+def api_get(path: str) -> int:
+    """The HTTP status of GET ``path`` in the pod's namespace, as the pod's service account;
+    the body (a Secret's data, if allowed) is read and dropped, never printed."""
+    with open(f"{SERVICE_ACCOUNT}/token") as token, open(f"{SERVICE_ACCOUNT}/namespace") as ns:
+        bearer, namespace = token.read().strip(), ns.read().strip()
+    host = os.environ["KUBERNETES_SERVICE_HOST"]
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    request = urllib.request.Request(
+        f"https://{host}:{port}/api/v1/namespaces/{namespace}/{path}",
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+    context = ssl.create_default_context(cafile=f"{SERVICE_ACCOUNT}/ca.crt")
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+            answer.read()
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 def allocate(mebibytes: int) -> bytearray:
@@ -84,6 +111,8 @@ def main() -> int:
     )
     if behaviour.get("env"):
         show_env(config)
+    for path in behaviour.get("apiGet", []):
+        print(f"stand-in: api GET {path} -> {api_get(str(path))}", flush=True)
     held = allocate(int(behaviour.get("allocateMiB", 0)))
     if held:
         print(f"stand-in: holding {len(held) >> 20} MiB", flush=True)

@@ -35,6 +35,8 @@ class ConfigSecrets:
     api: ResourceApi
     settings: Settings
     secrets: Resource
+    #: Dry runs print the data's size only (``invoke --reveal-config`` turns it off).
+    redact_renders: bool = True
 
     def provide(
         self, owner: Mapping[str, Any], config: dict[str, Any], labels: dict[str, str]
@@ -58,5 +60,10 @@ class ConfigSecrets:
         """What ``provide`` would send, with the data redacted (dry runs)."""
         name = str((owner.get("metadata") or {}).get("name"))
         return config_secret(
-            self.settings, name=name, config=config, labels=labels, owner=owner, redact=True
+            self.settings,
+            name=name,
+            config=config,
+            labels=labels,
+            owner=owner,
+            redact=self.redact_renders,
         )

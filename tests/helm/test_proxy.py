@@ -25,6 +25,7 @@ from tests.helm.helmkit import (
     validate_objects,
     with_env_token,
 )
+from tests.runtime.executors.rendered import workload_of
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBcorporate\n-----END CERTIFICATE-----\n"
 PROXY: dict[str, Any] = {
@@ -162,7 +163,7 @@ def test_the_pods_of_a_chart_installed_runner_get_the_proxy_by_secret_key_ref(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    (job,) = list(yaml.safe_load_all(result.stdout))
+    job = workload_of(list(yaml.safe_load_all(result.stdout)))
     entries = job["spec"]["template"]["spec"]["containers"][0]["env"]
     by_name = {e["name"]: e for e in entries}
     assert by_name["PROXY_PASSWORD"]["valueFrom"]["secretKeyRef"] == {

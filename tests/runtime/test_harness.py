@@ -232,12 +232,13 @@ def test_a_dry_run_shows_the_proxy_with_credentials_only_by_secret_key_ref(
         PROXY_CREDENTIALS_SECRET="corp-proxy", KUBERNETES_SERVICE_CIDR="10.96.0.0/12",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    (manifest,) = list(yaml.safe_load_all(result.stdout))
+    manifest = workload_of(list(yaml.safe_load_all(result.stdout)))
     assert manifest["kind"] == kind
     env = _main_container(manifest)["env"]
     names = [e["name"] for e in env]
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
     assert refs == {
+        "config": {"name": manifest["metadata"]["name"], "key": "config"},
         "PROXY_USERNAME": {"name": "corp-proxy", "key": "username"},
         "PROXY_PASSWORD": {"name": "corp-proxy", "key": "password"},
     }
