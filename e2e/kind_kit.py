@@ -93,6 +93,9 @@ class Release:
         self.server = new_server()
         self.installed = False
         self._secrets_made: list[str] = []
+        #: How the reference server listens (a subclass serves TLS on a port chosen ahead).
+        self.server_port = 0
+        self.server_options: dict[str, Any] = {}
 
     def values(self, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         repo, _, tag = self.kube.images["runner"].rpartition(":")
@@ -138,16 +141,22 @@ class Release:
 
     async def install(self, extra_env: dict[str, str] | None = None) -> None:
         # The kind network's gateway (or E2E_SERVER_HOST): reachable from the pods.
-        await self.server.start(host=self.kube.server_host, port=0)
+        await self.server.start(
+            host=self.kube.server_host, port=self.server_port, **self.server_options
+        )
         await asyncio.to_thread(self.kube.create_namespace, self.namespace)
         await asyncio.to_thread(
             self.kube.kubectl, "label", "namespace", self.namespace, *POD_SECURITY
         )
+        await self.prepare_namespace()
         await asyncio.to_thread(
             self.kube.helm_install, self.release, self.namespace, self.values(extra_env)
         )
         self.installed = True
         await self.server.wait_active(AGENT, timeout=120)
+
+    async def prepare_namespace(self) -> None:
+        """What must exist in the namespace before the chart (a subclass's Secrets)."""
 
     async def upgrade(self, values: dict[str, Any]) -> None:
         """``helm upgrade`` with new values; returns once the new runner pod is connected."""

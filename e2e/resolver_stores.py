@@ -48,12 +48,18 @@ RUNNER_USER = "e2e-hybrid-runner"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
+#: The Kubernetes Secrets the tier's references name (config.allowedSecretReferences): the
+#: Roles grant get on exactly these, as the chart does.
+K8S_PRESENT, K8S_MISSING = "e2e-mysql-password", "e2e-mysql-password-missing"
+K8S_ALLOWED = (K8S_PRESENT, K8S_MISSING)
+
+
 def kubernetes_store(cluster: LocalControlPlane, namespace: str) -> Store:
     api = cluster.api_client()
     core, rbac = k8s.CoreV1Api(api), k8s.RbacAuthorizationV1Api(api)
     try:
         core.create_namespaced_service_account(namespace, {"metadata": {"name": INGESTION_SA}})
-        rules = ingestion_rules_for("argo", "kubernetes")
+        rules = ingestion_rules_for("argo", "kubernetes", K8S_ALLOWED)
         role = {"metadata": {"name": INGESTION_SA}, "rules": rules}
         rbac.create_namespaced_role(namespace, role)
         binding = {
@@ -65,8 +71,8 @@ def kubernetes_store(cluster: LocalControlPlane, namespace: str) -> Store:
     finally:
         api.close()
     # The runner's own identity: the Role the chart renders for it (both executors' rules).
-    rules = rules_for(EXECUTORS["run_pipeline"], "kubernetes")
-    rules += rules_for(EXECUTORS["test_connection"], "kubernetes")
+    rules = rules_for(EXECUTORS["run_pipeline"], "kubernetes", K8S_ALLOWED)
+    rules += rules_for(EXECUTORS["test_connection"], "kubernetes", K8S_ALLOWED)
     runner_kubeconfig = cluster.kubeconfig_for_role(namespace, RUNNER_USER, rules=rules)
     pod_kubeconfig = cluster.kubeconfig_for_service_account(namespace, INGESTION_SA)
 
@@ -83,8 +89,8 @@ def kubernetes_store(cluster: LocalControlPlane, namespace: str) -> Store:
 
     return Store(
         name="kubernetes",
-        present="secret:e2e-mysql-password",
-        missing="secret:e2e-mysql-password-missing",
+        present=f"secret:{K8S_PRESENT}",
+        missing=f"secret:{K8S_MISSING}",
         runner_env={
             "SECRETS_MANAGER": "kubernetes",
             "INGESTION_NAMESPACE": namespace,
@@ -133,8 +139,8 @@ def azure_store(
 ) -> Store:
     return Store(
         name="azure",
-        present="secret:e2e-mysql-password",
-        missing="secret:e2e-mysql-password-missing",
+        present=f"secret:{K8S_PRESENT}",
+        missing=f"secret:{K8S_MISSING}",
         runner_env={"SECRETS_MANAGER": "managed-azure-kv", "AZURE_KEY_VAULT_NAME": VAULT_NAME},
         overrides={
             **proxy_env(proxy),
@@ -174,8 +180,8 @@ def gcp_key_file(directory: Path, identity: IdentityEndpoint) -> Path:
 def gcp_store(server: FakeSecretManager, proxy: ConnectProxy, key_file: Path, ca: Path) -> Store:
     return Store(
         name="gcp",
-        present="secret:e2e-mysql-password",
-        missing="secret:e2e-mysql-password-missing",
+        present=f"secret:{K8S_PRESENT}",
+        missing=f"secret:{K8S_MISSING}",
         runner_env={"SECRETS_MANAGER": "gcp", "GOOGLE_CLOUD_PROJECT": GCP_PROJECT},
         overrides={
             **proxy_env(proxy),

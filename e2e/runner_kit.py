@@ -48,12 +48,17 @@ FQN_RUNNING = "e2e_svc.e2e-outcome-running"
 T = TypeVar("T")
 
 
+#: The Kubernetes Secrets the tier's requests may name (config.allowedSecretReferences).
+ALLOWED_SECRETS = ("mysql-password", "collate-ingestion-bot-jwt")
+
+
 @functools.cache
 def chart_role_rules(executor: str, secrets_manager: str = "kubernetes") -> list[dict[str, Any]]:
     """The runner's Role rules as the Helm chart renders them (``helm template``)."""
     from tests.helm.helmkit import MINIMAL, fullname, merge, render
 
-    values = merge(MINIMAL, {"executor": executor, "config": {"secretsManager": secrets_manager}})
+    config = {"secretsManager": secrets_manager, "allowedSecretReferences": list(ALLOWED_SECRETS)}
+    values = merge(MINIMAL, {"executor": executor, "config": config})
     return render(values).role_rules(fullname())
 
 

@@ -47,8 +47,8 @@ def owned_by(d: Deployment, obj: dict[str, Any]) -> dict[str, Any]:
     """The Secret named like ``obj``, checked to be owned by it (uid) and to hold the canary."""
     secret = d.secret(obj["metadata"]["name"])
     assert secret is not None, f"no config Secret for {obj['metadata']['name']}"
-    (owner,) = secret["metadata"]["owner_references"]
-    assert (owner["kind"], owner["uid"]) == (obj["kind"], obj["metadata"]["uid"])
+    (owner,) = secret["metadata"]["ownerReferences"]
+    assert owner["uid"] == obj["metadata"]["uid"]
     assert CANARY in secret["data"]["config"]
     return secret
 

@@ -232,7 +232,7 @@ async def test_test_connection_with_secret_reference(
     assert workload["metadata"]["labels"]["hybrid-runner.io/kind"] == "automation"
     env = {e["name"]: e.get("value") for e in d.main_container(workload)["env"]}
     assert env["KUBERNETES_IN_CLUSTER"] == "true"
-    config = json.loads(env["config"])
+    config = d.run_config(workload)
     assert config["openMetadataServerConnection"]["secretsManagerProvider"] == "kubernetes"
     # The reference goes to the pod as is: the value never leaves the Secret.
     assert "s3cr3t" not in json.dumps(workload)

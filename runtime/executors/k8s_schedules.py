@@ -5,11 +5,12 @@ delete_pipeline).
 until its config Secret (``k8s_config``, owned by the schedule) exists; on 409 it checks the
 existing one is this agent's schedule of that pipeline, replaces the Secret and replaces the
 schedule's spec with a JSON patch (``create``, ``get`` and ``patch`` on schedules). ``toggle``
-merge-patches ``spec.suspend``. ``delete_pipeline`` deletes the schedule with
-``propagationPolicy: Orphan`` (the cron controllers own their runs, and the default cascade
-would take active runs along), then lists the pipeline's Workflows/Jobs by label and deletes the
-finished ones, one by one (no ``deletecollection``: a label selector cannot tell finished from
-active). Runs a schedule starts are tracked like any other: see ``k8s_pod.run_id_of``.
+merge-patches ``spec.suspend``. ``delete_pipeline`` lists the pipeline's Workflows/Jobs by
+label, detaches the active ones from the schedule (the cron controllers own their runs, and
+the cascade would take them along), deletes the schedule with ``propagationPolicy: Background``
+(its config Secret goes with it) and then the finished runs, one by one (no
+``deletecollection``: a label selector cannot tell finished from active). Runs a schedule
+starts are tracked like any other: see ``k8s_pod.run_id_of``.
 """
 
 from __future__ import annotations
@@ -131,26 +132,27 @@ class Schedules:
         return ScheduleRef(name=name, enabled=enabled)
 
     def delete_pipeline(self, pipeline_fqn: str, *, dry_run: bool = False) -> PipelineDeletion:
-        """Delete the schedule (orphaning its runs: the cron controllers own them and would
-        otherwise take active ones along), then every finished run of the pipeline."""
+        """Delete the schedule with its config Secret, and every finished run of the pipeline;
+        active runs stay (they are detached from the schedule first: the cron controllers own
+        their runs, and deleting the schedule would take active ones along)."""
         name = schedule_name(pipeline_fqn)
         deleted: list[str] = []
         kept: list[str] = []
-        has_schedule = self._delete_schedule(name, pipeline_fqn, dry_run=dry_run)
+        runs = self.pipeline_workloads(pipeline_fqn)
+        active = [obj for obj in runs if not self._final(obj)]
+        has_schedule = self._delete_schedule(name, pipeline_fqn, active, dry_run=dry_run)
         if has_schedule:
             deleted.append(name)
-        runs = self.pipeline_workloads(pipeline_fqn)
         for obj in runs:
             obj_name = str(get_path(obj, "metadata", "name"))
-            run_id = run_id_of(obj)
-            if not (self.workload.state(obj).final or (run_id and self.run_final(run_id))):
+            if any(obj is other for other in active):
                 kept.append(obj_name)
                 continue
             if not dry_run:
                 try:
                     self.api.delete(self.workload.workloads, obj_name, "Background")
                 except NotFound:
-                    pass  # its TTL was quicker
+                    pass  # its TTL (or the schedule's deletion) was quicker
             deleted.append(obj_name)
         if not has_schedule and not runs:
             raise NotFound(f"pipeline {pipeline_fqn!r} has no schedule and no runs on this runner")
@@ -162,19 +164,36 @@ class Schedules:
         )
         return PipelineDeletion(deleted=deleted, kept=kept)
 
-    def _delete_schedule(self, name: str, pipeline_fqn: str, *, dry_run: bool) -> bool:
-        """Delete this agent's schedule of the pipeline; False when there is none."""
+    def _final(self, obj: dict[str, Any]) -> bool:
+        run_id = run_id_of(obj)
+        return self.workload.state(obj).final or bool(run_id and self.run_final(run_id))
+
+    def _delete_schedule(
+        self, name: str, pipeline_fqn: str, active: list[dict[str, Any]], *, dry_run: bool
+    ) -> bool:
+        """Delete this agent's schedule of the pipeline; False when there is none.
+
+        ``propagationPolicy: Background``, so Kubernetes deletes what the schedule owns: its
+        config Secret and its finished runs (Orphan would leave the Secret behind, the bot's
+        token in it). The ``active`` runs it owns are detached first, so they finish."""
         try:
-            self.owned(name, pipeline_fqn)
+            schedule = self.owned(name, pipeline_fqn)
         except NotFound:
             return False
-        if not dry_run:
-            try:
-                # Orphan: the schedule's active runs must outlive it (delete_pipeline keeps
-                # them; batch/v1 CronJobs would delete their Jobs, active ones included).
-                self.api.delete(self.workload.schedules, name, "Orphan")
-            except NotFound:
-                pass
+        if dry_run:
+            return True
+        uid = get_path(schedule, "metadata", "uid")
+        for obj in active:
+            owners = get_path(obj, "metadata", "ownerReferences") or []
+            if any(owner.get("uid") == uid for owner in owners):
+                run = str(get_path(obj, "metadata", "name"))
+                self.api.patch(
+                    self.workload.workloads, run, {"metadata": {"ownerReferences": None}}
+                )
+        try:
+            self.api.delete(self.workload.schedules, name, "Background")
+        except NotFound:
+            pass
         return True
 
     def pipeline_workloads(self, pipeline_fqn: str) -> list[dict[str, Any]]:

@@ -212,6 +212,13 @@ def scheduled_run(kind: str, schedule: dict[str, Any], suffix: str, state: str) 
         labels = dict(template["labels"])
         spec = schedule["spec"]["jobTemplate"]["spec"]
         api_version, obj_kind = "batch/v1", "Job"
+    owner = {
+        "apiVersion": schedule["apiVersion"],
+        "kind": schedule["kind"],
+        "name": schedule["metadata"]["name"],
+        "uid": schedule["metadata"].get("uid", "uid-1"),
+        "controller": True,
+    }
     obj = {
         "apiVersion": api_version,
         "kind": obj_kind,
@@ -220,6 +227,7 @@ def scheduled_run(kind: str, schedule: dict[str, Any], suffix: str, state: str) 
             "namespace": "ingestion",
             "labels": labels,
             "annotations": dict(template["annotations"]),
+            "ownerReferences": [owner],  # as the cron controllers set it
         },
         "spec": copy.deepcopy(spec),
     }

@@ -66,12 +66,16 @@ def test_deletes_schedule_and_finished_runs_and_keeps_active_ones(k: Kube) -> No
     assert result.pipeline_fqn == FQN
     assert result.deleted == [sched_name, *finished]
     assert result.kept == sorted([active["metadata"]["name"], queued["metadata"]["name"]])
-    # The schedule is deleted first, orphaning its runs (the default cascade takes active ones).
+    # The schedule's active run is detached first (the cascade would take it along), then the
+    # schedule goes with what it owns, its config Secret included (Orphan would leave it).
+    detached = [c.kwargs for c in k.method("patch_namespaced_custom_object", "patch_namespaced_job")
+                .call_args_list if c.kwargs["name"] == active["metadata"]["name"]]  # fmt: skip
+    assert [d["body"] for d in detached] == [{"metadata": {"ownerReferences": None}}]
     schedule_deletes = [
         c for c in k.delete_schedule.call_args_list if c.kwargs["name"] == sched_name
     ]
     assert len(schedule_deletes) == 1
-    assert schedule_deletes[0].kwargs["propagation_policy"] == "Orphan"
+    assert schedule_deletes[0].kwargs["propagation_policy"] == "Background"
     run_deletes = [c for c in k.delete_run.call_args_list if c.kwargs["name"] != sched_name]
     assert sorted(names(run_deletes)) == finished
     assert {c.kwargs["propagation_policy"] for c in run_deletes} == {"Background"}
