@@ -197,3 +197,27 @@ async def test_a_reference_outside_the_scope_never_reaches_the_store(
     reply = await release.request(inside)
     assert reply["error"]["code"] == "secret_not_found", reply
     assert release.moto.calls[before:] == ["secretsmanager.DescribeSecret"]
+    print(f"moto: {len(release.moto.calls)} calls in all, {release.moto.calls[before:]} here")
+
+
+async def test_the_namespace_refuses_a_pod_that_breaks_the_restricted_profile(
+    release: AwsRelease,
+) -> None:
+    """What makes every other scenario's pods count: the namespace really enforces the
+    restricted profile, so a pod the runner caused that broke it would have been refused."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "breaks-restricted", "namespace": release.namespace},
+        "spec": {
+            "containers": [
+                {"name": "main", "image": release.kube.images["stand-in"], "command": ["true"]}
+            ]
+        },
+    }
+    with (
+        release.kube.values_file(pod) as path,
+        pytest.raises(RuntimeError, match="violates PodSecurity") as refused,
+    ):
+        await asyncio.to_thread(release.kube.kubectl, "apply", "-f", path)
+    assert "restricted" in str(refused.value), refused.value

@@ -111,6 +111,7 @@ async def test_the_runner_connects_through_the_proxy_and_runs_on_the_cluster(
     await release.server.wait_active(AGENT, timeout=120)
     lines = connects(release.squid, target)
     assert lines, release.squid.logs()
+    print("\n".join(f"squid: {line.raw}" for line in lines))  # the evidence, with -s
     assert {(line.status, line.user) for line in lines} >= {("TCP_TUNNEL/200", USER)}, lines
     logs = await asyncio.to_thread(
         release.kube.kubectl, "-n", release.namespace, "logs", "-l",
