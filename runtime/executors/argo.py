@@ -57,6 +57,7 @@ from runtime.executors.k8s_pod import (
     schedule_annotations,
     schedule_container,
     schedule_labels,
+    workflow_run_id,
 )
 from runtime.executors.k8s_resources import Resource, ResourceApi
 from runtime.executors.k8s_runs import ObjectState, failure_annotations
@@ -211,7 +212,7 @@ def cron_workflow_manifest(
             },
             "workflowSpec": workflow_spec(
                 settings,
-                container=schedule_container(settings, spec),
+                container=schedule_container(settings, spec, workflow_run_id()),
                 placement=placement_for(placements or {}, spec.pipeline_type),
                 pod_labels=sched_labels,
                 pod_annotations=sched_annotations,

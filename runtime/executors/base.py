@@ -52,8 +52,9 @@ class LaunchSpec:
 class ScheduleSpec:
     """A scheduled pipeline (``deploy_pipeline``): a CronWorkflow or CronJob, not one run.
 
-    Each scheduled execution is a new run whose id the ingestion process makes up itself, so
-    the pod gets no ``pipelineRunId``; the runner tracks it under its object's name.
+    Each scheduled execution is a new run, a Workflow or Job the cron controller makes; its run
+    id is that object's uid, which its pod also gets as ``pipelineRunId`` (``k8s_pod``), and
+    the object's name is its ``runName``.
     """
 
     pipeline_fqn: str

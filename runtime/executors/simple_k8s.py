@@ -43,6 +43,7 @@ from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.k8s_pod import (
     check_name,
+    job_run_id,
     main_container,
     pod_fields,
     run_annotations,
@@ -180,7 +181,7 @@ def cron_job_manifest(
                 },
                 "spec": job_spec(
                     settings,
-                    container=schedule_container(settings, spec),
+                    container=schedule_container(settings, spec, job_run_id()),
                     placement=placement_for(placements or {}, spec.pipeline_type),
                     pod_labels=sched_labels,
                     pod_annotations=sched_annotations,

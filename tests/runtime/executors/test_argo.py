@@ -212,8 +212,9 @@ def test_cron_workflow_is_valid() -> None:
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert cron["spec"]["suspend"] is True
     assert cron["spec"]["schedules"] == ["0 */6 * * *"]
-    env = {e["name"] for e in cron["spec"]["workflowSpec"]["templates"][0]["container"]["env"]}
-    assert "pipelineRunId" not in env
+    env = cron["spec"]["workflowSpec"]["templates"][0]["container"]["env"]
+    # Each run's ingestion process gets its Workflow's uid, the runner's run id for it.
+    assert {"name": "pipelineRunId", "value": "{{workflow.uid}}"} in env
     assert_golden("argo_cron_workflow", cron)
 
 
