@@ -36,7 +36,6 @@ The chart's ``customConfig`` files (``ARGO_INGESTION_*_SPEC_FILE_PATH``) are in
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -48,26 +47,12 @@ from runtime.env_parsers import json_type as _type
 from runtime.errors import ConfigError
 from runtime.executors.custom_config import job_params, spec_files
 from runtime.executors.placement_json import ArgoEntry, JobsEntry, structure_entry
+from runtime.pipeline_types import PIPELINE_TYPES as PIPELINE_TYPES
+from runtime.pipeline_types import suggest
 from runtime.settings import Settings
 
 ARGO_VARIABLE = ARGO_CONFIGS
 SIMPLEK8S_VARIABLE = SIMPLEK8S_CONFIGS
-
-#: OpenMetadata's ``PipelineType`` enum (ingestionPipeline.json), plus ``automation``.
-PIPELINE_TYPES = (
-    "metadata",
-    "usage",
-    "lineage",
-    "profiler",
-    "autoClassification",
-    "TestSuite",
-    "dataInsight",
-    "elasticSearchReindex",
-    "dbt",
-    "application",
-    "policyAgent",
-    "automation",
-)
 
 Flavor = Literal["argo", "simpleK8s"]
 
@@ -121,7 +106,7 @@ def parse_pipeline_type_configs(
     for pipeline_type, entry in raw.items():
         path = f"$.{pipeline_type}"
         if pipeline_type not in PIPELINE_TYPES:
-            raise ConfigError(var, f"{path}: unknown pipeline type{_suggest(pipeline_type)}")
+            raise ConfigError(var, f"{path}: unknown pipeline type{suggest(pipeline_type)}")
         try:
             structured = structure_entry(path, entry, ArgoEntry if flavor == "argo" else JobsEntry)
             out[pipeline_type] = _placement(path, entry, structured)
@@ -222,14 +207,3 @@ def check_pod_variables(flavor: Flavor, settings: Settings) -> list[str]:
     if flavor == "simpleK8s":
         return list(job_params(workflow_params).warnings)
     return []
-
-
-def _suggest(pipeline_type: Any) -> str:
-    text = str(pipeline_type)
-    for known in PIPELINE_TYPES:
-        if known.lower() == text.lower():
-            return f" (did you mean {known!r}? pipeline types are case-sensitive)"
-    close = difflib.get_close_matches(text, PIPELINE_TYPES, n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    return f"; expected one of {', '.join(PIPELINE_TYPES)}"
