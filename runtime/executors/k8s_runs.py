@@ -34,6 +34,7 @@ from runtime.messages import FAILED, FINAL_STATES, QUEUED, RUNNING, STOPPED
 FAILURE_REASON_ANNOTATION = "hybrid-runner.io/failure-reason"
 FAILURE_MESSAGE_ANNOTATION = "hybrid-runner.io/failure-message"
 KILLED = "Killed"
+OOM_KILLED = "OOMKilled"
 #: Workload reasons that say less than the pod's own diagnosis.
 GENERIC_REASONS = frozenset({"Failed", "Error", "BackoffLimitExceeded", "PodFailed"})
 
@@ -171,6 +172,8 @@ def _outcome(
     fatal = diagnosis is not None and diagnosis.fatal
     if obj.final:
         generic = reason is None or reason in GENERIC_REASONS
+        # Argo names an OOM kill too, but only the pod's diagnosis says how to raise the limit.
+        generic = generic or (reason == OOM_KILLED and diagnosis is not None)
         if state == FAILED and diagnosis is not None and fatal and generic:
             reason, message = diagnosis.reason, diagnosis.message
         fatal = False

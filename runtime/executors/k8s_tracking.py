@@ -36,6 +36,7 @@ from runtime.executors.k8s_runs import (
 from runtime.executors.k8s_watch import ResourceWatcher
 from runtime.executors.table import RunTable
 from runtime.messages import FAILED, STOPPED
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class RunTracking:
     """The runs a Kubernetes executor tracks, fed by its watches (see the module docstring)."""
 
     name: str
+    settings: Settings
     resource: ClassVar[str]
     kind_name: ClassVar[str]
     namespace: str
@@ -66,7 +68,9 @@ class RunTracking:
         housekeeping_seconds: float,
         watch_options: dict[str, Any],
     ) -> None:
-        self._tracker = DiagnosisTracker(grace or Grace(), self._monotonic)
+        self._tracker = DiagnosisTracker(
+            grace or Grace.from_settings(self.settings), self._monotonic
+        )
         self._watch_options = watch_options
         self._retain_deleted = retain_deleted_seconds
         self._vanish_grace = vanish_grace_seconds

@@ -125,6 +125,33 @@ def test_image_pull_backoff_fails_after_grace_and_ends_the_workload(h: Harness) 
     assert h.record().reason == "ImagePullBackOff"
 
 
+@pytest.mark.parametrize("kind", ["argo", "simpleK8s"])
+def test_an_unschedulable_pod_fails_its_run_after_the_configured_grace(kind: str) -> None:
+    h = build(kind, grace=None, settings_env={"UNSCHEDULABLE_GRACE_SECONDS": "300"})
+    spec = make_spec()
+    h.launched(spec, "running")
+    pending = {
+        "phase": "Pending",
+        "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": TAINT}
+        ],
+    }
+    h.executor._pod_event("ADDED", h.pod(spec, pending))
+    h.mono.advance(299)
+    h.executor.housekeeping()
+    assert (h.record().state, h.record().reason) == ("queued", "Unschedulable")
+    h.mono.advance(2)
+    h.executor.housekeeping()
+    record = h.record()
+    assert (record.state, record.reason) == ("failed", "Unschedulable")
+    assert "past UNSCHEDULABLE_GRACE_SECONDS=300" in (record.message or "")
+    assert h.executor.wait_idle()
+    patch = h.api.patch_namespaced_custom_object if kind == "argo" else h.api.patch_namespaced_job
+    annotations = patch.call_args.kwargs["body"]["metadata"]["annotations"]
+    assert annotations["hybrid-runner.io/failure-reason"] == "Unschedulable"
+    asyncio.run(h.executor.stop())
+
+
 def test_oom_killed_pod_explains_a_failed_workload(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
@@ -148,6 +175,24 @@ def test_oom_killed_pod_explains_a_failed_workload(h: Harness) -> None:
     record = h.record()
     assert (record.state, record.reason) == ("failed", "OOMKilled")
     assert "memory limit 4096Mi" in (record.message or "")
+    assert "config.ingestionPods.resources.limits.memory" in (record.message or "")
+
+
+def test_a_readopted_argo_oom_failure_says_how_to_raise_the_limit() -> None:
+    """Re-adoption lists the pods first: the Workflow, failed "OOMKilled" in Argo's words,
+    then gets the pod's diagnosis, which names the limit and the values key."""
+    h = build("argo")
+    spec = make_spec()
+    oom = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    status = {"phase": "Failed", "containerStatuses": [{"name": "main", "state": oom}]}
+    h.executor._sync_pods([h.pod(spec, status)])
+    failed = h.workload(spec, "failed")
+    failed["status"]["message"] = "OOMKilled (exit code 137)"
+    h.executor._sync_workloads([failed])
+    record = h.record()
+    assert (record.state, record.reason) == ("failed", "OOMKilled")
+    assert "raise config.ingestionPods.resources.limits.memory" in (record.message or "")
+    asyncio.run(h.executor.stop())
 
 
 def test_pod_seen_before_its_workload_is_applied_when_the_workload_arrives(h: Harness) -> None:
