@@ -17,6 +17,8 @@ field              ARGO_PIPELINE_TYPE_CONFIGS                      SIMPLEK8S_PIP
                    public chart's example)
 ``resources``      ``{requests, limits}``, over the INGESTION_*    same
                    resource variables
+``activeDeadline`` the run's deadline in seconds over              same
+``Seconds``        RUN_TIMEOUT_SECONDS (0: none; ``deadlines``)
 =================  ==============================================  ===========================
 
 For example::
@@ -69,6 +71,8 @@ class Placement:
     node_selector: dict[str, str] | None = None
     priority_class: str | None = None
     resources: dict[str, dict[str, str]] | None = None
+    #: The type's run deadline (``activeDeadlineSeconds``); None: RUN_TIMEOUT_SECONDS.
+    active_deadline_seconds: int | None = None
 
     def pod_fields(self, *, priority_key: str) -> dict[str, Any]:
         """Pod-level fields; ``priority_key`` is ``priorityClassName`` in a pod spec and
@@ -146,6 +150,7 @@ def _placement(path: str, raw: Mapping[str, Any], entry: ArgoEntry | JobsEntry) 
         node_selector=_labels(entry.nodeSelector),
         priority_class=entry.priorityClass or entry.priorityClassName,
         resources=resources,
+        active_deadline_seconds=entry.activeDeadlineSeconds,
     )
 
 
