@@ -47,9 +47,11 @@ FINAL = ("success", "failed", "stopped")
 
 
 async def launch(d: Deployment, run_id: str, fqn: str) -> float:
+    """Launch; when the request was sent (its workload is made after)."""
+    sent = time.monotonic()
     reply = await d.request(run_frame(run_id, fqn))
     assert reply["ok"] and reply["result"]["state"] == "queued", reply
-    return time.monotonic()
+    return sent
 
 
 def kubelet_deadline(d: Deployment, run_id: str) -> None:
