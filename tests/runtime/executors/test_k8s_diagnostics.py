@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
 import pytest
 
 from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView, diagnose
-from tests.runtime.executors.k8s_support import FakeClock, make_settings
+from tests.runtime.executors.k8s_harness import build
+from tests.runtime.executors.k8s_support import FakeClock, make_settings, make_spec
 
 TAINT = (
     "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: ingestion}. "
@@ -339,3 +341,30 @@ def test_terminal_conditions_are_fatal_immediately() -> None:
     tracker = DiagnosisTracker(Grace(), FakeClock(0.0))
     diagnosis = tracker.observe("run-1", PodView.from_pod(OOM_KILLED))
     assert diagnosis is not None and diagnosis.fatal and diagnosis.reason == "OOMKilled"
+
+
+@pytest.mark.parametrize("kind", ["argo", "simpleK8s"])
+def test_an_unschedulable_pod_fails_its_run_after_the_configured_grace(kind: str) -> None:
+    h = build(kind, grace=None, settings_env={"UNSCHEDULABLE_GRACE_SECONDS": "300"})
+    spec = make_spec()
+    h.launched(spec, "running")
+    pending = {
+        "phase": "Pending",
+        "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": TAINT}
+        ],
+    }
+    h.executor._pod_event("ADDED", h.pod(spec, pending))
+    h.mono.advance(299)
+    h.executor.housekeeping()
+    assert (h.record().state, h.record().reason) == ("queued", "Unschedulable")
+    h.mono.advance(2)
+    h.executor.housekeeping()
+    record = h.record()
+    assert (record.state, record.reason) == ("failed", "Unschedulable")
+    assert "past UNSCHEDULABLE_GRACE_SECONDS=300" in (record.message or "")
+    assert h.executor.wait_idle()
+    patch = h.api.patch_namespaced_custom_object if kind == "argo" else h.api.patch_namespaced_job
+    annotations = patch.call_args.kwargs["body"]["metadata"]["annotations"]
+    assert annotations["hybrid-runner.io/failure-reason"] == "Unschedulable"
+    asyncio.run(h.executor.stop())

@@ -125,33 +125,6 @@ def test_image_pull_backoff_fails_after_grace_and_ends_the_workload(h: Harness) 
     assert h.record().reason == "ImagePullBackOff"
 
 
-@pytest.mark.parametrize("kind", ["argo", "simpleK8s"])
-def test_an_unschedulable_pod_fails_its_run_after_the_configured_grace(kind: str) -> None:
-    h = build(kind, grace=None, settings_env={"UNSCHEDULABLE_GRACE_SECONDS": "300"})
-    spec = make_spec()
-    h.launched(spec, "running")
-    pending = {
-        "phase": "Pending",
-        "conditions": [
-            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": TAINT}
-        ],
-    }
-    h.executor._pod_event("ADDED", h.pod(spec, pending))
-    h.mono.advance(299)
-    h.executor.housekeeping()
-    assert (h.record().state, h.record().reason) == ("queued", "Unschedulable")
-    h.mono.advance(2)
-    h.executor.housekeeping()
-    record = h.record()
-    assert (record.state, record.reason) == ("failed", "Unschedulable")
-    assert "past UNSCHEDULABLE_GRACE_SECONDS=300" in (record.message or "")
-    assert h.executor.wait_idle()
-    patch = h.api.patch_namespaced_custom_object if kind == "argo" else h.api.patch_namespaced_job
-    annotations = patch.call_args.kwargs["body"]["metadata"]["annotations"]
-    assert annotations["hybrid-runner.io/failure-reason"] == "Unschedulable"
-    asyncio.run(h.executor.stop())
-
-
 def test_oom_killed_pod_explains_a_failed_workload(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
