@@ -4,7 +4,9 @@
    run_pipeline or test_connection frame with the runner's real handler, secret preflight
    included, and prints the Workflow/Job it would create.
 2. ``pod_env``: the ``main`` container's environment from that manifest, exactly (an entry
-   that is not a plain value fails: it could not be reproduced here).
+   that is not a plain value fails: it could not be reproduced here), with what the cluster
+   fills in filled in: a scheduled Workflow's ``{{workflow.uid}}`` becomes a uid, as Argo's
+   controller makes it (OpenMetadata parses ``pipelineRunId`` as a UUID).
 3. ``run_openmetadata``: that environment, plus ``IMAGE_ENV`` (what OpenMetadata's image sets)
    and the store's named overrides (endpoints and the workload identity a cluster would
    provide), given to the OpenMetadata image's entrypoints in the OpenMetadata venv
@@ -21,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +46,8 @@ ENTRYPOINTS = {
 EXECUTORS = {"run_pipeline": "simpleK8s", "test_connection": "argo", "deploy_pipeline": "argo"}
 IMAGE = "docker.getcollate.io/openmetadata/ingestion:e2e"
 CHECK_PREFIX = "openmetadata-check:"
+#: Argo's variable for a Workflow's uid (a scheduled run's ``pipelineRunId``).
+WORKFLOW_UID = "{{workflow.uid}}"
 
 
 @dataclass
@@ -168,13 +173,15 @@ def pod_env(manifests: list[dict[str, Any]]) -> dict[str, str]:
         for key, value in (doc.get("stringData") or {}).items()
     }
     env: dict[str, str] = {}
+    workflow_uid = str(uuid.uuid4())  # the Workflow's, which the controller substitutes
     for entry in containers[0]["env"]:
         ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
         if ref is not None:
             env[entry["name"]] = secrets[ref["name"], ref["key"]]
             continue
         assert set(entry) <= {"name", "value"}, f"env {entry['name']} is not a plain value"
-        env[entry["name"]] = str(entry.get("value", ""))  # no value: the empty string
+        value = str(entry.get("value", ""))  # no value: the empty string
+        env[entry["name"]] = value.replace(WORKFLOW_UID, workflow_uid)
     return env
 
 

@@ -216,7 +216,7 @@ async def test_an_ingestion_pod_reads_only_the_listed_secrets(release: Release) 
 
 async def test_a_scheduled_pipeline_fires_and_its_run_is_reported(release: Release) -> None:
     fqn = f"e2e_svc.scheduled_{uuid.uuid4().hex[:6]}"
-    frame = run_frame("unused", {"seconds": 1})
+    frame = run_frame("unused", {"seconds": 1, "env": True})
     config = frame["config"]
     config["ingestionPipelineFQN"] = fqn
     config.pop("pipelineRunId", None)
@@ -240,9 +240,20 @@ async def test_a_scheduled_pipeline_fires_and_its_run_is_reported(release: Relea
             timeout=150,
         )
         assert event["state"] == "success", (event, await asyncio.to_thread(release.describe))
-        assert event["runId"].startswith(schedule), event
+        # The run's id is its Workflow's/Job's uid, and its pod got the same (issue 24): what
+        # the ingestion process reports under is what the runner reports under.
+        assert event["runName"].startswith(schedule), event
         log = await release.log_text(event["runId"])
-        assert "(scheduled)" in log and "stand-in: exiting with 0" in log, log
+        assert "(scheduled)" not in log and "stand-in: exiting with 0" in log, log
+        env = json.loads(log.split("stand-in: env ", 1)[1].splitlines()[0])
+        assert env["pipelineRunId"] == event["runId"], (env, event)
+        kind = "workflows.argoproj.io" if release.executor == "argo" else "jobs"
+        uid = await asyncio.to_thread(
+            release.kube.kubectl,
+            *("get", kind, event["runName"], "-n", release.namespace),
+            *("-o", "jsonpath={.metadata.uid}"),
+        )
+        assert uid == event["runId"], (uid, event)
     finally:
         await release.request({"type": "delete_pipeline", "pipelineFqn": fqn})
 

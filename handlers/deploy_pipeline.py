@@ -3,7 +3,8 @@
 Idempotent on the pipeline FQN: the schedule's name is derived from it, so deploying again
 updates the same object. Runs the schedule starts get the same pod as ``run_pipeline`` (secret
 preflight and secrets-provider settings included, shared through ``handlers.launching``) and
-are tracked under their Workflow/Job name. With ``--dry-run`` the manifest is rendered, not sent.
+are tracked under their Workflow's/Job's uid, which their pod gets as ``pipelineRunId``. With
+``--dry-run`` the manifest is rendered, not sent.
 """
 
 from __future__ import annotations

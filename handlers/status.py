@@ -30,6 +30,7 @@ async def handle(msg: Status, ctx: Context) -> RunsResult | AgentStatus:
         connected=runner.connected,
         server_version=runner.server_version,
         active_runs=table.active_count,
+        queued_runs=table.queued_count,
         tracked_runs=len(table),
         uptime_seconds=runner.uptime_seconds,
         reachability=ctx.executor.health(),

@@ -62,6 +62,7 @@ class Runner:
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         self.metrics.active_runs.set(self._active_runs())
+        self.metrics.queued_runs.set(self.context.executor.table.queued_count)
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -27,6 +27,7 @@ from runtime.context import Context, RunnerState
 from runtime.dispatch import Dispatcher
 from runtime.executors import build_executor
 from runtime.executors.base import Executor
+from runtime.executors.table import RunTable
 from runtime.logsetup import redactor, request_logger
 from runtime.metrics import Metrics
 from runtime.router import Router
@@ -107,14 +108,13 @@ async def running(
         yield
 
 
-def _count_transitions(
-    metrics: Metrics, active_runs: Callable[[], int]
-) -> Callable[[Any, Any], None]:
+def _count_transitions(metrics: Metrics, table: RunTable) -> Callable[[Any, Any], None]:
     """The run table's listener that keeps the run metrics."""
 
     def count(record: Any, old: Any) -> None:
         metrics.run_transitions.labels(record.state, record.reason or "").inc()
-        metrics.active_runs.set(active_runs())
+        metrics.active_runs.set(table.active_count)
+        metrics.queued_runs.set(table.queued_count)
         if record.final and (old is None or not old.final):
             metrics.run_finished(record.kind, record.state)
 
@@ -139,8 +139,12 @@ def build_runner(
     table = context.executor.table
     # Counted before the event is queued: a run's counters must already hold it when the
     # server hears it finished (the local executor updates the table from a thread).
-    table.subscribe(_count_transitions(context.metrics, active_runs))
+    table.subscribe(_count_transitions(context.metrics, table))
     table.subscribe(connection.run_update)
+    # Only the replica the server accepted starts waiting runs: a standby of the same agent id
+    # sees the same queue and must leave it alone. Once accepted, it looks at once.
+    context.executor.set_leading(lambda: context.runner.connected)
+    connection.on_connected.append(context.executor.promote)
     return Runner(
         context, dispatcher, connection, running(context, dispatcher), active_runs=active_runs
     )

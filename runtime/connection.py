@@ -80,6 +80,8 @@ class Connection:
         # The code this runner closes with; shutdown turns it into GOING_AWAY.
         self._close_code = 1000
         self.connected_event = asyncio.Event()
+        #: Called (on the event loop, so without blocking) each time a session is accepted.
+        self.on_connected: list[Callable[[], None]] = []
         self.cork = Cork()
 
     # ------------------------------------------------------------------ events out
@@ -309,6 +311,8 @@ class Connection:
         self.metrics.connected.set(1 if connected else 0)
         if connected:
             self.connected_event.set()
+            for callback in self.on_connected:
+                callback()
         else:
             self.connected_event.clear()
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runtime.no_proxy import NoProxy
+from runtime.pipeline_types import PIPELINE_TYPES, suggest
 
 Parser = Callable[[str], Any]
 
@@ -95,6 +96,18 @@ def json_object(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def per_type_limits(raw: str) -> dict[str, int]:
+    """A JSON object of pipeline type -> a positive integer (``{"profiler": 2}``)."""
+    out: dict[str, int] = {}
+    for pipeline_type, value in json_object(raw).items():
+        if pipeline_type not in PIPELINE_TYPES:
+            raise ValueError(f"$.{pipeline_type}: unknown pipeline type{suggest(pipeline_type)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"$.{pipeline_type}: expected a positive integer, got {value!r}")
+        out[pipeline_type] = value
+    return out
 
 
 def extra_envs(raw: str) -> dict[str, str]:

@@ -259,6 +259,8 @@ class AgentStatus:
     connected: bool
     server_version: str
     active_runs: int
+    #: Runs accepted and waiting for a slot (MAX_ACTIVE_RUNS); ``activeRuns`` excludes them.
+    queued_runs: int
     tracked_runs: int
     uptime_seconds: float
     reachability: dict[str, str]

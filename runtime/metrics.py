@@ -134,7 +134,16 @@ class Metrics:
             registry=r,
         )
         self.active_runs = Gauge(
-            "hybrid_runner_active_runs", "Runs not yet in a final state.", registry=r
+            "hybrid_runner_active_runs",
+            "Runs started and not yet final (what MAX_ACTIVE_RUNS caps; a pod still pending "
+            "counts).",
+            registry=r,
+        )
+        self.queued_runs = Gauge(
+            "hybrid_runner_queued_runs",
+            "Runs accepted and waiting for a slot under MAX_ACTIVE_RUNS / "
+            "MAX_ACTIVE_RUNS_PER_TYPE.",
+            registry=r,
         )
         self.run_transitions = Counter(
             "hybrid_runner_run_state_transitions",

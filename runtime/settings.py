@@ -18,6 +18,7 @@ import attrs
 
 from runtime import proxy
 from runtime.backends import EXECUTORS, STORES
+from runtime.config.capacity import CapacitySettings
 from runtime.config.connection import ConnectionSettings
 from runtime.config.dispatch import DispatchSettings
 from runtime.config.fields import Variable, variables_of
@@ -57,6 +58,7 @@ GROUPS: tuple[type[Any], ...] = (
     DispatchSettings,
     IngestionPodSettings,
     PolicySettings,
+    CapacitySettings,
     KubernetesExecutorSettings,
     LocalExecutorSettings,
     SecretsSettings,
@@ -107,6 +109,7 @@ class Settings(
     SecretsSettings,
     LocalExecutorSettings,
     KubernetesExecutorSettings,
+    CapacitySettings,
     PolicySettings,
     IngestionPodSettings,
     DispatchSettings,

@@ -26,7 +26,8 @@ import urllib.request
 import uuid
 
 CONTRACT = ("config", "pipelineType", "ingestionPipelineFQN")
-# pipelineRunId is absent on a scheduled run's pod: the ingestion process makes one up.
+# pipelineRunId may be absent (a schedule deployed by a runner before scheduled pods got their
+# workload's uid): the ingestion process then makes one up.
 SHOWN = (
     "pipelineType",
     "pipelineRunId",

@@ -344,6 +344,15 @@ The runner's environment: only names from runtime/settings.py VARIABLES. A name 
 {{- if ne (toString ($c.reconnectDelaySeconds | default "")) "" }}
 {{- $env = append $env (dict "name" "RECONNECT_DELAY_SECONDS" "value" (toString $c.reconnectDelaySeconds)) }}
 {{- end }}
+{{- range $key, $name := dict "maxActiveRuns" "MAX_ACTIVE_RUNS" "runTimeoutSeconds" "RUN_TIMEOUT_SECONDS" "imagePullGraceSeconds" "IMAGE_PULL_GRACE_SECONDS" "unschedulableGraceSeconds" "UNSCHEDULABLE_GRACE_SECONDS" }}
+{{- $value := get $c $key }}
+{{- if not (kindIs "invalid" $value) }}
+{{- $env = append $env (dict "name" $name "value" ($value | int64 | toString)) }}
+{{- end }}
+{{- end }}
+{{- with $c.maxActiveRunsPerType }}
+{{- $env = append $env (dict "name" "MAX_ACTIVE_RUNS_PER_TYPE" "value" (toJson .)) }}
+{{- end }}
 {{- $env = append $env (dict "name" "EXECUTOR_TYPE" "value" (include "hir.executor" .)) }}
 {{- $env = append $env (dict "name" "SECRETS_MANAGER" "value" $c.secretsManager) }}
 {{- with include "hir.bool" $c.dynamicIngestionVersionEnabled }}

@@ -42,9 +42,11 @@ from typing import Any, ClassVar
 
 import attrs
 
+from runtime.executors.admission import queues_runs
 from runtime.executors.argo_state import TERMINATE, workflow_state
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import argo_workflow_params, deep_merge, spec_files
+from runtime.executors.deadlines import Deadline, deadline_annotations, decide
 from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.k8s_pod import (
@@ -57,10 +59,12 @@ from runtime.executors.k8s_pod import (
     schedule_annotations,
     schedule_container,
     schedule_labels,
+    workflow_run_id,
 )
 from runtime.executors.k8s_resources import Resource, ResourceApi
 from runtime.executors.k8s_runs import ObjectState, failure_annotations
 from runtime.executors.scheduling import (
+    ARGO_VARIABLE,
     Placement,
     apply_container_placement,
     parse_pipeline_type_configs,
@@ -143,12 +147,13 @@ def workflow_manifest(
     placements: dict[str, Placement] | None = None,
     workflow_params: dict[str, Any] | None = None,
     container_params: dict[str, Any] | None = None,
-    active_deadline_seconds: int | None = None,
     pod_gc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Workflow that runs ``spec`` (pure: settings + spec -> manifest)."""
     obj_labels = run_labels(settings, spec)
     obj_annotations = run_annotations(spec)
+    placement = placement_for(placements or {}, spec.pipeline_type)
+    deadline = run_deadline(settings, spec.pipeline_type, placement, workflow_params)
     workflow: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": "Workflow",
@@ -156,23 +161,39 @@ def workflow_manifest(
             "name": check_name(spec.run_name),
             "namespace": settings.ingestion_namespace,
             "labels": obj_labels,
-            "annotations": obj_annotations,
+            "annotations": {**obj_annotations, **deadline_annotations(deadline)},
         },
         "spec": workflow_spec(
             settings,
             container=main_container(settings, spec),
-            placement=placement_for(placements or {}, spec.pipeline_type),
+            placement=placement,
             pod_labels=obj_labels,
             pod_annotations=obj_annotations,
             workflow_params=workflow_params,
             container_params=container_params,
-            active_deadline_seconds=active_deadline_seconds,
+            active_deadline_seconds=deadline.seconds if deadline else None,
             pod_gc=pod_gc,
         ),
     }
     # No pod before the config Secret exists: KubeExecutor.launch resumes it.
     workflow["spec"] = {"suspend": True, **workflow["spec"]}
     return workflow
+
+
+def run_deadline(
+    settings: Settings,
+    pipeline_type: str,
+    placement: Placement,
+    workflow_params: dict[str, Any] | None,
+) -> Deadline | None:
+    """A Workflow's deadline: customConfig's, the pipeline type's, RUN_TIMEOUT_SECONDS."""
+    return decide(
+        settings,
+        pipeline_type=pipeline_type,
+        of_type=placement.active_deadline_seconds,
+        variable=ARGO_VARIABLE,
+        workflow_params=(workflow_params or {}).get("activeDeadlineSeconds"),
+    )
 
 
 def cron_workflow_manifest(
@@ -182,13 +203,28 @@ def cron_workflow_manifest(
     placements: dict[str, Placement] | None = None,
     workflow_params: dict[str, Any] | None = None,
     container_params: dict[str, Any] | None = None,
-    active_deadline_seconds: int | None = None,
     pod_gc: dict[str, Any] | None = None,
     history_limit: int = 3,
 ) -> dict[str, Any]:
-    """A scheduled pipeline (``deploy_pipeline``): one CronWorkflow, concurrency Forbid."""
+    """A scheduled pipeline (``deploy_pipeline``): one CronWorkflow, concurrency Forbid. With
+    a cap on active runs its Workflows are created suspended, to wait in the runner's queue."""
     sched_labels = schedule_labels(settings, spec)
     sched_annotations = schedule_annotations(spec)
+    placement = placement_for(placements or {}, spec.pipeline_type)
+    deadline = run_deadline(settings, spec.pipeline_type, placement, workflow_params)
+    workflow_spec_ = workflow_spec(
+        settings,
+        container=schedule_container(settings, spec, workflow_run_id()),
+        placement=placement,
+        pod_labels=sched_labels,
+        pod_annotations=sched_annotations,
+        workflow_params=workflow_params,
+        container_params=container_params,
+        active_deadline_seconds=deadline.seconds if deadline else None,
+        pod_gc=pod_gc,
+    )
+    if queues_runs(settings):
+        workflow_spec_ = {"suspend": True, **workflow_spec_}
     return {
         "apiVersion": API_VERSION,
         "kind": "CronWorkflow",
@@ -207,19 +243,9 @@ def cron_workflow_manifest(
             "failedJobsHistoryLimit": history_limit,
             "workflowMetadata": {
                 "labels": dict(sched_labels),
-                "annotations": dict(sched_annotations),
+                "annotations": {**sched_annotations, **deadline_annotations(deadline)},
             },
-            "workflowSpec": workflow_spec(
-                settings,
-                container=schedule_container(settings, spec),
-                placement=placement_for(placements or {}, spec.pipeline_type),
-                pod_labels=sched_labels,
-                pod_annotations=sched_annotations,
-                workflow_params=workflow_params,
-                container_params=container_params,
-                active_deadline_seconds=active_deadline_seconds,
-                pod_gc=pod_gc,
-            ),
+            "workflowSpec": workflow_spec_,
         },
     }
 
@@ -235,7 +261,6 @@ class ArgoWorkflows:
     workflow_params: dict[str, Any] | None
     container_params: dict[str, Any] | None
     pod_gc: dict[str, Any] | None = None
-    active_deadline_seconds: int | None = None
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         return workflow_manifest(
@@ -244,7 +269,6 @@ class ArgoWorkflows:
             placements=self.placements,
             workflow_params=self.workflow_params,
             container_params=self.container_params,
-            active_deadline_seconds=self.active_deadline_seconds,
             pod_gc=self.pod_gc,
         )
 
@@ -255,20 +279,27 @@ class ArgoWorkflows:
             placements=self.placements,
             workflow_params=self.workflow_params,
             container_params=self.container_params,
-            active_deadline_seconds=self.active_deadline_seconds,
             pod_gc=self.pod_gc,
         )
 
     def state(self, obj: dict[str, Any]) -> ObjectState:
         return workflow_state(obj)
 
-    def resume(self, api: ResourceApi, name: str) -> None:
-        api.patch(self.workloads, name, {"spec": {"suspend": None}})
+    def resume(self, api: ResourceApi, name: str, *, deadline: int | None = None) -> None:
+        spec: dict[str, Any] = {"suspend": None}
+        if deadline is not None:
+            # Argo counts from startedAt, set while it waited suspended: the wait is added.
+            spec["activeDeadlineSeconds"] = deadline
+        api.patch(self.workloads, name, {"spec": spec})
 
-    def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:
+    def kill(self, api: ResourceApi, name: str, *, queued: bool = False, **options: Any) -> bool:
         strategy = options.get("strategy", TERMINATE)
         if strategy not in (TERMINATE, STOP):
             raise ValueError(f"unknown shutdown strategy {strategy!r}")
+        if queued:
+            # A suspended Workflow never ends on a shutdown; it never started, so it goes.
+            api.delete(self.workloads, name, "Background")
+            return True
         # A Workflow still suspended (its config Secret not made yet) must resume to end.
         api.patch(self.workloads, name, {"spec": {"shutdown": strategy, "suspend": None}})
         return False
@@ -332,7 +363,6 @@ class ArgoExecutor(KubeExecutor):
             workflow_params=argo_workflow_params(workflow_params),
             container_params=container_params,
             pod_gc=pod_gc,
-            active_deadline_seconds=options.get("active_deadline_seconds"),
         )
         super().__init__(settings, workload, **options)
 

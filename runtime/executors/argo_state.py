@@ -45,8 +45,9 @@ def workflow_state(obj: dict[str, Any]) -> ObjectState:
             state=FAILED, reason=reason, message=message, start_date=start, end_date=end
         )
     if get_path(obj, "spec", "suspend"):
-        # Argo marks a suspended Workflow Running, but no pod of it exists yet.
-        return ObjectState(state=QUEUED, suspended=True)
+        # Argo marks a suspended Workflow Running, but no pod of it exists yet; its deadline
+        # counts from startedAt all the same (KubeExecutor adds the wait when it resumes it).
+        return ObjectState(state=QUEUED, suspended=True, deadline_from=start)
     if phase == "Running":
         return ObjectState(state=RUNNING, start_date=start)
     return ObjectState(state=QUEUED, start_date=start)

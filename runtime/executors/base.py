@@ -2,13 +2,18 @@
 
 Handlers see executors only through this module. Each executor keeps a ``RunTable`` (the
 in-memory view of its runs, rebuilt from durable state on start) that ``status`` and ``kill``
-read without calling the backend. Scheduled pipelines (``deploy_pipeline`` and friends) exist
-only where the backend has a scheduler (CronWorkflow, CronJob): an executor without one says so
-with ``supports_schedules = False`` and answers the schedule methods with ``Unsupported``.
+read without calling the backend. A launch over MAX_ACTIVE_RUNS is accepted and waits in a
+durable queue of the executor's (``admission``), which only the replica connected to the server
+works through (``set_leading``, ``promote``).
+
+Scheduled pipelines (``deploy_pipeline`` and friends) exist only where the backend has a
+scheduler (CronWorkflow, CronJob): an executor without one says so with
+``supports_schedules = False`` and answers the schedule methods with ``Unsupported``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import attrs
@@ -52,8 +57,9 @@ class LaunchSpec:
 class ScheduleSpec:
     """A scheduled pipeline (``deploy_pipeline``): a CronWorkflow or CronJob, not one run.
 
-    Each scheduled execution is a new run whose id the ingestion process makes up itself, so
-    the pod gets no ``pipelineRunId``; the runner tracks it under its object's name.
+    Each scheduled execution is a new run, a Workflow or Job the cron controller makes; its run
+    id is that object's uid, which its pod also gets as ``pipelineRunId`` (``k8s_pod``), and
+    the object's name is its ``runName``.
     """
 
     pipeline_fqn: str
@@ -210,6 +216,16 @@ class Executor(Protocol):
 
     def health(self) -> dict[str, str]:
         """Reachability of the backends, e.g. ``{"kubernetes": "ok"}``."""
+        ...
+
+    def set_leading(self, leading: Callable[[], bool]) -> None:
+        """Whether this replica may start waiting runs: the one connected to the server (two
+        replicas of one agent id share the queue). Unset, it always may (the harness)."""
+        ...
+
+    def promote(self) -> None:
+        """Start the waiting runs that fit under MAX_ACTIVE_RUNS now, in arrival order (when
+        leading); returns at once. Executors also do it by themselves whenever a slot frees."""
         ...
 
     async def start(self) -> None:

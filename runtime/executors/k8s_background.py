@@ -23,10 +23,10 @@ class Background:
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=prefix)
-        self._futures: set[Future[None]] = set()
+        self._futures: set[Future[object]] = set()
         self._futures_lock = threading.Lock()
 
-    def submit(self, fn: Callable[[], None]) -> None:
+    def submit(self, fn: Callable[[], object]) -> None:
         try:
             future = self._pool.submit(fn)
         except RuntimeError:  # shut down: run inline rather than lose it
@@ -36,7 +36,7 @@ class Background:
             self._futures.add(future)
         future.add_done_callback(self._done)
 
-    def _done(self, future: Future[None]) -> None:
+    def _done(self, future: Future[object]) -> None:
         with self._futures_lock:
             self._futures.discard(future)
 

@@ -15,9 +15,10 @@ scheduling wait that the cluster autoscaler ends), so each condition has a grace
 ========================  ==========================================  ======================
 reason                    seen as                                     the run
 ========================  ==========================================  ======================
-Unschedulable             PodScheduled=False/Unschedulable            stays queued (reported)
+Unschedulable             PodScheduled=False/Unschedulable            queued (reported), failed
+                                                                      after UNSCHEDULABLE_GRACE
 ImagePullBackOff          a container waiting in ErrImagePull or      failed after
-                          ImagePullBackOff                            ``Grace.image_pull``
+                          ImagePullBackOff                            IMAGE_PULL_GRACE_SECONDS
 InvalidImageName          a container waiting on a malformed image    failed
 CreateContainerConfigError  missing Secret/ConfigMap, bad user, ...   failed after grace
 CrashLoopBackOff          a container restarting over and over        failed after grace
@@ -27,6 +28,10 @@ DeadlineExceeded          pod Failed past activeDeadlineSeconds       failed
 Error                     ``main`` exited non-zero                    failed
 PodDeleted                the pod vanished before it finished         failed after grace
 ========================  ==========================================  ======================
+
+A run that fails because a grace ran out says so, naming the variable that sets it
+(``UNSCHEDULABLE_GRACE_SECONDS``, ``IMAGE_PULL_GRACE_SECONDS``); an ``OOMKilled`` run names the
+container's memory limit and the values key that raises it.
 """
 
 from __future__ import annotations
@@ -39,7 +44,13 @@ from typing import Any
 import attrs
 
 from runtime.executors.k8s_client import get_path, parse_time_ms
-from runtime.executors.k8s_pod import MAIN_CONTAINER, run_id_of
+from runtime.executors.k8s_pod import (
+    KIND_LABEL,
+    MAIN_CONTAINER,
+    PIPELINE_TYPE_ANNOTATION,
+    run_id_of,
+)
+from runtime.settings import Settings
 
 IMAGE_PULL_WAITING = frozenset({"ErrImagePull", "ImagePullBackOff", "RegistryUnavailable"})
 IMAGE_FATAL_WAITING = frozenset({"InvalidImageName", "ErrImageNeverPull"})
@@ -59,6 +70,7 @@ class Grace:
     """Seconds a transient condition must last before it is reported / fails the run."""
 
     image_pull_report: float = 15.0
+    #: IMAGE_PULL_GRACE_SECONDS.
     image_pull: float = 120.0
     crash_loop: float = 60.0
     config_error: float = 60.0
@@ -66,8 +78,16 @@ class Grace:
     #: A deleted pod is judged after this long: when someone deletes the Job or Workflow, its
     #: pods go too, and the workload's own DELETED event (on another watch) may come second.
     pod_deleted: float = 5.0
-    #: ``None``: an unschedulable pod waits for capacity for as long as it takes.
-    unschedulable_fail: float | None = None
+    #: UNSCHEDULABLE_GRACE_SECONDS; ``None``: an unschedulable pod waits for capacity for as
+    #: long as it takes.
+    unschedulable_fail: float | None = 900.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Grace:
+        return cls(
+            image_pull=float(settings.image_pull_grace),
+            unschedulable_fail=float(settings.unschedulable_grace) or None,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -112,6 +132,9 @@ class PodView:
     memory_limit: str | None = None
     deleted: bool = False
     started_ms: int | None = None
+    #: ``pipeline`` or ``automation``, and the pipeline type: where a memory limit comes from.
+    kind: str = "pipeline"
+    pipeline_type: str = ""
 
     @classmethod
     def from_pod(cls, pod: Mapping[str, Any], *, deleted: bool = False) -> PodView:
@@ -149,6 +172,10 @@ class PodView:
             memory_limit=str(memory_limit) if memory_limit is not None else None,
             deleted=deleted,
             started_ms=parse_time_ms(status.get("startTime")),
+            kind=str(get_path(pod, "metadata", "labels", KIND_LABEL) or "pipeline"),
+            pipeline_type=str(
+                get_path(pod, "metadata", "annotations", PIPELINE_TYPE_ANNOTATION) or ""
+            ),
         )
 
     @property
@@ -179,6 +206,9 @@ class Condition:
     report_after: float = 0.0
     #: Seconds it must persist before the run counts as failed; None = never.
     fail_after: float | None = 0.0
+    #: The variable that sets ``fail_after`` and what to do, said when it runs out.
+    variable: str | None = None
+    hint: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -222,6 +252,8 @@ def diagnose(pod: PodView, grace: Grace = Grace()) -> Condition | None:
                 message=detail,
                 report_after=grace.image_pull_report,
                 fail_after=grace.image_pull,
+                variable="IMAGE_PULL_GRACE_SECONDS",
+                hint="check the image and its pull secrets (INGESTION_IMAGE_PULL_SECRETS)",
             )
         if reason in CONFIG_WAITING:
             return Condition(
@@ -241,6 +273,8 @@ def diagnose(pod: PodView, grace: Grace = Grace()) -> Condition | None:
             message=pod.unschedulable,
             report_after=grace.unschedulable,
             fail_after=grace.unschedulable_fail,
+            variable="UNSCHEDULABLE_GRACE_SECONDS",
+            hint="give it a node it fits on (capacity, tolerations, node selector)",
         )
     return None
 
@@ -275,11 +309,24 @@ def _failed(pod: PodView, main: ContainerView | None) -> Condition:
 
 def _oom(pod: PodView, main: ContainerView) -> Condition:
     limit = f" (memory limit {pod.memory_limit})" if pod.memory_limit else ""
+    code = main.exit_code if main.exit_code is not None else 137
     return Condition(
         key="OOMKilled",
         reason="OOMKilled",
         message=f"container {MAIN_CONTAINER} was killed for running out of memory{limit}; "
-        f"exit code {main.exit_code if main.exit_code is not None else 137}",
+        f"exit code {code}; raise {_memory_keys(pod)}",
+    )
+
+
+def _memory_keys(pod: PodView) -> str:
+    """Where the chart's values set the memory limit of ``pod``'s kind of run."""
+    if pod.kind == "automation":
+        common = "config.ingestionPods.automationResources.limits.memory"
+    else:
+        common = "config.ingestionPods.resources.limits.memory"
+    of_type = f" of {pod.pipeline_type}" if pod.pipeline_type else ""
+    return (
+        f"{common}, or the `resources`{of_type} in config.ingestionPods.additionalPipelineConfigs"
     )
 
 
@@ -308,10 +355,9 @@ class DiagnosisTracker:
                 since = previous[1]
         lasted = now - since
         if condition.fail_after is not None and lasted >= condition.fail_after:
-            message = condition.message
-            if condition.fail_after > 0:
-                message = f"{message} (for {int(lasted)}s)"
-            return Diagnosis(reason=condition.reason, message=message, fatal=True)
+            return Diagnosis(
+                reason=condition.reason, message=_ran_out(condition, lasted), fatal=True
+            )
         if lasted >= condition.report_after:
             return Diagnosis(reason=condition.reason, message=condition.message, fatal=False)
         return None
@@ -324,3 +370,15 @@ class DiagnosisTracker:
     def forget(self, run_id: str) -> None:
         with self._lock:
             self._since.pop(run_id, None)
+
+
+def _ran_out(condition: Condition, lasted: float) -> str:
+    """The message of a condition whose grace ran out: how long, and the variable to raise."""
+    if not condition.fail_after:
+        return condition.message
+    if condition.variable is None:
+        return f"{condition.message} (for {int(lasted)}s)"
+    return (
+        f"{condition.message} (for {int(lasted)}s, past {condition.variable}="
+        f"{condition.fail_after:g}); {condition.hint}, or raise {condition.variable}"
+    )

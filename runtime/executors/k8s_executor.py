@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Self
 import attrs
 
 from runtime.errors import Conflict, LaunchFailed, NotFound, RunnerError
+from runtime.executors.admission import QUEUED_AT_ANNOTATION
 from runtime.executors.base import (
     LOG_CHUNK_BYTES,
     LaunchSpec,
@@ -47,18 +48,16 @@ from runtime.executors.k8s_config import ConfigSecrets, secrets_resource
 from runtime.executors.k8s_diagnostics import Grace
 from runtime.executors.k8s_logs import PodLogs, chunk
 from runtime.executors.k8s_pod import RUN_ID_ANNOTATION, selector
+from runtime.executors.k8s_queue import waits
 from runtime.executors.k8s_resources import ResourceApi, Workload
-from runtime.executors.k8s_runs import (
-    ObjectState,
-    RunMeta,
-)
+from runtime.executors.k8s_runs import ObjectState, RunMeta, TrackedRun
 from runtime.executors.k8s_schedules import Schedules
 from runtime.executors.k8s_tracking import RunTracking
 from runtime.executors.k8s_watch import RawWatch
 from runtime.executors.scheduling import unused_variables
 from runtime.executors.table import RunTable
 from runtime.kube_rest import CoreV1
-from runtime.messages import FAILED, QUEUED
+from runtime.messages import FAILED
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,6 @@ class KubeExecutor(RunTracking):
         core_api: Any = None,
         caller: KubeCaller | None = None,
         grace: Grace | None = None,
-        active_deadline_seconds: int | None = None,
         terminate_on_failure: bool = True,
         watch_timeout: int = 300,
         resync_seconds: float = 900.0,
@@ -117,7 +115,6 @@ class KubeExecutor(RunTracking):
         self.namespace = settings.ingestion_namespace
         self.label_selector = selector(settings.agent_id)
         self.table = RunTable()
-        self.active_deadline_seconds = active_deadline_seconds
         self.terminate_on_failure = terminate_on_failure
         self._clients, self._core_api = LazyApiClient(api_client), core_api
         self._caller = caller or KubeCaller()
@@ -174,46 +171,74 @@ class KubeExecutor(RunTracking):
 
     def launch(self, spec: LaunchSpec) -> None:
         body = self.build(spec)
+        # Its place in the queue, should it have to wait for a slot (k8s_queue).
+        body["metadata"]["annotations"][QUEUED_AT_ANNOTATION] = str(int(self._clock() * 1e6))
+        # Not to be resumed by anyone before its config Secret exists.
+        self._update(spec.run_id, holding=True)
         try:
-            obj, created = self._create_or_adopt(spec, body)
-        except RunnerError as exc:
-            if not exc.retryable:
-                self._launch_refused(spec, exc)
-            raise
-        self._start(spec, obj, created=created, labels=body["metadata"]["labels"])
-        meta = RunMeta.from_spec(spec)
-        with self._lock:
-            run = self._run(spec.run_id)
-            if run.meta is None:
-                self._runs[spec.run_id] = attrs.evolve(run, meta=meta)
-            if self.table.get(spec.run_id) is None or run.obj is None:
-                self._observe_workload(obj, meta=meta)
-            if self.table.get(spec.run_id) is None:  # pragma: no cover - defensive
-                self.table.put(meta.record(ObjectState(state=QUEUED)))
+            try:
+                obj, created = self._create_or_adopt(spec, body)
+            except RunnerError as exc:
+                if not exc.retryable:
+                    self._launch_refused(spec, exc)
+                raise
+            self._start(spec, obj, created=created, labels=body["metadata"]["labels"])
+        finally:
+            self._release(spec.run_id)
 
     def _start(
         self, spec: LaunchSpec, obj: dict[str, Any], *, created: bool, labels: dict[str, str]
     ) -> None:
-        """Give the workload (created suspended) its config Secret, then resume it. A re-sent
-        launch of a workload that already runs changes nothing. If either step fails, a
-        workload this call created is deleted (the Secret goes with it) and the run failed."""
-        if not created and not self.object_state(obj).suspended:
-            return
+        """Give the workload (created suspended) its config Secret, then resume it if a slot is
+        free (in arrival order: ``_promote``); otherwise it waits, suspended. A re-sent launch
+        of a workload that already runs changes nothing. If a step fails, a workload this call
+        created is deleted (the Secret goes with it) and the run failed."""
+        state = self.object_state(obj)
         name = str(get_path(obj, "metadata", "name"))
-        try:
-            self.configs.provide(obj, spec.config, labels)
-            self.workload.resume(self.api, name)
-        except RunnerError as exc:
-            if not created:
-                raise
-            # Failed first, so the watch's DELETED event does not report it as deleted by hand.
-            self.refuse(spec, reason=type(exc).__name__, message=exc.message)
+        if created or state.suspended:
             try:
-                self.api.delete(self.workload.workloads, name, "Background")
-            except RunnerError as cleanup:
-                log.warning("could not delete %s %s: %s", self.kind_name, name, cleanup)
-            # The run is failed for good: sending the same request again answers that.
-            raise type(exc)(exc.message, retryable=False) from None
+                self.configs.provide(obj, spec.config, labels)
+            except RunnerError as exc:
+                self._failed_start(spec, name, exc, created=created)
+        with self._lock:
+            run = self._update(spec.run_id, holding=False)
+            if run.obj is None or self.table.get(spec.run_id) is None:
+                meta = run.meta or RunMeta.from_object(obj) or RunMeta.from_spec(spec)
+                self._update(spec.run_id, meta=meta, obj=state, seen_at=self._monotonic())
+            self._queue.due()
+            # Picked (or not) before its first record: a run that starts at once never says
+            # it waited.
+            own = self._promote().get(spec.run_id)
+            self._refresh(spec.run_id)
+        if own is None:
+            return  # it waits for a slot, or it runs already
+        try:
+            own.result()
+        except RunnerError as exc:
+            self._failed_start(spec, name, exc, created=created)
+
+    def _failed_start(
+        self, spec: LaunchSpec, name: str, exc: RunnerError, *, created: bool
+    ) -> None:
+        if not created:
+            raise exc
+        # Failed first, so the watch's DELETED event does not report it as deleted by hand.
+        self.refuse(spec, reason=type(exc).__name__, message=exc.message)
+        try:
+            self.api.delete(self.workload.workloads, name, "Background")
+        except RunnerError as cleanup:
+            log.warning("could not delete %s %s: %s", self.kind_name, name, cleanup)
+        # The run is failed for good: sending the same request again answers that.
+        raise type(exc)(exc.message, retryable=False) from None
+
+    def _release(self, run_id: str) -> None:
+        """The launch is over: the run may be resumed by the queue (or forgotten, never seen)."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run == TrackedRun(run_id=run_id, holding=True):
+                del self._runs[run_id]  # nothing was made: no stub left behind
+            elif run is not None and run.holding:
+                self._update(run_id, holding=False)
 
     def _launch_refused(self, spec: LaunchSpec, exc: RunnerError) -> None:
         """A create refused for good (RBAC, missing namespace or CRD, a foreign object): the
@@ -271,16 +296,20 @@ class KubeExecutor(RunTracking):
         if record.final:
             return
         name = str(record.extra.get("name") or record.run_name)
-        self._update(run_id, killing=True)
+        with self._lock:
+            queued = waits(self._run(run_id))  # then it never starts: deleted, not stopped
+            self._update(run_id, killing=True)
         try:
-            gone = self.workload.kill(self.api, name, **options)
+            gone = self.workload.kill(self.api, name, queued=queued, **options)
         except NotFound:
             gone = True
         except BaseException:
             self._update(run_id, killing=False)
             raise
         if gone:
-            self._mark_stopped(run_id, f"{self.kind_name} {name} deleted on request")
+            before = " before it started (it was waiting for a slot)" if queued else ""
+            self._mark_stopped(run_id, f"{self.kind_name} {name} deleted on request{before}")
+        self._promote()
 
     def logs(self, run_id: str, after: int = 0) -> LogChunk:
         """The run's ``main`` container log from byte ``after``: live from its pod while the pod
@@ -337,10 +366,6 @@ class KubeExecutor(RunTracking):
             run_final=self._run_final,
         )
 
-    def _run_final(self, run_id: str) -> bool:
-        record = self.table.get(run_id)
-        return record is not None and record.final
-
     # -- health, start / stop --------------------------------------------------------------------
 
     def health(self) -> dict[str, str]:
@@ -365,5 +390,6 @@ class KubeExecutor(RunTracking):
         await asyncio.to_thread(self._stop_sync)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait for background work (log captures, ending failed workloads); True if done."""
-        return self._background.wait_idle(timeout)
+        """Wait for background work (log captures, ending failed workloads, resumes); True if
+        done."""
+        return self._background.wait_idle(timeout) and self._queue.wait_idle(timeout)

@@ -32,9 +32,13 @@ annotation ``hybrid-runner.io/schedule``      on scheduled runs: the CronWorkflo
 Runs started by a schedule are made by Argo's or Kubernetes' cron controller, which copies the
 schedule's ``workflowMetadata`` / ``jobTemplate.metadata`` onto each Workflow/Job: they carry
 the agent's labels (so the watch sees them) and the schedule annotation but no run id. Their
-run id is the object's name (``<schedule>-<timestamp>``), which both controllers also put in a
-label of the pod (``workflows.argoproj.io/workflow``, ``batch.kubernetes.io/job-name``):
-``scheduled_run_id`` reads it, so ``status``, ``kill`` and ``logs`` work for them as for any run.
+run id is the workload's ``metadata.uid``, known only once the controller has made it, and the
+ingestion process gets the same one as ``pipelineRunId``, so the server, the runner and the
+ingestion's own reports name the run alike: a CronWorkflow's container reads Argo's
+``{{workflow.uid}}`` (substituted by the workflow-controller), a CronJob's reads the label
+``batch.kubernetes.io/controller-uid`` the Job controller puts on the Job's pods (Downward API).
+A pod finds its run through its ownerReference to the Job or Workflow (that label as a
+fallback): ``run_id_of``. The workload's name stays the run's ``runName``.
 """
 
 from __future__ import annotations
@@ -63,12 +67,12 @@ RUN_ID_ANNOTATION = "hybrid-runner.io/run-id"
 PIPELINE_FQN_ANNOTATION = "hybrid-runner.io/pipeline-fqn"
 PIPELINE_TYPE_ANNOTATION = "hybrid-runner.io/pipeline-type"
 SCHEDULE_ANNOTATION = "hybrid-runner.io/schedule"
-#: Labels the cron controllers' workloads put on their pods, naming the Workflow / Job.
-WORKLOAD_NAME_LABELS = (
-    "workflows.argoproj.io/workflow",
-    "batch.kubernetes.io/job-name",
-    "job-name",
-)
+#: The kinds of workload a pod of a run belongs to (its ownerReference).
+WORKLOAD_KINDS = ("Job", "Workflow")
+#: The Job's uid, which the Job controller puts on every pod of the Job.
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+#: Argo's global variable for the Workflow's uid, substituted in the pod by the controller.
+WORKFLOW_UID = "{{workflow.uid}}"
 
 #: The names the ingestion process reads; nothing else may override them.
 CONTRACT_ENV = ("config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN")
@@ -133,7 +137,7 @@ def schedule_annotations(spec: ScheduleSpec) -> dict[str, str]:
 
 def run_id_of(obj: Mapping[str, Any], *, pod: bool = False) -> str | None:
     """The run id of a Workflow/Job (``pod=False``) or of its pod: the run-id annotation, or for
-    a run started by a schedule, the workload's name (see the module docstring)."""
+    a run started by a schedule, the workload's uid (see the module docstring)."""
     metadata = obj.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
     run_id = annotations.get(RUN_ID_ANNOTATION)
@@ -142,13 +146,29 @@ def run_id_of(obj: Mapping[str, Any], *, pod: bool = False) -> str | None:
     if not annotations.get(SCHEDULE_ANNOTATION):
         return None
     if not pod:
-        name = metadata.get("name")
-        return str(name) if name else None
-    labels = metadata.get("labels") or {}
-    for label in WORKLOAD_NAME_LABELS:
-        if labels.get(label):
-            return str(labels[label])
-    return None
+        uid = metadata.get("uid")
+        return str(uid) if uid else None
+    for owner in metadata.get("ownerReferences") or []:
+        if owner.get("kind") in WORKLOAD_KINDS and owner.get("uid"):
+            return str(owner["uid"])
+    uid = (metadata.get("labels") or {}).get(JOB_UID_LABEL)
+    return str(uid) if uid else None
+
+
+def literal_run_id(run_id: str) -> dict[str, Any]:
+    """The ``pipelineRunId`` entry of a run the runner launches: its id as sent."""
+    return {"name": "pipelineRunId", "value": run_id}
+
+
+def workflow_run_id() -> dict[str, Any]:
+    """A scheduled Workflow's ``pipelineRunId``: its uid, filled in by Argo."""
+    return {"name": "pipelineRunId", "value": WORKFLOW_UID}
+
+
+def job_run_id() -> dict[str, Any]:
+    """A scheduled Job's ``pipelineRunId``: its uid, from its pod's own label."""
+    field = f"metadata.labels['{JOB_UID_LABEL}']"
+    return {"name": "pipelineRunId", "valueFrom": {"fieldRef": {"fieldPath": field}}}
 
 
 def resources(settings: Settings, kind: str) -> dict[str, dict[str, str]]:
@@ -175,35 +195,32 @@ def env(
     config_secret: str,
     pipeline_type: str,
     pipeline_fqn: str,
-    run_id: str | None,
+    run_id: dict[str, Any],
     extra: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """The container env: the contract first (``config`` from the Secret ``config_secret``),
-    then the handler's (secrets manager) variables, the proxy's (``proxy_env``), then
-    INGESTION_EXTRA_ENVS. A name already set is not set again, so neither the request nor the
-    operator's extra variables can replace the contract.
+    """The container env: the contract first (``config`` from the Secret ``config_secret``,
+    ``run_id`` the ``pipelineRunId`` entry), then the handler's (secrets manager) variables, the
+    proxy's (``proxy_env``), then INGESTION_EXTRA_ENVS. A name already set is not set again, so
+    neither the request nor the operator's extra variables can replace the contract.
     """
-    out: list[dict[str, Any]] = [
+    entries: list[dict[str, Any]] = [
         {
             "name": CONFIG_KEY,
             "valueFrom": {"secretKeyRef": {"name": config_secret, "key": CONFIG_KEY}},
-        }
+        },
+        {"name": "pipelineType", "value": pipeline_type},
+        run_id,
+        {"name": "ingestionPipelineFQN", "value": pipeline_fqn},
     ]
-    pairs: list[tuple[str, str]] = [("pipelineType", pipeline_type)]
-    if run_id is not None:
-        pairs.append(("pipelineRunId", run_id))
-    pairs.append(("ingestionPipelineFQN", pipeline_fqn))
-    pairs.extend(extra.items())
-    entries: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in pairs]
+    entries.extend({"name": name, "value": value} for name, value in extra.items())
     entries.extend(proxy_env(settings))
     entries.extend({"name": n, "value": v} for n, v in settings.ingestion_extra_envs.items())
-    seen: set[str] = {CONFIG_KEY}
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for entry in entries:
-        name = entry["name"]
-        if name in seen or (run_id is None and name == "pipelineRunId"):
-            continue
-        seen.add(name)
-        out.append(entry)
+        if entry["name"] not in seen:
+            seen.add(entry["name"])
+            out.append(entry)
     return out
 
 
@@ -317,13 +334,17 @@ def main_container(settings: Settings, spec: LaunchSpec) -> dict[str, Any]:
             config_secret=spec.run_name,
             pipeline_type=spec.pipeline_type,
             pipeline_fqn=spec.pipeline_fqn,
-            run_id=spec.run_id,
+            run_id=literal_run_id(spec.run_id),
             extra=spec.env,
         ),
     )
 
 
-def schedule_container(settings: Settings, spec: ScheduleSpec) -> dict[str, Any]:
+def schedule_container(
+    settings: Settings, spec: ScheduleSpec, run_id: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``main`` container of every run of a schedule; ``run_id`` is the ``pipelineRunId``
+    entry that gives each run its workload's uid (``workflow_run_id``, ``job_run_id``)."""
     return _container(
         settings,
         image=spec.image,
@@ -333,7 +354,7 @@ def schedule_container(settings: Settings, spec: ScheduleSpec) -> dict[str, Any]
             config_secret=schedule_name(spec.pipeline_fqn),
             pipeline_type=spec.pipeline_type,
             pipeline_fqn=spec.pipeline_fqn,
-            run_id=None,
+            run_id=run_id,
             extra=spec.env,
         ),
     )

@@ -133,12 +133,14 @@ class Workload(Protocol):
         """What the workload object says about its run."""
         ...
 
-    def resume(self, api: ResourceApi, name: str) -> None:
-        """Let a workload created suspended make its pod."""
+    def resume(self, api: ResourceApi, name: str, *, deadline: int | None = None) -> None:
+        """Let a workload created suspended make its pod; ``deadline``: its deadline, from its
+        start (not its resume), when the workload counts it so (Argo)."""
         ...
 
-    def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:
-        """Stop the workload; True when it is gone already (the run is stopped now)."""
+    def kill(self, api: ResourceApi, name: str, *, queued: bool = False, **options: Any) -> bool:
+        """Stop the workload (``queued``: it never started); True when it is gone already
+        (the run is stopped now)."""
         ...
 
     def end(self, api: ResourceApi, name: str, diagnosis: Diagnosis) -> None:

@@ -18,8 +18,10 @@ from typing import Any
 
 import attrs
 
+from runtime.executors.admission import QUEUED_AT_ANNOTATION, WAITING
 from runtime.executors.base import LaunchSpec
-from runtime.executors.k8s_client import get_path
+from runtime.executors.deadlines import DEADLINE_EXCEEDED, Deadline
+from runtime.executors.k8s_client import get_path, parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis, PodView
 from runtime.executors.k8s_pod import (
     KIND_LABEL,
@@ -34,6 +36,7 @@ from runtime.messages import FAILED, FINAL_STATES, QUEUED, RUNNING, STOPPED
 FAILURE_REASON_ANNOTATION = "hybrid-runner.io/failure-reason"
 FAILURE_MESSAGE_ANNOTATION = "hybrid-runner.io/failure-message"
 KILLED = "Killed"
+OOM_KILLED = "OOMKilled"
 #: Workload reasons that say less than the pod's own diagnosis.
 GENERIC_REASONS = frozenset({"Failed", "Error", "BackoffLimitExceeded", "PodFailed"})
 
@@ -47,8 +50,11 @@ class ObjectState:
     message: str | None = None
     start_date: int | None = None
     end_date: int | None = None
-    #: Created suspended and not resumed yet: no pod exists (``KubeExecutor.launch``).
+    #: Created suspended and not resumed yet: no pod exists (a run waiting for a slot).
     suspended: bool = False
+    #: While suspended, since when (epoch ms) its deadline has been running down anyway: an
+    #: Argo Workflow's ``startedAt``, set at creation (a Job's deadline starts at its resume).
+    deadline_from: int | None = None
 
     @property
     def final(self) -> bool:
@@ -64,6 +70,9 @@ class RunMeta:
     pipeline_fqn: str
     pipeline_type: str
     kind: str
+    #: Its place in the queue of waiting runs: (arrival in epoch microseconds, name).
+    arrival: tuple[int, str] = (0, "")
+    deadline: Deadline | None = None
 
     @classmethod
     def from_object(cls, obj: dict[str, Any]) -> RunMeta | None:
@@ -81,6 +90,8 @@ class RunMeta:
                 annotations.get(PIPELINE_TYPE_ANNOTATION) or labels.get(PIPELINE_TYPE_LABEL, "")
             ),
             kind=str(labels.get(KIND_LABEL, "pipeline")),
+            arrival=(arrival_of(obj), str(name)),
+            deadline=Deadline.of(obj),
         )
 
     @classmethod
@@ -110,6 +121,17 @@ class RunMeta:
         )
 
 
+def arrival_of(obj: dict[str, Any]) -> int:
+    """When a workload joined the queue, in epoch microseconds: the runner's annotation on the
+    runs it launched, else (a scheduled run) its creation time, which has whole seconds."""
+    annotated = get_path(obj, "metadata", "annotations", QUEUED_AT_ANNOTATION)
+    try:
+        return int(annotated)
+    except (TypeError, ValueError):
+        created = parse_time_ms(get_path(obj, "metadata", "creationTimestamp"))
+        return (created or 0) * 1000
+
+
 @attrs.frozen(kw_only=True)
 class TrackedRun:
     """Everything the executor knows about one run (monotonic times are seconds)."""
@@ -126,6 +148,11 @@ class TrackedRun:
     deleted_at: float | None = None
     #: A kill is under way.
     killing: bool = False
+    #: A launch is still giving the suspended workload its config Secret: not to be resumed.
+    holding: bool = False
+    #: The runner resumed the workload (or is about to): it holds a slot, whatever a late
+    #: watch event still says.
+    resumed: bool = False
     #: The runner has asked to end the workload (a fatal diagnosis).
     ended: bool = False
     #: Pods whose log tail was asked for.
@@ -164,13 +191,18 @@ def _outcome(
     *,
     now_ms: int,
     pods_listed: bool,
+    waiting: str | None,
 ) -> tuple[ObjectState, bool]:
     """The run's state from its workload's and its pod's; True when the diagnosis is fatal."""
     pod = run.pod
     state, reason, message, end = obj.state, obj.reason, obj.message, obj.end_date
+    if waiting is not None and not obj.final:
+        return ObjectState(state=QUEUED, reason=WAITING, message=waiting), False
     fatal = diagnosis is not None and diagnosis.fatal
     if obj.final:
         generic = reason is None or reason in GENERIC_REASONS
+        # Argo names an OOM kill too, but only the pod's diagnosis says how to raise the limit.
+        generic = generic or (reason == OOM_KILLED and diagnosis is not None)
         if state == FAILED and diagnosis is not None and fatal and generic:
             reason, message = diagnosis.reason, diagnosis.message
         fatal = False
@@ -195,6 +227,10 @@ def _outcome(
             state = QUEUED
         if diagnosis is not None:
             reason, message = diagnosis.reason, diagnosis.message
+    deadline = run.meta.deadline if run.meta is not None else None
+    if reason == DEADLINE_EXCEEDED and deadline is not None and deadline.message:
+        # Whoever says so first (the Job, the Workflow, the pod), the limit and where it is set.
+        message = deadline.message
     if state in FINAL_STATES and end is None:
         end = now_ms
     start = obj.start_date or (pod.started_ms if pod is not None else None)
@@ -211,13 +247,17 @@ def reconcile(
     now_ms: int,
     pods_listed: bool,
     terminate_on_failure: bool = True,
+    waiting: str | None = None,
 ) -> Reconciled | None:
     """The new record of ``run`` and what to do about it; None while its workload is unseen
-    (a pod seen before its workload waits for the workload). ``old`` is the table's record."""
+    (a pod seen before its workload waits for the workload). ``old`` is the table's record;
+    ``waiting``: what a run that ``waits`` for a slot says."""
     meta, obj, pod = run.meta, run.obj, run.pod
     if meta is None or obj is None:
         return None
-    outcome, fatal = _outcome(run, obj, diagnosis, now_ms=now_ms, pods_listed=pods_listed)
+    outcome, fatal = _outcome(
+        run, obj, diagnosis, now_ms=now_ms, pods_listed=pods_listed, waiting=waiting
+    )
     extra = dict(old.extra) if old is not None else {}
     extra["name"] = meta.run_name
     if pod is not None:

@@ -7,6 +7,12 @@ new record, which goes to the ``RunTable`` (whose listeners send ``run_update`` 
 metrics), and the effects (end the workload, capture a log tail) go to the background pool.
 ``housekeeping`` lets grace periods run out and forgets runs whose workload is long gone, in one
 place: ``_forget``.
+
+Runs waiting for a slot are suspended workloads (``k8s_queue``). Whenever a run becomes final
+or goes away, or a waiting one arrives, the queue is due, and at the end of each watch event,
+launch, kill and housekeeping ``_promote`` resumes, under the lock and in arrival order, what
+fits; at start-up it is the same call, after re-adoption: a workload found suspended is simply a
+waiting run. Only the replica connected to the server promotes (``set_leading``).
 """
 
 from __future__ import annotations
@@ -14,15 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from functools import partial
 from typing import Any, ClassVar
 
 import attrs
 
 from runtime.errors import NotFound, RunnerError
+from runtime.executors.admission import Limits
 from runtime.executors.k8s_background import Background
 from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView
-from runtime.executors.k8s_listing import slim_pod, slim_workload
+from runtime.executors.k8s_queue import Resume, WaitingRuns, waits
 from runtime.executors.k8s_resources import ResourceApi, Workload
 from runtime.executors.k8s_runs import (
     KILLED,
@@ -33,9 +41,10 @@ from runtime.executors.k8s_runs import (
     TrackedRun,
     reconcile,
 )
-from runtime.executors.k8s_watch import ResourceWatcher
+from runtime.executors.k8s_watch import ResourceWatcher, workload_and_pod_watchers
 from runtime.executors.table import RunTable
 from runtime.messages import FAILED, STOPPED
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,7 @@ class RunTracking:
     """The runs a Kubernetes executor tracks, fed by its watches (see the module docstring)."""
 
     name: str
+    settings: Settings
     resource: ClassVar[str]
     kind_name: ClassVar[str]
     namespace: str
@@ -66,7 +76,9 @@ class RunTracking:
         housekeeping_seconds: float,
         watch_options: dict[str, Any],
     ) -> None:
-        self._tracker = DiagnosisTracker(grace or Grace(), self._monotonic)
+        self._tracker = DiagnosisTracker(
+            grace or Grace.from_settings(self.settings), self._monotonic
+        )
         self._watch_options = watch_options
         self._retain_deleted = retain_deleted_seconds
         self._vanish_grace = vanish_grace_seconds
@@ -81,6 +93,7 @@ class RunTracking:
         self._background = Background(
             f"{self.name}-aux", housekeeping_seconds, self.housekeeping, self.name
         )
+        self._queue = WaitingRuns(Limits.from_settings(self.settings), self.name)
 
     @property
     def core_api(self) -> Any:  # pragma: no cover - the executor's
@@ -89,12 +102,6 @@ class RunTracking:
     def capture_log_tail(self, run_id: str, pod_name: str) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    @property
-    def _killing(self) -> frozenset[str]:
-        """The runs with a kill under way."""
-        with self._lock:
-            return frozenset(run_id for run_id, run in self._runs.items() if run.killing)
-
     def object_state(self, obj: dict[str, Any]) -> ObjectState:
         return self.workload.state(obj)
 
@@ -102,33 +109,18 @@ class RunTracking:
 
     def _make_watchers(self) -> None:
         list_fn, list_args = self.api.lister(self.workload.workloads)
-        common = {
-            "namespace": self.namespace,
-            "label_selector": self.label_selector,
-            "caller": self._caller,
-            **self._watch_options,
-        }
-        self._workload_watcher = ResourceWatcher(
-            name=f"{self.name}-{self.kind_name.lower()}s",
-            list_fn=list_fn,
-            list_args=list_args,
+        workloads, pods = workload_and_pod_watchers(
+            prefix=self.name,
+            kind=self.kind_name,
             resource=self.resource,
-            on_sync=self._sync_workloads,
-            on_event=self._workload_event,
-            slim=slim_workload,
-            **common,
+            workloads=(list_fn, list_args, self._sync_workloads, self._workload_event),
+            pods=(self.core_api.list_namespaced_pod, self._sync_pods, self._pod_event),
+            namespace=self.namespace,
+            label_selector=self.label_selector,
+            caller=self._caller,
+            **self._watch_options,
         )
-        pod_watcher = ResourceWatcher(
-            name=f"{self.name}-pods",
-            list_fn=self.core_api.list_namespaced_pod,
-            list_args=(self.namespace,),
-            resource="pods",
-            on_sync=self._sync_pods,
-            on_event=self._pod_event,
-            slim=slim_pod,
-            **common,
-        )
-        self._watchers = [pod_watcher, self._workload_watcher]
+        self._workload_watcher, self._watchers = workloads, [pods, workloads]
 
     def _nudge_watchers(self) -> None:
         for watcher in self._watchers:
@@ -143,45 +135,25 @@ class RunTracking:
             except RunnerError as exc:
                 # The watch thread keeps retrying; ``ready`` waits for a successful list.
                 log.error("re-adoption: cannot list %s yet: %s", watcher.resource, exc)
-        self._resume_adopted()
+        self._promote(force=True)  # a workload left suspended is a waiting run
         for watcher in self._watchers:
             watcher.start()
         self._background.start_housekeeping()
         log.info(
-            "%s executor watching %s in namespace %s (%d runs re-adopted, ready=%s)",
+            "%s executor watching %s in namespace %s (%d runs re-adopted, %d waiting, ready=%s)",
             self.name,
             self.resource,
             self.namespace,
             len(self.table),
+            self.table.queued_count,
             self._ready,
         )
-
-    def _resume_adopted(self) -> None:
-        """Workloads still suspended at start-up: a runner stopped between creating one and
-        resuming it. Resumed now; one whose config Secret was never made fails its pod with
-        CreateContainerConfigError, reported like any other."""
-        with self._lock:
-            names = [
-                run.meta.run_name
-                for run in self._runs.values()
-                if run.meta is not None and run.obj is not None and run.obj.suspended
-            ]
-        for name in names:
-            log.warning("re-adoption: %s %s was left suspended; resuming it", self.kind_name, name)
-            self._background.submit(partial(self._resume, name))
-
-    def _resume(self, name: str) -> None:
-        try:
-            self.workload.resume(self.api, name)
-        except NotFound:
-            pass
-        except RunnerError as exc:
-            log.warning("could not resume %s %s: %s", self.kind_name, name, exc)
 
     def _stop_sync(self) -> None:
         for watcher in self._watchers:
             watcher.stop(timeout=5.0)
         self._background.stop()
+        self._queue.stop()
         self._started = False
 
     # -- watch callbacks -----------------------------------------------------------------------
@@ -204,6 +176,7 @@ class RunTracking:
                 if now - (run.seen_at if run.seen_at is not None else now) >= self._vanish_grace:
                     self._workload_gone(run_id)
         self._ready = True
+        self._promote()
 
     def _workload_event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = RunMeta.from_object(obj)
@@ -220,6 +193,7 @@ class RunTracking:
                 self._workload_gone(meta.run_id)
             else:
                 self._observe_workload(obj, meta=meta)
+        self._promote()
 
     def _sync_pods(self, items: Iterable[dict[str, Any]]) -> None:
         views = [view for view in map(PodView.from_pod, items) if view.run_id is not None]
@@ -237,6 +211,7 @@ class RunTracking:
                 seen_at = run.pod_seen_at if run.pod_seen_at is not None else now
                 if now - seen_at >= self._vanish_grace:
                     self._observe_pod(attrs.evolve(known, deleted=True))
+        self._promote()
 
     def _pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         view = PodView.from_pod(pod, deleted=kind == "DELETED")
@@ -247,6 +222,7 @@ class RunTracking:
             if view.deleted and known is not None and known.name != view.name:
                 return  # an older pod of the run went away; the newer one is what counts
             self._observe_pod(view)
+        self._promote()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -282,6 +258,7 @@ class RunTracking:
         """The Workflow/Job was deleted (TTL, kill, or someone with kubectl)."""
         with self._lock:
             run = self._update(run_id, deleted_at=self._monotonic())
+            self._queue.due()
             record = self.table.get(run_id)
             if record is None or record.final:
                 return
@@ -312,18 +289,25 @@ class RunTracking:
         if run is None or run.meta is None or run.obj is None:
             return  # a pod seen before its workload: wait for the workload
         diagnosis = self._tracker.observe(run_id, run.pod)
+        old = self.table.get(run_id)
+        waiting = self._queue.limits.waiting_message(run.meta.pipeline_type) if waits(run) else None
         result = reconcile(
             run,
-            self.table.get(run_id),
+            old,
             diagnosis,
             now_ms=self._now_ms(),
             pods_listed=self._pods_listed,
             terminate_on_failure=self.terminate_on_failure,
+            waiting=waiting,
         )
         if result is None:  # pragma: no cover - checked above
             return
         self._runs[run_id] = result.run
         self.table.put(result.record)
+        if result.record.final and not (old is not None and old.final):
+            self._queue.due()  # a slot freed
+        if result.record.waiting and not (old is not None and old.waiting):
+            self._queue.due()  # a run arrived
         if result.record.final:
             self._tracker.forget(run_id)
         for effect in result.effects:
@@ -358,6 +342,48 @@ class RunTracking:
                     continue
                 if now - run.deleted_at >= self._retain_deleted:
                     self._forget(run_id)
+        self._promote(force=True)  # a resume that failed, a leadership gained
+
+    # -- the queue (k8s_queue) -----------------------------------------------------------------
+
+    def set_leading(self, leading: Callable[[], bool]) -> None:
+        self._queue.leading = leading
+
+    def promote(self) -> None:
+        """Start the waiting runs that fit now (once connected, say); returns at once."""
+        self._queue.due()
+        self._background.submit(self._promote)
+
+    def _promote(self, *, force: bool = False) -> dict[str, Future[None]]:
+        """Resume, in arrival order, the waiting runs that fit (when due, and leading); the
+        futures of the resumes by run id. Never call it holding the lock: a launch waits for
+        its own run's resume."""
+        with self._lock:
+            resumes = self._queue.pick(
+                self._runs.values(), self._run_final, self._now_ms(), force=force
+            )
+            for each in resumes:
+                self._update(each.run_id, resumed=True)
+                self._refresh(each.run_id)  # it no longer waits
+        return self._queue.submit(resumes, self._resume)
+
+    def _resume(self, each: Resume) -> None:
+        try:
+            self.workload.resume(self.api, each.name, deadline=each.deadline)
+        except NotFound:
+            return  # gone meanwhile: its watch event says how
+        except RunnerError as exc:
+            log.warning("could not resume %s %s: %s", self.kind_name, each.name, exc)
+            with self._lock:
+                self._update(each.run_id, resumed=False)
+                self._refresh(each.run_id)
+            self._queue.due()  # tried again at the next look
+            raise
+        log.debug("resumed %s %s", self.kind_name, each.name)
+
+    def _run_final(self, run_id: str) -> bool:
+        record = self.table.get(run_id)
+        return record is not None and record.final
 
     def _forget(self, run_id: str) -> None:
         """Forget everything about a run: its tracked run, its record, its diagnosis."""

@@ -39,7 +39,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from runtime.errors import RunnerError
 from runtime.executors.k8s_client import TRANSPORT_ERRORS, KubeCaller, Op, get_path, to_dict
-from runtime.executors.k8s_listing import LIST_PAGE, Listing, Slim
+from runtime.executors.k8s_listing import LIST_PAGE, Listing, Slim, slim_pod, slim_workload
 
 log = logging.getLogger(__name__)
 
@@ -261,3 +261,40 @@ class ResourceWatcher:
                 self._on_event(kind, obj)
             if self._clock() - self._last_sync >= self.resync_seconds:
                 break
+
+
+def workload_and_pod_watchers(
+    *,
+    prefix: str,
+    kind: str,
+    resource: str,
+    workloads: tuple[Callable[..., Any], tuple[Any, ...], SyncCallback, EventCallback],
+    pods: tuple[Callable[..., Any], SyncCallback, EventCallback],
+    **common: Any,
+) -> tuple[ResourceWatcher, ResourceWatcher]:
+    """An executor's two watches, named after it (``prefix``): its workloads (``kind`` in
+    ``resource``: list function, its leading arguments and callbacks) and their pods, each
+    object slimmed to what is read of it."""
+    list_workloads, list_args, on_workloads, workload_event = workloads
+    list_pods, on_pods, pod_event = pods
+    workload_watcher = ResourceWatcher(
+        name=f"{prefix}-{kind.lower()}s",
+        list_fn=list_workloads,
+        list_args=list_args,
+        resource=resource,
+        on_sync=on_workloads,
+        on_event=workload_event,
+        slim=slim_workload,
+        **common,
+    )
+    pod_watcher = ResourceWatcher(
+        name=f"{prefix}-pods",
+        list_fn=list_pods,
+        list_args=(common["namespace"],),
+        resource="pods",
+        on_sync=on_pods,
+        on_event=pod_event,
+        slim=slim_pod,
+        **common,
+    )
+    return workload_watcher, pod_watcher

@@ -3,30 +3,34 @@
 It keeps the ingestion pod's contract (same env variables, configurable command), writes every
 run's record and output under ``STATE_DIR/runs/<runName>/`` so a restarted runner still answers
 ``status`` for earlier runs and learns how runs ended while it was down, and kills a run's whole
-process group with SIGTERM, then SIGKILL after a grace period. ``logs`` serves a run's
-``output.log`` in byte-offset chunks. There is no scheduler here: the schedule methods answer
-``Unsupported`` (use ``argo`` or ``simpleK8s`` for scheduled pipelines).
+process group with SIGTERM, then SIGKILL after a grace period (``local_processes``). ``logs``
+serves a run's ``output.log`` in byte-offset chunks. There is no scheduler here: the schedule
+methods answer ``Unsupported`` (use ``argo`` or ``simpleK8s`` for scheduled pipelines).
+
+A launch over MAX_ACTIVE_RUNS / MAX_ACTIVE_RUNS_PER_TYPE is recorded as waiting (its record
+``queued`` / ``MaxActiveRuns`` and its launch spec, ``local_state``) and started in arrival
+order (``admission``) by the monitor thread when a slot frees, also after a restart, by the
+replica connected to the server only. The monitor also holds runs to RUN_TIMEOUT_SECONDS: past
+it, SIGTERM, then SIGKILL after KILL_GRACE_SECONDS, and the run fails ``DeadlineExceeded``
+(``local_outcome``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from runtime import proxy
-from runtime.backends import passed_through_variables
 from runtime.errors import ExecutorUnavailable, LaunchFailed, NotFound, StartupError, Unsupported
+from runtime.executors.admission import Limits
 from runtime.executors.base import (
     LOG_CHUNK_BYTES,
     LaunchSpec,
@@ -36,25 +40,19 @@ from runtime.executors.base import (
     ScheduleSpec,
     log_chunk,
 )
-from runtime.executors.local_state import (
-    alive,
-    load_record,
-    process_start_time,
-    recover_pid,
-    save_record,
-)
+from runtime.executors.deadlines import decide
+from runtime.executors.local_outcome import final_state, read_exit
+from runtime.executors.local_processes import Processes, command, contract_env
+from runtime.executors.local_queue import LocalQueue
+from runtime.executors.local_state import load_record, process_start_time, recover_pid, save_record
 from runtime.executors.table import RunRecord, RunTable
-from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED, SUCCESS
-from runtime.settings import VARIABLES, Settings
+from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED
+from runtime.settings import Settings
 
 log = logging.getLogger("runtime.executors.local")
 
 POLL_SECONDS = 0.1
 HEALTH_TTL = 5.0
-# The runner's own configuration stays out of the ingestion process, above all AUTH_TOKEN;
-# the secret stores' few meant for the ingestion's secrets loader are passed on, and the proxy
-# variables are given again as the pods get them (runtime.proxy.process_environment).
-_RUNNER_ONLY = {name for v in VARIABLES for name in v.names} - passed_through_variables()
 
 
 class LocalExecutor:
@@ -66,7 +64,9 @@ class LocalExecutor:
         self.log_chunk_bytes = log_chunk_bytes
         self.table = RunTable()
         self.runs_dir = Path(settings.state_dir).expanduser().resolve() / "runs"
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._processes = Processes(settings)
+        self._queue = LocalQueue(self.table, self.runs_dir, Limits.from_settings(settings))
+        self._deadline = decide(settings, pipeline_type="", of_types=False)
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -74,6 +74,8 @@ class LocalExecutor:
         self._ready = False
         self._health: dict[str, str] = {}
         self._health_at = float("-inf")
+        #: Something changed (a run ended, one waits, leadership): look at the queue again.
+        self._due = True
 
     # ------------------------------------------------------------------ protocol
 
@@ -82,12 +84,12 @@ class LocalExecutor:
         return self._ready
 
     def render(self, spec: LaunchSpec) -> list[dict[str, Any]]:
-        env = self._contract_env(spec, mask=True)
+        env = contract_env(self.settings, spec, mask=True)
         return [
             {
                 "kind": "LocalProcess",
                 "runName": spec.run_name,
-                "command": list(self._command(spec)),
+                "command": list(command(self.settings, spec)),
                 "workingDirectory": str(self.runs_dir / spec.run_name),
                 "env": env,
                 "log": str(self.runs_dir / spec.run_name / "output.log"),
@@ -103,55 +105,67 @@ class LocalExecutor:
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / "exit.json").unlink(missing_ok=True)
                 (run_dir / "supervisor.json").unlink(missing_ok=True)
+                now = time.time()
+                record = RunRecord(
+                    run_id=spec.run_id,
+                    run_name=spec.run_name,
+                    pipeline_fqn=spec.pipeline_fqn,
+                    pipeline_type=spec.pipeline_type,
+                    kind=spec.kind,
+                    state=QUEUED,
+                    start_date=int(now * 1000),
+                    extra={"queuedAt": int(now * 1e6)},
+                )
+                if spec.run_id not in self._queue.admitted(record):
+                    waiting = self._queue.enqueue(spec, record)
+                    self._persist(waiting)
+                    self.table.put(waiting)
+                    return
             except OSError as exc:
                 raise ExecutorUnavailable(
                     f"STATE_DIR {self.runs_dir.parent} is not writable: {exc.strerror}"
                 ) from None
-            now = int(time.time() * 1000)
-            record = RunRecord(
-                run_id=spec.run_id,
-                run_name=spec.run_name,
-                pipeline_fqn=spec.pipeline_fqn,
-                pipeline_type=spec.pipeline_type,
-                kind=spec.kind,
-                state=QUEUED,
-                start_date=now,
-            )
-            self._persist(record)
-            env = {k: v for k, v in os.environ.items() if k not in _RUNNER_ONLY}
-            env.update(self._contract_env(spec))
-            command = [
-                sys.executable,
-                "-m",
-                "runtime.executors.local_supervisor",
-                str(run_dir),
-                "--",
-                *self._command(spec),
-            ]
-            try:
-                child = subprocess.Popen(
-                    command,
-                    env=env,
-                    cwd=run_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                failed = attrs.evolve(
-                    record, state=FAILED, reason="LaunchFailed", message=str(exc), end_date=now
-                )
-                self._persist(failed)
-                self.table.put(failed)
-                raise LaunchFailed(f"cannot start the local run: {exc}") from None
-            self._children[spec.run_id] = child
-            extra = {"pid": child.pid, "pidStart": process_start_time(child.pid)}
-            self.table.put(attrs.evolve(record, extra=extra))
-            running = attrs.evolve(record, state=RUNNING, extra=extra)
-            self._persist(running)
-            self.table.put(running)
+            self._spawn(spec, record)
         self._wake.set()
+
+    def _promote(self) -> None:
+        """Start the waiting runs that fit (the monitor's, when a slot freed or asked to)."""
+        with self._lock:
+            for run_id in self._queue.admitted():
+                record = self.table.get(run_id)
+                if record is None or not record.waiting:
+                    continue
+                spec = self._queue.take(record)
+                now = int(time.time() * 1000)
+                started = attrs.evolve(record, reason=None, message=None, start_date=now)
+                if spec is None:
+                    lost = "its launch spec in STATE_DIR could not be read; it never started"
+                    self._fail(started, "LaunchFailed", lost)
+                    continue
+                try:
+                    self._spawn(spec, started)
+                except LaunchFailed:
+                    pass  # recorded failed
+
+    def _spawn(self, spec: LaunchSpec, record: RunRecord) -> None:
+        """Start the run's process and record it running (caller holds the lock)."""
+        self._persist(record)
+        try:
+            pid = self._processes.start(spec, self.runs_dir / spec.run_name)
+        except OSError as exc:
+            self._fail(record, "LaunchFailed", str(exc))
+            raise LaunchFailed(f"cannot start the local run: {exc}") from None
+        extra = {**record.extra, "pid": pid, "pidStart": process_start_time(pid)}
+        self.table.put(attrs.evolve(record, extra=extra))
+        running = attrs.evolve(record, state=RUNNING, extra=extra)
+        self._persist(running)
+        self.table.put(running)
+
+    def _fail(self, record: RunRecord, reason: str, message: str) -> None:
+        now = int(time.time() * 1000)
+        failed = attrs.evolve(record, state=FAILED, reason=reason, message=message, end_date=now)
+        self._persist(failed)
+        self.table.put(failed)
 
     def refuse(self, spec: LaunchSpec, *, reason: str, message: str) -> None:
         # Never launched, so nothing goes to STATE_DIR: after a restart the run is unknown, and
@@ -179,28 +193,24 @@ class LocalExecutor:
             raise NotFound(f"run {run_id!r} is not known to this runner")
         if record.final:
             return
-        pid = int(record.extra.get("pid", 0))
-        marked = attrs.evolve(record, extra={**record.extra, "killRequested": True})
-        self._persist(marked)
         with self._lock:
+            record = self.table.get(run_id) or record
+            if record.waiting:
+                self._queue.drop(record)
+                self._end(record, STOPPED, "Killed", "stopped by a kill request before it started")
+                return
+            marked = attrs.evolve(record, extra={**record.extra, "killRequested": True})
+            self._persist(marked)
             self.table.put(marked)
-        if pid:
-            self._signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + self.settings.kill_grace
-            while time.monotonic() < deadline and self._is_running(run_id, marked):
-                time.sleep(0.05)
-            if self._is_running(run_id, marked):
-                log.warning(
-                    "run %s ignored SIGTERM for %gs; sending SIGKILL",
-                    run_id,
-                    self.settings.kill_grace,
-                )
-                self._signal_group(pid, signal.SIGKILL)
-                for _ in range(100):
-                    if not self._is_running(run_id, marked):
-                        break
-                    time.sleep(0.02)
+        self._processes.stop(marked)
         self._finish(run_id)
+
+    def set_leading(self, leading: Callable[[], bool]) -> None:
+        self._queue.leading = leading
+
+    def promote(self) -> None:
+        self._due = True
+        self._wake.set()
 
     def health(self) -> dict[str, str]:
         # Answered from a probe at most every HEALTH_TTL seconds: `status` asks on every call.
@@ -241,27 +251,6 @@ class LocalExecutor:
 
     # ------------------------------------------------------------------ internals
 
-    def _command(self, spec: LaunchSpec) -> tuple[str, ...]:
-        if spec.kind == "automation":
-            return self.settings.local_automation_command
-        return self.settings.local_pipeline_command
-
-    def _contract_env(self, spec: LaunchSpec, *, mask: bool = False) -> dict[str, str]:
-        """The pod's env for a subprocess; ``mask`` hides proxy credentials (a dry run)."""
-        env = dict(self.settings.ingestion_extra_envs)
-        if self.settings.ingestion_proxy:
-            env.update(proxy.process_environment(self.settings, mask=mask))
-        env.update(spec.env)
-        env.update(
-            {
-                "config": json.dumps(spec.config),
-                "pipelineType": spec.pipeline_type,
-                "pipelineRunId": spec.run_id,
-                "ingestionPipelineFQN": spec.pipeline_fqn,
-            }
-        )
-        return env
-
     def _persist(self, record: RunRecord) -> None:
         save_record(self.runs_dir, record)
 
@@ -273,27 +262,22 @@ class LocalExecutor:
             record = load_record(path)
             if record is None:
                 continue
+            if record.waiting:  # the queue: started by the monitor, in order
+                self.table.load(record)
+                continue
             if not record.final and not record.extra.get("pid"):
                 record = recover_pid(self.runs_dir, record)
             self.table.load(record)
             if not record.final:
                 adopted += 1
-                if not self._is_running(record.run_id, record):
+                if not self._processes.running(record):
                     self._finish(record.run_id)
-        log.info("local executor: %d runs on record, %d were active", len(self.table), adopted)
-
-    def _is_running(self, run_id: str, record: RunRecord) -> bool:
-        child = self._children.get(run_id)
-        if child is not None:
-            return child.poll() is None
-        pid = int(record.extra.get("pid", 0))
-        return bool(pid) and alive(pid, record.extra.get("pidStart"))
-
-    def _signal_group(self, pid: int, sig: signal.Signals) -> None:
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        log.info(
+            "local executor: %d runs on record, %d were active, %d waiting",
+            len(self.table),
+            adopted,
+            self.table.queued_count,
+        )
 
     def _finish(self, run_id: str) -> None:
         """Record the final state of a run whose process is gone."""
@@ -301,57 +285,70 @@ class LocalExecutor:
             record = self.table.get(run_id)
             if record is None or record.final:
                 return
-            child = self._children.pop(run_id, None)
-            exit_path = self.runs_dir / record.run_name / "exit.json"
-            code: int | None = None
-            end = int(time.time() * 1000)
-            try:
-                exit_data = json.loads(exit_path.read_text())
-                code = int(exit_data["exitCode"])
-                end = int(exit_data.get("endDate", end))
-            except (OSError, ValueError, KeyError, TypeError):
-                if child is not None:
-                    code = child.returncode
-            if record.extra.get("killRequested"):
-                state, reason, message = STOPPED, "Killed", "stopped by a kill request"
-            elif code == 0:
-                state, reason, message = SUCCESS, None, None
-            elif code is None and record.extra.get("launchInterrupted"):
-                state, reason = FAILED, "LaunchInterrupted"
-                message = "the runner stopped while starting this run; it never started"
-            elif code is None:
-                state, reason = FAILED, "ProcessLost"
-                message = "the process ended while the runner was not watching; exit status unknown"
-            elif code < 0 or code > 128:
-                signum = -code if code < 0 else code - 128
-                state, reason = FAILED, "Signaled"
-                message = (
-                    f"terminated by signal {signal.Signals(signum).name}"
-                    if signum in (s.value for s in signal.Signals)
-                    else f"exit code {code}"
-                )
-            else:
-                state, reason, message = FAILED, "NonZeroExit", f"exited with code {code}"
-            final = attrs.evolve(
-                record,
-                state=state,
-                reason=reason,
-                message=message,
-                end_date=end,
-                extra={**record.extra, "exitCode": code},
+            returncode = self._processes.returncode(run_id)
+            code, end = read_exit(self.runs_dir / record.run_name)
+            if code is None:
+                code = returncode
+            message = self._deadline.message if self._deadline else ""
+            state, reason, text = final_state(record, code, message)
+            self._end(
+                attrs.evolve(record, extra={**record.extra, "exitCode": code}),
+                state,
+                reason,
+                text,
+                end,
             )
-            self._persist(final)
-            self.table.put(final)
+
+    def _end(
+        self,
+        record: RunRecord,
+        state: str,
+        reason: str | None,
+        message: str | None,
+        end: int | None = None,
+    ) -> None:
+        final = attrs.evolve(
+            record,
+            state=state,
+            reason=reason,
+            message=message,
+            end_date=end or int(time.time() * 1000),
+        )
+        self._persist(final)
+        self.table.put(final)
+        self._due = True  # a slot freed
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
             for record in self.table.all():
-                if record.final or self._stopping.is_set():
+                if record.final or record.waiting or self._stopping.is_set():
                     continue
-                if not self._is_running(record.run_id, record):
+                if not self._processes.running(record):
                     self._finish(record.run_id)
+                else:
+                    self._hold_to_deadline(record)
+            if self._due and not self._stopping.is_set():
+                self._due = False
+                self._promote()
+
+    def _hold_to_deadline(self, record: RunRecord) -> None:
+        """SIGTERM a run past RUN_TIMEOUT_SECONDS; SIGKILL it once KILL_GRACE_SECONDS more
+        have passed (the monitor comes back every POLL_SECONDS: it never blocks here)."""
+        if self._deadline is None or record.start_date is None:
+            return
+        now = int(time.time() * 1000)
+        since = record.extra.get("deadlineAt")
+        if since is None and now - record.start_date >= self._deadline.seconds * 1000:
+            log.warning("run %s %s; stopping it", record.run_id, self._deadline.message)
+            with self._lock:
+                marked = attrs.evolve(record, extra={**record.extra, "deadlineAt": now})
+                self._persist(marked)
+                self.table.put(marked)
+            self._processes.signal(marked, signal.SIGTERM)
+        elif since is not None and now - since >= self.settings.kill_grace * 1000:
+            self._processes.signal(record, signal.SIGKILL)
 
     def logs(self, run_id: str, after: int = 0) -> LogChunk:
         """The run's output (stdout and stderr, ``output.log``) from byte ``after``."""

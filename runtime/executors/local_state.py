@@ -1,6 +1,12 @@
 """What lets a restarted ``local`` executor know its runs: each run's record as JSON under
-``STATE_DIR/runs/<runName>/record.json``, and the identity of a run's process (a pid and the
-kernel's start time, which tells a live run from a recycled pid)."""
+``STATE_DIR/runs/<runName>/record.json``, the identity of a run's process (a pid and the
+kernel's start time, which tells a live run from a recycled pid), and for a run waiting for a
+slot (MAX_ACTIVE_RUNS) what it needs to start: its launch spec in ``start.json``.
+
+``start.json`` holds the run's config as the server sent it, which carries the ingestion bot's
+token, as the process's environment does once it runs: it is written readable by the runner's
+user only, and deleted the moment the run starts or is killed. The runner's own settings
+(its token, the proxy's credentials) are never written: they are read again at the start."""
 
 from __future__ import annotations
 
@@ -11,10 +17,13 @@ from pathlib import Path
 
 import attrs
 
+from runtime.executors.base import LaunchSpec
 from runtime.executors.local_supervisor import write_json_atomic
 from runtime.executors.table import RunRecord
 
 log = logging.getLogger("runtime.executors.local")
+#: A waiting run's launch spec.
+START_FILE = "start.json"
 
 #: Record field -> its key in record.json.
 _KEYS = {
@@ -98,3 +107,24 @@ def alive(pid: int, start_time: str | None) -> bool:
         # Exited and not yet reaped by its parent: dead for our purposes.
         return False
     return start_time is None or fields[19] == start_time
+
+
+def save_spec(run_dir: Path, spec: LaunchSpec) -> None:
+    """What a waiting run needs to start later (``start.json``, mode 0600)."""
+    path = run_dir / START_FILE
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(attrs.asdict(spec), handle)
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+def load_spec(run_dir: Path) -> LaunchSpec | None:
+    try:
+        return LaunchSpec(**json.loads((run_dir / START_FILE).read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        log.error("cannot read the launch spec of waiting run %s: %s", run_dir.name, exc)
+        return None
+
+
+def drop_spec(run_dir: Path) -> None:
+    (run_dir / START_FILE).unlink(missing_ok=True)

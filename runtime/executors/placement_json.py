@@ -29,6 +29,7 @@ LabelValue = NewType("LabelValue", str)
 Quantity = NewType("Quantity", str)
 Operator = NewType("Operator", str)
 Effect = NewType("Effect", str)
+Seconds = NewType("Seconds", int)
 
 TOLERATION_OPERATORS = ("Equal", "Exists")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -75,6 +76,8 @@ class ArgoEntry:
     #: An alias of ``priorityClass``: the public chart's own example uses it.
     priorityClassName: NonEmpty | None = None
     resources: Resources | None = None
+    #: The run's deadline (RUN_TIMEOUT_SECONDS for this type); 0: none.
+    activeDeadlineSeconds: Seconds | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +89,7 @@ class JobsEntry:
     priorityClass: NonEmpty | None = None
     priorityClassName: NonEmpty | None = None
     resources: Resources | None = None
+    activeDeadlineSeconds: Seconds | None = None
 
 
 #: Where a key of the other variable belongs, said instead of the list of known keys.
@@ -167,6 +171,12 @@ def _one_of(choices: tuple[str, ...], *, blank: bool = False) -> Callable[[Any, 
     return structure
 
 
+def _seconds(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a number of seconds (an integer, 0 for none), got {value!r}")
+    return value
+
+
 def _integer(value: Any, _: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {json_type(value)}")
@@ -199,6 +209,7 @@ def _converter() -> cattrs.Converter:
         (Quantity, _quantity),
         (Operator, _one_of(TOLERATION_OPERATORS)),
         (Effect, _one_of(TOLERATION_EFFECTS, blank=True)),
+        (Seconds, _seconds),
     ):
         conv.register_structure_hook(new_type, hook)
 

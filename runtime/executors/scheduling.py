@@ -17,6 +17,8 @@ field              ARGO_PIPELINE_TYPE_CONFIGS                      SIMPLEK8S_PIP
                    public chart's example)
 ``resources``      ``{requests, limits}``, over the INGESTION_*    same
                    resource variables
+``activeDeadline`` the run's deadline in seconds over              same
+``Seconds``        RUN_TIMEOUT_SECONDS (0: none; ``deadlines``)
 =================  ==============================================  ===========================
 
 For example::
@@ -36,7 +38,6 @@ The chart's ``customConfig`` files (``ARGO_INGESTION_*_SPEC_FILE_PATH``) are in
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -48,26 +49,12 @@ from runtime.env_parsers import json_type as _type
 from runtime.errors import ConfigError
 from runtime.executors.custom_config import job_params, spec_files
 from runtime.executors.placement_json import ArgoEntry, JobsEntry, structure_entry
+from runtime.pipeline_types import PIPELINE_TYPES as PIPELINE_TYPES
+from runtime.pipeline_types import suggest
 from runtime.settings import Settings
 
 ARGO_VARIABLE = ARGO_CONFIGS
 SIMPLEK8S_VARIABLE = SIMPLEK8S_CONFIGS
-
-#: OpenMetadata's ``PipelineType`` enum (ingestionPipeline.json), plus ``automation``.
-PIPELINE_TYPES = (
-    "metadata",
-    "usage",
-    "lineage",
-    "profiler",
-    "autoClassification",
-    "TestSuite",
-    "dataInsight",
-    "elasticSearchReindex",
-    "dbt",
-    "application",
-    "policyAgent",
-    "automation",
-)
 
 Flavor = Literal["argo", "simpleK8s"]
 
@@ -84,6 +71,8 @@ class Placement:
     node_selector: dict[str, str] | None = None
     priority_class: str | None = None
     resources: dict[str, dict[str, str]] | None = None
+    #: The type's run deadline (``activeDeadlineSeconds``); None: RUN_TIMEOUT_SECONDS.
+    active_deadline_seconds: int | None = None
 
     def pod_fields(self, *, priority_key: str) -> dict[str, Any]:
         """Pod-level fields; ``priority_key`` is ``priorityClassName`` in a pod spec and
@@ -121,7 +110,7 @@ def parse_pipeline_type_configs(
     for pipeline_type, entry in raw.items():
         path = f"$.{pipeline_type}"
         if pipeline_type not in PIPELINE_TYPES:
-            raise ConfigError(var, f"{path}: unknown pipeline type{_suggest(pipeline_type)}")
+            raise ConfigError(var, f"{path}: unknown pipeline type{suggest(pipeline_type)}")
         try:
             structured = structure_entry(path, entry, ArgoEntry if flavor == "argo" else JobsEntry)
             out[pipeline_type] = _placement(path, entry, structured)
@@ -161,6 +150,7 @@ def _placement(path: str, raw: Mapping[str, Any], entry: ArgoEntry | JobsEntry) 
         node_selector=_labels(entry.nodeSelector),
         priority_class=entry.priorityClass or entry.priorityClassName,
         resources=resources,
+        active_deadline_seconds=entry.activeDeadlineSeconds,
     )
 
 
@@ -222,14 +212,3 @@ def check_pod_variables(flavor: Flavor, settings: Settings) -> list[str]:
     if flavor == "simpleK8s":
         return list(job_params(workflow_params).warnings)
     return []
-
-
-def _suggest(pipeline_type: Any) -> str:
-    text = str(pipeline_type)
-    for known in PIPELINE_TYPES:
-        if known.lower() == text.lower():
-            return f" (did you mean {known!r}? pipeline types are case-sensitive)"
-    close = difflib.get_close_matches(text, PIPELINE_TYPES, n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    return f"; expected one of {', '.join(PIPELINE_TYPES)}"

@@ -36,13 +36,16 @@ from typing import Any, ClassVar
 
 import attrs
 
+from runtime.executors.admission import queues_runs
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import JobParams, deep_merge, job_params, spec_files
+from runtime.executors.deadlines import Deadline, deadline_annotations, decide
 from runtime.executors.k8s_client import parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis
 from runtime.executors.k8s_executor import KubeExecutor
 from runtime.executors.k8s_pod import (
     check_name,
+    job_run_id,
     main_container,
     pod_fields,
     run_annotations,
@@ -54,6 +57,7 @@ from runtime.executors.k8s_pod import (
 from runtime.executors.k8s_resources import Resource, ResourceApi
 from runtime.executors.k8s_runs import ObjectState, annotated_failure, failure_annotations
 from runtime.executors.scheduling import (
+    SIMPLEK8S_VARIABLE,
     Placement,
     apply_container_placement,
     parse_pipeline_type_configs,
@@ -114,11 +118,12 @@ def job_manifest(
     placements: dict[str, Placement] | None = None,
     params: JobParams = NO_PARAMS,
     container_params: dict[str, Any] | None = None,
-    active_deadline_seconds: int | None = None,
 ) -> dict[str, Any]:
     """The Job that runs ``spec`` (pure: settings + spec -> manifest)."""
     obj_labels = run_labels(settings, spec)
     obj_annotations = run_annotations(spec)
+    placement = placement_for(placements or {}, spec.pipeline_type)
+    deadline = run_deadline(settings, spec.pipeline_type, placement, params)
     job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -126,22 +131,36 @@ def job_manifest(
             "name": check_name(spec.run_name),
             "namespace": settings.ingestion_namespace,
             "labels": obj_labels,
-            "annotations": obj_annotations,
+            "annotations": {**obj_annotations, **deadline_annotations(deadline)},
         },
         "spec": job_spec(
             settings,
             container=main_container(settings, spec),
-            placement=placement_for(placements or {}, spec.pipeline_type),
+            placement=placement,
             pod_labels=obj_labels,
             pod_annotations=obj_annotations,
             params=params,
             container_params=container_params,
-            active_deadline_seconds=active_deadline_seconds,
+            active_deadline_seconds=deadline.seconds if deadline else None,
         ),
     }
     # No pod before the config Secret exists: KubeExecutor.launch resumes it.
     job["spec"] = {"suspend": True, **job["spec"]}
     return job
+
+
+def run_deadline(
+    settings: Settings, pipeline_type: str, placement: Placement, params: JobParams
+) -> Deadline | None:
+    """A Job's deadline: customConfig's, the pipeline type's, RUN_TIMEOUT_SECONDS. The Job
+    controller counts it from when the Job is resumed: a queued Job's does not run down."""
+    return decide(
+        settings,
+        pipeline_type=pipeline_type,
+        of_type=placement.active_deadline_seconds,
+        variable=SIMPLEK8S_VARIABLE,
+        workflow_params=params.job_spec.get("activeDeadlineSeconds"),
+    )
 
 
 def cron_job_manifest(
@@ -151,12 +170,26 @@ def cron_job_manifest(
     placements: dict[str, Placement] | None = None,
     params: JobParams = NO_PARAMS,
     container_params: dict[str, Any] | None = None,
-    active_deadline_seconds: int | None = None,
     history_limit: int = 3,
 ) -> dict[str, Any]:
-    """A scheduled pipeline (``deploy_pipeline``): one CronJob, concurrency Forbid."""
+    """A scheduled pipeline (``deploy_pipeline``): one CronJob, concurrency Forbid. With a cap
+    on active runs its Jobs are created suspended, to wait in the runner's queue."""
     sched_labels = schedule_labels(settings, spec)
     sched_annotations = schedule_annotations(spec)
+    placement = placement_for(placements or {}, spec.pipeline_type)
+    deadline = run_deadline(settings, spec.pipeline_type, placement, params)
+    template_spec = job_spec(
+        settings,
+        container=schedule_container(settings, spec, job_run_id()),
+        placement=placement,
+        pod_labels=sched_labels,
+        pod_annotations=sched_annotations,
+        params=params,
+        container_params=container_params,
+        active_deadline_seconds=deadline.seconds if deadline else None,
+    )
+    if queues_runs(settings):
+        template_spec = {"suspend": True, **template_spec}
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -176,18 +209,9 @@ def cron_job_manifest(
             "jobTemplate": {
                 "metadata": {
                     "labels": dict(sched_labels),
-                    "annotations": dict(sched_annotations),
+                    "annotations": {**sched_annotations, **deadline_annotations(deadline)},
                 },
-                "spec": job_spec(
-                    settings,
-                    container=schedule_container(settings, spec),
-                    placement=placement_for(placements or {}, spec.pipeline_type),
-                    pod_labels=sched_labels,
-                    pod_annotations=sched_annotations,
-                    params=params,
-                    container_params=container_params,
-                    active_deadline_seconds=active_deadline_seconds,
-                ),
+                "spec": template_spec,
             },
         },
     }
@@ -237,7 +261,6 @@ class Jobs:
     placements: dict[str, Placement]
     params: JobParams
     container_params: dict[str, Any] | None
-    active_deadline_seconds: int | None = None
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         return job_manifest(
@@ -246,7 +269,6 @@ class Jobs:
             placements=self.placements,
             params=self.params,
             container_params=self.container_params,
-            active_deadline_seconds=self.active_deadline_seconds,
         )
 
     def build_schedule(self, spec: ScheduleSpec) -> dict[str, Any]:
@@ -256,16 +278,16 @@ class Jobs:
             placements=self.placements,
             params=self.params,
             container_params=self.container_params,
-            active_deadline_seconds=self.active_deadline_seconds,
         )
 
     def state(self, obj: dict[str, Any]) -> ObjectState:
         return job_state(obj)
 
-    def resume(self, api: ResourceApi, name: str) -> None:
+    def resume(self, api: ResourceApi, name: str, *, deadline: int | None = None) -> None:
+        # The Job controller starts a Job's deadline when it is resumed: nothing to add.
         api.patch(self.workloads, name, {"spec": {"suspend": False}})
 
-    def kill(self, api: ResourceApi, name: str, **options: Any) -> bool:
+    def kill(self, api: ResourceApi, name: str, *, queued: bool = False, **options: Any) -> bool:
         # Foreground: the pod goes first; a Job already gone counts as killed.
         api.delete(self.workloads, name, "Foreground")
         return True
@@ -320,7 +342,6 @@ class SimpleK8sExecutor(KubeExecutor):
             placements=placements,
             params=params,
             container_params=container_params,
-            active_deadline_seconds=options.get("active_deadline_seconds"),
         )
         super().__init__(settings, workload, **options)
 

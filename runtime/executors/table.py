@@ -2,7 +2,9 @@
 
 Executors write records here as they observe state changes; listeners (the connection, which
 turns them into ``run_update`` events, and metrics) hear about every change of state. Lookups by
-run id and by pipeline FQN are dictionary reads, so status stays fast with many tracked runs.
+run id and by pipeline FQN are dictionary reads, so status stays fast with many tracked runs,
+and so are the counts: ``active_count`` (runs started and not final: what MAX_ACTIVE_RUNS caps)
+and ``queued_count`` (runs waiting for a slot, reason ``MaxActiveRuns``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import attrs
 from runtime.messages import RunView
 
 Listener = Callable[["RunRecord", "RunRecord | None"], None]
+#: The reason of a run waiting for a slot (``admission.WAITING``).
+WAITING = "MaxActiveRuns"
 
 
 @attrs.frozen(kw_only=True)
@@ -26,6 +30,11 @@ class RunRecord(RunView):
     kind: str
     # Executor-private bookkeeping (pid, resourceVersion, ...); never sent on the wire.
     extra: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def waiting(self) -> bool:
+        """Accepted, and waiting for a slot under MAX_ACTIVE_RUNS: not started yet."""
+        return self.reason == WAITING and not self.final
 
     def view(self) -> RunView:
         """The run as the server sees it (the reply's and the event's shape)."""
@@ -43,6 +52,7 @@ class RunTable:
         self._runs: dict[str, RunRecord] = {}
         self._by_pipeline: dict[str, dict[str, None]] = {}
         self._active = 0
+        self._waiting = 0
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> None:
@@ -62,7 +72,18 @@ class RunTable:
 
     @property
     def active_count(self) -> int:
-        return self._active
+        """Runs started and not final (a waiting run is not active yet)."""
+        return self._active - self._waiting
+
+    @property
+    def queued_count(self) -> int:
+        """Runs waiting for a slot."""
+        return self._waiting
+
+    def _count(self, record: RunRecord | None, sign: int) -> None:
+        if record is not None and not record.final:
+            self._active += sign
+            self._waiting += sign * record.waiting
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -79,7 +100,8 @@ class RunTable:
                 return old
             self._runs[record.run_id] = record
             self._by_pipeline.setdefault(record.pipeline_fqn, {})[record.run_id] = None
-            self._active += (not record.final) - (old is not None and not old.final)
+            self._count(old, -1)
+            self._count(record, 1)
             changed = old is None or (old.state, old.reason, old.message) != (
                 record.state,
                 record.reason,
@@ -96,7 +118,8 @@ class RunTable:
             old = self._runs.get(record.run_id)
             self._runs[record.run_id] = record
             self._by_pipeline.setdefault(record.pipeline_fqn, {})[record.run_id] = None
-            self._active += (not record.final) - (old is not None and not old.final)
+            self._count(old, -1)
+            self._count(record, 1)
 
     def remove(self, run_id: str) -> None:
         with self._lock:
@@ -104,5 +127,4 @@ class RunTable:
             if old is None:
                 return
             self._by_pipeline.get(old.pipeline_fqn, {}).pop(run_id, None)
-            if not old.final:
-                self._active -= 1
+            self._count(old, -1)

@@ -225,6 +225,7 @@ def scheduled_run(kind: str, schedule: dict[str, Any], suffix: str, state: str) 
         "metadata": {
             "name": name,
             "namespace": "ingestion",
+            "uid": f"uid-{name}",
             "labels": labels,
             "annotations": dict(template["annotations"]),
             "ownerReferences": [owner],  # as the cron controllers set it
@@ -235,17 +236,22 @@ def scheduled_run(kind: str, schedule: dict[str, Any], suffix: str, state: str) 
 
 
 def scheduled_pod(kind: str, run: dict[str, Any], phase: str = "Running") -> dict[str, Any]:
-    """The pod of a scheduled run: the template's labels and annotations plus the controller's
-    label naming the run's object (no run-id annotation)."""
-    name = run["metadata"]["name"]
-    label = "workflows.argoproj.io/workflow" if kind == "argo" else "batch.kubernetes.io/job-name"
+    """The pod of a scheduled run: the template's labels and annotations, the controller's
+    labels and its ownerReference to the run's object (no run-id annotation)."""
+    name, uid = run["metadata"]["name"], run["metadata"]["uid"]
+    if kind == "argo":
+        labels = {"workflows.argoproj.io/workflow": name}
+    else:
+        labels = {"batch.kubernetes.io/job-name": name, "batch.kubernetes.io/controller-uid": uid}
+    owner = {"apiVersion": run["apiVersion"], "kind": run["kind"], "name": name, "uid": uid}
     return {
         "metadata": {
             "name": f"{name}-pod",
             "namespace": "ingestion",
             "resourceVersion": "9",
-            "labels": {**run["metadata"]["labels"], label: name},
+            "labels": {**run["metadata"]["labels"], **labels},
             "annotations": dict(run["metadata"]["annotations"]),
+            "ownerReferences": [owner],
         },
         "spec": {"containers": [{"name": "main", "image": "img"}]},
         "status": {"phase": phase, "startTime": "2024-05-01T10:00:00Z"},

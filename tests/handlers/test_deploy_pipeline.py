@@ -80,10 +80,17 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
     (secret,) = k.secrets_created
     assert secret["metadata"]["name"] == body["metadata"]["name"]
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
-    env = {e["name"]: e.get("value") for e in container(k.kind, body)["env"]}
+    entries = container(k.kind, body)["env"]
+    env = {e["name"]: e.get("value") for e in entries}
     assert env["config"] is None, "the config is in the schedule's Secret, not its spec"
     env["config"] = secret["stringData"]["config"]
-    assert "pipelineRunId" not in env
+    # Each run's pipelineRunId is its workload's uid: the runner's run id for it.
+    (run_id,) = [e for e in entries if e["name"] == "pipelineRunId"]
+    if k.kind == "argo":
+        assert run_id["value"] == "{{workflow.uid}}"
+    else:
+        field = run_id["valueFrom"]["fieldRef"]["fieldPath"]
+        assert field == "metadata.labels['batch.kubernetes.io/controller-uid']"
     assert env["pipelineType"] == "metadata"
     assert env["ingestionPipelineFQN"] == FQN
     # The same secrets handling as run_pipeline: preflight, provider + loader, loader's env.

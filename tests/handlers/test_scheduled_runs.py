@@ -1,5 +1,6 @@
 """Runs a schedule starts are made by the cron controllers, not by the runner: the watch still
-tracks them (run id = the Workflow/Job name), so status, kill, logs and run_update work."""
+tracks them under their Workflow's/Job's uid (the ``pipelineRunId`` their pod gets), with the
+object's name as ``runName``, so status, kill, logs and run_update work."""
 
 from __future__ import annotations
 
@@ -38,31 +39,32 @@ def test_a_scheduled_run_is_tracked_reported_and_controllable(k: Kube) -> None:
     updates: list[tuple[str, str]] = []
     k.executor.table.subscribe(lambda new, old: updates.append((new.run_id, new.state)))
     run = scheduled_run(k.kind, schedule_of(k), "1714557600", "queued")
-    name = run["metadata"]["name"]
+    name, uid = run["metadata"]["name"], run["metadata"]["uid"]
     k.executor._workload_event("ADDED", run)
     k.executor._pod_event("ADDED", scheduled_pod(k.kind, run, "Running"))
 
-    record = k.executor.table.get(name)
+    assert k.executor.table.get(name) is None, "the name is the run's runName, not its id"
+    record = k.executor.table.get(uid)
     assert record is not None
     assert (record.run_name, record.pipeline_fqn, record.pipeline_type) == (
         name,
         FQN,
         "profiler",
     )
-    assert record.state == "running"  # the pod's phase, seen through the controller's label
-    assert updates == [(name, "queued"), (name, "running")]
+    assert record.state == "running"  # the pod's phase, seen through its ownerReference
+    assert updates == [(uid, "queued"), (uid, "running")]
 
-    by_run = asyncio.run(status.handle(Status(id="s", run_id=name), k.ctx))
-    assert by_run.runs[0].run_id == name  # type: ignore[union-attr]
+    by_run = asyncio.run(status.handle(Status(id="s", run_id=uid), k.ctx))
+    assert by_run.runs[0].run_id == uid  # type: ignore[union-attr]
     by_pipeline = asyncio.run(status.handle(Status(id="s", pipeline_fqn=FQN), k.ctx))
-    assert [r.run_id for r in by_pipeline.runs] == [name]  # type: ignore[union-attr]
+    assert [r.run_id for r in by_pipeline.runs] == [uid]  # type: ignore[union-attr]
 
     k.core.read_namespaced_pod_log.return_value = "scheduled output\n"
-    chunk = logs.handle(Logs(id="l", run_id=name), k.ctx)
+    chunk = logs.handle(Logs(id="l", run_id=uid), k.ctx)
     assert chunk.content == "scheduled output\n"
     assert k.core.read_namespaced_pod_log.call_args.kwargs["name"] == name + "-pod"
 
-    killed = kill.handle(Kill(id="k", run_id=name), k.ctx)
+    killed = kill.handle(Kill(id="k", run_id=uid), k.ctx)
     if k.kind == "argo":
         call = k.api.patch_namespaced_custom_object.call_args.kwargs
         assert (call["name"], call["plural"], call["body"]) == (
@@ -82,7 +84,7 @@ def test_scheduled_runs_are_readopted_from_a_list(k: Kube) -> None:
     k.executor._sync_pods([scheduled_pod(k.kind, failed, "Failed")])
     k.executor._sync_workloads([done, failed])
     states = {r.run_id: r.state for r in k.executor.table.for_pipeline(FQN)}
-    assert states == {done["metadata"]["name"]: "success", failed["metadata"]["name"]: "failed"}
+    assert states == {done["metadata"]["uid"]: "success", failed["metadata"]["uid"]: "failed"}
 
 
 def test_objects_without_run_id_or_schedule_are_still_ignored(k: Kube) -> None:

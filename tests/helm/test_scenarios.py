@@ -215,6 +215,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             },
             "config": {
                 "reconnectDelaySeconds": 5,
+                "maxActiveRuns": 10,
+                "maxActiveRunsPerType": {"profiler": 2},
+                "runTimeoutSeconds": 7200,
+                "imagePullGraceSeconds": 300,
+                "unschedulableGraceSeconds": 0,
                 "argoWorkflows": {"secondsAfterCompletionTTL": 604800},
                 "ingestionPods": {
                     "automountSAToken": True,
@@ -521,6 +526,11 @@ def test_everything_on() -> None:
     rendered = render(SCENARIOS["everything-on"])
     env = rendered.env_values
     assert env["RECONNECT_DELAY_SECONDS"] == "5"
+    assert env["MAX_ACTIVE_RUNS"] == "10"
+    assert json.loads(env["MAX_ACTIVE_RUNS_PER_TYPE"]) == {"profiler": 2}
+    assert env["RUN_TIMEOUT_SECONDS"] == "7200"
+    assert env["IMAGE_PULL_GRACE_SECONDS"] == "300"
+    assert env["UNSCHEDULABLE_GRACE_SECONDS"] == "0"  # 0 is a value (no limit), not "unset"
     assert env["ARGO_SECONDS_AFTER_COMPLETION_TTL"] == "604800"
     assert env["INGESTION_AUTOMOUNT_SA_TOKEN"] == "true"
     assert json.loads(env["INGESTION_EXTRA_ENVS"]) == {

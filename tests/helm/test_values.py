@@ -157,6 +157,7 @@ def test_schema_and_values_yaml_have_the_same_keys() -> None:
 MUTATIONS: dict[str, Any] = {
     "config.serverUrl": "wss://elsewhere.example/ws",
     "config.allowedSecretReferences": ["collate-mysql"],
+    "config.maxActiveRunsPerType": {"profiler": 2},
     "config.ingestionPods.allowedImages": ["registry.corp/*"],
     "config.ingestionPods.extraEnvs": ["HTTPS_PROXY=http://proxy:3128"],
     "config.ingestionPods.imagePullSecrets": ["a", "b"],

@@ -21,7 +21,7 @@ from runtime.backends import (
 )
 from runtime.errors import ConfigError
 from runtime.executors import build_executor
-from runtime.executors.local import _RUNNER_ONLY
+from runtime.executors.local_processes import _RUNNER_ONLY
 from runtime.executors.scheduling import unused_variables, validate_settings_for
 from runtime.metrics import Metrics
 from runtime.rbac import Rule

@@ -80,6 +80,7 @@ def test_replies_encode_ok_and_error_shapes() -> None:
         connected=True,
         server_version="",
         active_runs=0,
+        queued_runs=0,
         tracked_runs=0,
         uptime_seconds=1.0,
         reachability={},

@@ -64,3 +64,33 @@ def test_the_connection_counts_the_executor_table_it_was_given(tmp_path: Path) -
     runner = build_runner(Settings.from_env(env, require_server=True), registry=CollectorRegistry())
     table: Any = runner.context.executor.table
     assert runner.connection.active_runs() == table.active_count == 0
+
+
+async def test_only_the_connected_replica_starts_waiting_runs(
+    server: Any, make_runner: Any
+) -> None:
+    """Two replicas of one agent id: the standby's waiting run starts only once the server
+    accepts it (the composition root gives the executor the connection state as ``leading``
+    and asks it to look at its queue when a session is accepted)."""
+    from runtime.executors.base import LaunchSpec
+    from tests.conftest import wait_for
+
+    active = await make_runner()
+    standby = await make_runner(connect=False, STANDBY_RETRY_SECONDS="0.3")
+    await wait_for(lambda: standby.connection.standby)
+    executor = standby.context.executor
+    spec = LaunchSpec(
+        run_id="run-s",
+        run_name="om-run-s",
+        kind="pipeline",
+        pipeline_type="metadata",
+        pipeline_fqn="svc.p",
+        config={"standIn": {"seconds": 0.1}},
+        image="",
+    )
+    executor.launch(spec)  # say, a request answered just before this replica lost its session
+    record = executor.table.get("run-s")
+    assert (record.state, record.reason) == ("queued", "MaxActiveRuns")
+    await active.stop(grace=1)
+    await wait_for(lambda: bool(executor.table.get("run-s").final), timeout=15)
+    assert executor.table.get("run-s").state == "success"

@@ -51,6 +51,25 @@ def test_auth_token_file_stands_in_for_auth_token(tmp_path: Path) -> None:
     assert "AUTH_TOKEN_FILE" in caught.value.problem
 
 
+def test_capacity_defaults_and_values() -> None:
+    default = Settings.from_env(BASE)
+    assert (default.max_active_runs, default.max_active_runs_per_type) == (0, {})
+    assert default.run_timeout_seconds == 6 * 3600
+    assert (default.image_pull_grace, default.unschedulable_grace) == (120, 900)
+    given = Settings.from_env(
+        {
+            **BASE,
+            "MAX_ACTIVE_RUNS": "10",
+            "MAX_ACTIVE_RUNS_PER_TYPE": '{"profiler": 2, "automation": 5}',
+            "RUN_TIMEOUT_SECONDS": "0",
+            "UNSCHEDULABLE_GRACE_SECONDS": "0",
+        }
+    )
+    assert given.max_active_runs == 10
+    assert given.max_active_runs_per_type == {"profiler": 2, "automation": 5}
+    assert (given.run_timeout_seconds, given.unschedulable_grace) == (0, 0)
+
+
 def test_values_are_parsed() -> None:
     settings = Settings.from_env(
         {
@@ -115,6 +134,16 @@ def test_values_are_parsed() -> None:
         ("INGESTION_FS_GROUP", "1e3", "integer"),
         ("INGESTION_RUN_AS_NON_ROOT", "sometimes", "true or false"),
         ("INGESTION_DISABLE_VERSION_VALIDATION", "disabled", "true or false"),
+        ("MAX_ACTIVE_RUNS", "-1", "between 0 and"),
+        ("MAX_ACTIVE_RUNS", "ten", "integer"),
+        ("MAX_ACTIVE_RUNS_PER_TYPE", '{"Profiler": 2}', "did you mean 'profiler'"),
+        ("MAX_ACTIVE_RUNS_PER_TYPE", '{"profiler": 0}', "$.profiler: expected a positive"),
+        ("MAX_ACTIVE_RUNS_PER_TYPE", '{"profiler": "2"}', "positive integer"),
+        ("MAX_ACTIVE_RUNS_PER_TYPE", "[2]", "JSON object"),
+        ("RUN_TIMEOUT_SECONDS", "6h", "integer"),
+        ("RUN_TIMEOUT_SECONDS", "-5", "between 0 and"),
+        ("IMAGE_PULL_GRACE_SECONDS", "2m", "integer"),
+        ("UNSCHEDULABLE_GRACE_SECONDS", "-1", "between 0 and"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, fragment: str) -> None:

@@ -136,7 +136,7 @@ class Harness:
         return record
 
 
-def build(kind: str, **options: Any) -> Harness:
+def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: Any) -> Harness:
     wall = FakeClock(1_714_557_600.0)
     mono = FakeClock(1000.0)
     core = autospec(kube_rest.CoreV1)
@@ -152,7 +152,7 @@ def build(kind: str, **options: Any) -> Harness:
         "log_tail_bytes": 1000,
     }
     common.update(options)
-    settings = make_settings()
+    settings = make_settings(**(settings_env or {}))
     executor: KubeExecutor
     if kind == "argo":
         api = autospec(kube_rest.CustomObjects)

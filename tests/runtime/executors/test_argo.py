@@ -105,13 +105,13 @@ def test_workflow_shape() -> None:
     assert spec["serviceAccountName"] == "ingestion"
     assert spec["podGC"]["strategy"] == "OnPodSuccess"
     assert spec["podMetadata"]["annotations"]["hybrid-runner.io/run-id"] == "run-0001"
-    assert "activeDeadlineSeconds" not in spec
+    assert spec["activeDeadlineSeconds"] == 21600, "RUN_TIMEOUT_SECONDS' 6 h by default"
     assert "executor" not in spec
 
 
 def test_active_deadline_and_no_automount() -> None:
     executor = ArgoExecutor.from_settings(
-        make_settings(INGESTION_AUTOMOUNT_SA_TOKEN="false"), active_deadline_seconds=7200
+        make_settings(INGESTION_AUTOMOUNT_SA_TOKEN="false", RUN_TIMEOUT_SECONDS="7200")
     )
     workflow = executor.render(make_spec())[0]
     check(workflow)
@@ -212,8 +212,9 @@ def test_cron_workflow_is_valid() -> None:
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert cron["spec"]["suspend"] is True
     assert cron["spec"]["schedules"] == ["0 */6 * * *"]
-    env = {e["name"] for e in cron["spec"]["workflowSpec"]["templates"][0]["container"]["env"]}
-    assert "pipelineRunId" not in env
+    env = cron["spec"]["workflowSpec"]["templates"][0]["container"]["env"]
+    # Each run's ingestion process gets its Workflow's uid, the runner's run id for it.
+    assert {"name": "pipelineRunId", "value": "{{workflow.uid}}"} in env
     assert_golden("argo_cron_workflow", cron)
 
 

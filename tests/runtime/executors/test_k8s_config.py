@@ -45,8 +45,8 @@ def test_launch_creates_suspended_then_the_owned_secret_then_resumes(h: Harness)
         }
     ]
     assert json.loads(secret["stringData"]["config"]) == spec.config
-    resumed = {"suspend": None} if h.kind == "argo" else {"suspend": False}
-    assert resume_calls(h) == [{"spec": resumed}]
+    (resumed,) = resume_calls(h)
+    assert resumed["spec"]["suspend"] is (None if h.kind == "argo" else False)
     assert h.record().state == "queued"
 
 
@@ -95,14 +95,16 @@ def test_a_secret_that_cannot_be_made_rolls_back_and_fails_the_run(h: Harness) -
 
 
 def test_a_workload_left_suspended_is_resumed_on_re_adoption(h: Harness) -> None:
+    """A runner stopped between creating a workload and resuming it: with no cap, the
+    suspended workload is a waiting run that fits, and re-adoption resumes it."""
     spec = make_spec("left-behind")
     running = make_spec("running-one")
     # What start() lists: one workload still suspended, one that runs.
     h.executor._sync_workloads([h.workload(spec, suspended=True), h.workload(running, "running")])
-    assert h.executor.table.get(spec.run_id).state == "queued"
-    h.executor._resume_adopted()
     assert h.executor.wait_idle(5)
     assert len(resume_calls(h)) == 1  # only the suspended one
+    assert h.executor.table.get(spec.run_id).state == "queued"
+    assert h.executor.table.get(spec.run_id).reason is None, "resumed: it waits for nothing"
 
 
 def test_the_dry_run_shows_the_secret_redacted(h: Harness) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
 import pytest
 
 from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView, diagnose
-from tests.runtime.executors.k8s_support import FakeClock
+from tests.runtime.executors.k8s_harness import build
+from tests.runtime.executors.k8s_support import FakeClock, make_settings, make_spec
 
 TAINT = (
     "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: ingestion}. "
@@ -200,7 +202,7 @@ SUCCEEDED = pod(
 @pytest.mark.parametrize(
     ("sample", "reason", "in_message", "fail_after"),
     [
-        (UNSCHEDULABLE, "Unschedulable", "untolerated taint {dedicated: ingestion}", None),
+        (UNSCHEDULABLE, "Unschedulable", "untolerated taint {dedicated: ingestion}", 900.0),
         (IMAGE_PULL_BACKOFF, "ImagePullBackOff", "Back-off pulling image", 120.0),
         (ERR_IMAGE_PULL, "ImagePullBackOff", "failed to pull and unpack image", 120.0),
         (ARGO_INIT_PULL, "ImagePullBackOff", "container init: quay.io unreachable", 120.0),
@@ -255,7 +257,8 @@ def test_tracker_applies_image_pull_grace_across_errimagepull_flapping() -> None
     clock.advance(45)
     final = tracker.observe("run-1", PodView.from_pod(IMAGE_PULL_BACKOFF))
     assert final is not None and final.fatal
-    assert "(for 125s)" in final.message
+    assert "(for 125s, past IMAGE_PULL_GRACE_SECONDS=120)" in final.message
+    assert final.message.endswith("or raise IMAGE_PULL_GRACE_SECONDS")
     assert tracker.waiting() == ["run-1"]
 
 
@@ -271,20 +274,97 @@ def test_tracker_resets_when_condition_clears() -> None:
     assert diagnosis is None or not diagnosis.fatal
 
 
-def test_unschedulable_is_reported_at_once_and_never_fatal_by_default() -> None:
+def test_unschedulable_is_reported_at_once_and_fails_after_its_grace_naming_the_variable() -> None:
     clock = FakeClock(0.0)
-    tracker = DiagnosisTracker(Grace(), clock)
+    settings = make_settings(UNSCHEDULABLE_GRACE_SECONDS="600")
+    tracker = DiagnosisTracker(Grace.from_settings(settings), clock)
     first = tracker.observe("run-1", PodView.from_pod(UNSCHEDULABLE))
     assert first is not None and not first.fatal and first.reason == "Unschedulable"
-    clock.advance(86400)
+    assert first.message == TAINT
+    clock.advance(599)
     assert not tracker.observe("run-1", PodView.from_pod(UNSCHEDULABLE)).fatal  # type: ignore[union-attr]
-    strict = DiagnosisTracker(Grace(unschedulable_fail=600), clock)
-    strict.observe("run-1", PodView.from_pod(UNSCHEDULABLE))
-    clock.advance(601)
-    assert strict.observe("run-1", PodView.from_pod(UNSCHEDULABLE)).fatal  # type: ignore[union-attr]
+    clock.advance(2)
+    final = tracker.observe("run-1", PodView.from_pod(UNSCHEDULABLE))
+    assert final is not None and final.fatal and final.reason == "Unschedulable"
+    assert final.message.startswith(TAINT)
+    assert "(for 601s, past UNSCHEDULABLE_GRACE_SECONDS=600)" in final.message
+    assert final.message.endswith("or raise UNSCHEDULABLE_GRACE_SECONDS")
+
+
+def test_unschedulable_waits_for_a_node_as_long_as_it_takes_with_a_grace_of_zero() -> None:
+    clock = FakeClock(0.0)
+    settings = make_settings(UNSCHEDULABLE_GRACE_SECONDS="0")
+    tracker = DiagnosisTracker(Grace.from_settings(settings), clock)
+    tracker.observe("run-1", PodView.from_pod(UNSCHEDULABLE))
+    clock.advance(86400 * 7)
+    assert not tracker.observe("run-1", PodView.from_pod(UNSCHEDULABLE)).fatal  # type: ignore[union-attr]
+
+
+def test_image_pull_grace_comes_from_its_variable() -> None:
+    clock = FakeClock(0.0)
+    tracker = DiagnosisTracker(
+        Grace.from_settings(make_settings(IMAGE_PULL_GRACE_SECONDS="30")), clock
+    )
+    tracker.observe("run-1", PodView.from_pod(IMAGE_PULL_BACKOFF))
+    clock.advance(31)
+    final = tracker.observe("run-1", PodView.from_pod(IMAGE_PULL_BACKOFF))
+    assert final is not None and final.fatal
+    assert "past IMAGE_PULL_GRACE_SECONDS=30" in final.message
+
+
+@pytest.mark.parametrize(
+    ("labels", "annotations", "key"),
+    [
+        ({}, {"hybrid-runner.io/pipeline-type": "profiler"}, "the `resources` of profiler"),
+        (
+            {"hybrid-runner.io/kind": "automation"},
+            {"hybrid-runner.io/pipeline-type": "automation"},
+            "config.ingestionPods.automationResources.limits.memory",
+        ),
+        ({}, {}, "config.ingestionPods.resources.limits.memory"),
+    ],
+)
+def test_an_oom_killed_run_says_its_limit_and_the_values_key_that_raises_it(
+    labels: dict[str, str], annotations: dict[str, str], key: str
+) -> None:
+    sample = copy.deepcopy(OOM_KILLED)
+    sample["metadata"]["labels"] = labels
+    sample["metadata"]["annotations"].update(annotations)
+    condition = diagnose(PodView.from_pod(sample))
+    assert condition is not None and condition.reason == "OOMKilled"
+    assert "(memory limit 4096Mi)" in condition.message
+    assert key in condition.message
+    assert "config.ingestionPods.additionalPipelineConfigs" in condition.message
 
 
 def test_terminal_conditions_are_fatal_immediately() -> None:
     tracker = DiagnosisTracker(Grace(), FakeClock(0.0))
     diagnosis = tracker.observe("run-1", PodView.from_pod(OOM_KILLED))
     assert diagnosis is not None and diagnosis.fatal and diagnosis.reason == "OOMKilled"
+
+
+@pytest.mark.parametrize("kind", ["argo", "simpleK8s"])
+def test_an_unschedulable_pod_fails_its_run_after_the_configured_grace(kind: str) -> None:
+    h = build(kind, grace=None, settings_env={"UNSCHEDULABLE_GRACE_SECONDS": "300"})
+    spec = make_spec()
+    h.launched(spec, "running")
+    pending = {
+        "phase": "Pending",
+        "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": TAINT}
+        ],
+    }
+    h.executor._pod_event("ADDED", h.pod(spec, pending))
+    h.mono.advance(299)
+    h.executor.housekeeping()
+    assert (h.record().state, h.record().reason) == ("queued", "Unschedulable")
+    h.mono.advance(2)
+    h.executor.housekeeping()
+    record = h.record()
+    assert (record.state, record.reason) == ("failed", "Unschedulable")
+    assert "past UNSCHEDULABLE_GRACE_SECONDS=300" in (record.message or "")
+    assert h.executor.wait_idle()
+    patch = h.api.patch_namespaced_custom_object if kind == "argo" else h.api.patch_namespaced_job
+    annotations = patch.call_args.kwargs["body"]["metadata"]["annotations"]
+    assert annotations["hybrid-runner.io/failure-reason"] == "Unschedulable"
+    asyncio.run(h.executor.stop())

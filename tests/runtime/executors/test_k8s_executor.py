@@ -24,7 +24,11 @@ def test_launch_creates_the_rendered_manifest_and_records_queued(h: Harness) -> 
     h.launched(spec)
     h.create.assert_called_once()
     kwargs = h.create.call_args.kwargs
-    assert kwargs["body"] == h.executor.render(spec)[0]
+    body = kwargs["body"]
+    # Its place in the queue: the time it arrived, in epoch microseconds.
+    queued_at = body["metadata"]["annotations"].pop("hybrid-runner.io/queued-at")
+    assert int(queued_at) == int(h.wall() * 1_000_000)
+    assert body == h.executor.render(spec)[0]
     assert kwargs["namespace"] == "ingestion"
     assert kwargs["_request_timeout"] > 0
     record = h.record()
@@ -186,7 +190,7 @@ def test_kill_forbidden_leaves_the_run_as_it_was(h: Harness) -> None:
     with pytest.raises(Forbidden, match=f"lacks {verb} on"):
         h.executor.kill(spec.run_id)
     assert h.record().state == "running"
-    assert spec.run_id not in h.executor._killing
+    assert not h.executor._run(spec.run_id).killing
 
 
 def test_kill_unknown_or_finished(h: Harness) -> None:

@@ -111,6 +111,20 @@ def test_a_slim_pod_is_diagnosed_like_the_pod() -> None:
     assert "env" not in slim["spec"]["containers"][0]
 
 
+def test_a_slim_pod_of_a_scheduled_run_still_names_its_run_by_its_owner() -> None:
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": "omsched-x-1", "uid": "job-uid"}
+    pod = {
+        "metadata": {
+            "name": "omsched-x-1-abcde",
+            "annotations": {"hybrid-runner.io/schedule": "omsched-x"},
+            "ownerReferences": [owner],
+            "managedFields": [{"manager": "kube-controller-manager"}],
+        },
+        "status": {"phase": "Running"},
+    }
+    assert PodView.from_pod(slim_pod(pod)).run_id == "job-uid"
+
+
 def test_a_model_or_dict_response_still_reads() -> None:
     assert page_of({"items": [], "metadata": {"resourceVersion": "1"}})["metadata"] == {
         "resourceVersion": "1"

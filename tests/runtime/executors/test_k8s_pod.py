@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from runtime.errors import LaunchFailed
 from runtime.executors.base import ScheduleSpec
 from runtime.executors.k8s_pod import (
+    JOB_UID_LABEL,
     config_secret,
     container_security_context,
+    job_run_id,
     main_container,
     pod_fields,
     pod_security_context,
     resources,
     run_annotations,
+    run_id_of,
     run_labels,
     schedule_container,
     schedule_name,
     selector,
+    workflow_run_id,
 )
 from runtime.naming import label_value
 from tests.runtime.executors.k8s_support import make_settings, make_spec
+
+CONTRACT_ORDER = ["config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN"]
 
 
 def env_dict(container: dict, *secrets: dict) -> dict[str, str]:
@@ -54,7 +61,7 @@ def test_pipeline_container_contract() -> None:
     assert container["command"] == ["python", "main.py"]
     assert container["image"] == spec.image
     names = [e["name"] for e in container["env"]]
-    assert names[:4] == ["config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN"]
+    assert names[:4] == CONTRACT_ORDER
     # The config (the bot's token with it) is never inline: the kubelet reads it from the Secret.
     assert container["env"][0] == {
         "name": "config",
@@ -222,7 +229,22 @@ def test_an_image_that_needs_root() -> None:
     assert container["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
-def test_schedule_container_has_no_run_id_and_name_fits_cronjob_limit() -> None:
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (workflow_run_id(), {"name": "pipelineRunId", "value": "{{workflow.uid}}"}),
+        (
+            job_run_id(),
+            {
+                "name": "pipelineRunId",
+                "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{JOB_UID_LABEL}']"}},
+            },
+        ),
+    ],
+)
+def test_a_schedules_pod_gets_its_workloads_uid_as_run_id_and_its_name_fits_cronjob_limit(
+    entry: dict[str, Any], expected: dict[str, Any]
+) -> None:
     spec = ScheduleSpec(
         pipeline_fqn="a.very.long.service.name.with.many.parts.metadata_pipeline_0123456789",
         pipeline_type="metadata",
@@ -230,12 +252,27 @@ def test_schedule_container_has_no_run_id_and_name_fits_cronjob_limit() -> None:
         image="img:1",
         schedule="0 * * * *",
     )
-    names = [e["name"] for e in schedule_container(make_settings(), spec)["env"]]
-    assert "pipelineRunId" not in names
+    env = schedule_container(make_settings(), spec, entry)["env"]
+    assert [e["name"] for e in env][:4] == CONTRACT_ORDER
+    assert env[2] == expected
     name = schedule_name(spec.pipeline_fqn)
     assert len(name) <= 52
     assert name == schedule_name(spec.pipeline_fqn)
     assert name != schedule_name(spec.pipeline_fqn + "x")
+
+
+def test_a_scheduled_workload_and_its_pod_have_the_workloads_uid_as_run_id() -> None:
+    annotations = {"hybrid-runner.io/schedule": "omsched-x"}
+    workload = {"metadata": {"name": "omsched-x-1714", "uid": "u-1", "annotations": annotations}}
+    assert run_id_of(workload) == "u-1"
+    owner = {"kind": "Job", "name": "omsched-x-1714", "uid": "u-1"}
+    pod = {"metadata": {"annotations": annotations, "ownerReferences": [owner]}}
+    assert run_id_of(pod, pod=True) == "u-1"
+    # A pod without its ownerReference still carries the Job controller's label.
+    labelled = {"metadata": {"annotations": annotations, "labels": {JOB_UID_LABEL: "u-1"}}}
+    assert run_id_of(labelled, pod=True) == "u-1"
+    stray = {"metadata": {"name": "x", "uid": "u-2", "labels": {JOB_UID_LABEL: "u-2"}}}
+    assert run_id_of(stray) is None and run_id_of(stray, pod=True) is None
 
 
 PROXIED = {

@@ -148,6 +148,24 @@ def test_oom_killed_pod_explains_a_failed_workload(h: Harness) -> None:
     record = h.record()
     assert (record.state, record.reason) == ("failed", "OOMKilled")
     assert "memory limit 4096Mi" in (record.message or "")
+    assert "config.ingestionPods.resources.limits.memory" in (record.message or "")
+
+
+def test_a_readopted_argo_oom_failure_says_how_to_raise_the_limit() -> None:
+    """Re-adoption lists the pods first: the Workflow, failed "OOMKilled" in Argo's words,
+    then gets the pod's diagnosis, which names the limit and the values key."""
+    h = build("argo")
+    spec = make_spec()
+    oom = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    status = {"phase": "Failed", "containerStatuses": [{"name": "main", "state": oom}]}
+    h.executor._sync_pods([h.pod(spec, status)])
+    failed = h.workload(spec, "failed")
+    failed["status"]["message"] = "OOMKilled (exit code 137)"
+    h.executor._sync_workloads([failed])
+    record = h.record()
+    assert (record.state, record.reason) == ("failed", "OOMKilled")
+    assert "raise config.ingestionPods.resources.limits.memory" in (record.message or "")
+    asyncio.run(h.executor.stop())
 
 
 def test_pod_seen_before_its_workload_is_applied_when_the_workload_arrives(h: Harness) -> None:

@@ -327,3 +327,40 @@ async def test_local_runs_get_the_proxy_as_pods_do(
     # The dry run shows where the credentials go, not what they are.
     assert doc["env"]["HTTPS_PROXY"] == "http://***:***@proxy.corp:3128"
     assert "pw-with" not in json.dumps(doc)
+
+
+@pytest.mark.parametrize("ignore_term", [False, True])
+async def test_a_run_past_run_timeout_seconds_is_stopped_and_fails_deadline_exceeded(
+    tmp_path: Path, ignore_term: bool
+) -> None:
+    ex = LocalExecutor(settings_for(tmp_path, RUN_TIMEOUT_SECONDS="1"))
+    await ex.start()
+    try:
+        started = time.monotonic()
+        behaviour = {"seconds": 30, "lines": 30, "ignoreTerm": ignore_term}
+        await asyncio.to_thread(ex.launch, spec(standIn=behaviour))
+        pid = int(ex.table.get("run-1").extra["pid"])  # type: ignore[union-attr]
+        record = await settle(ex, "run-1")
+        elapsed = time.monotonic() - started
+    finally:
+        await ex.stop()
+    assert (record.state, record.reason) == ("failed", "DeadlineExceeded")
+    assert record.message == (
+        "ran longer than its deadline of 1s (RUN_TIMEOUT_SECONDS=1); raise RUN_TIMEOUT_SECONDS"
+    )
+    # SIGTERM at the deadline; a process that ignores it gets SIGKILL a grace (1 s) later.
+    assert (1.9 if ignore_term else 0.9) < elapsed < 10
+    assert not live_members(pid)
+
+
+async def test_a_waiting_runs_deadline_counts_from_its_start(tmp_path: Path) -> None:
+    ex = LocalExecutor(settings_for(tmp_path, RUN_TIMEOUT_SECONDS="2", MAX_ACTIVE_RUNS="1"))
+    await ex.start()
+    try:
+        await asyncio.to_thread(ex.launch, spec("run-0", standIn={"seconds": 1.5}))
+        await asyncio.to_thread(ex.launch, spec("run-1", standIn={"seconds": 1.2}))
+        assert (await settle(ex, "run-0")).state == "success"
+        # run-1 waited 1.5 s and ran 1.2 s: 2.7 s after its launch, within 2 s of its start.
+        assert (await settle(ex, "run-1")).state == "success"
+    finally:
+        await ex.stop()

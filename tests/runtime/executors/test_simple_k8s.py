@@ -80,7 +80,7 @@ def test_every_pipeline_type_is_valid_and_placed(pipeline_type: str) -> None:
 
 def test_job_shape() -> None:
     executor = SimpleK8sExecutor.from_settings(
-        make_settings(ARGO_SECONDS_AFTER_COMPLETION_TTL="600"), active_deadline_seconds=3600
+        make_settings(ARGO_SECONDS_AFTER_COMPLETION_TTL="600", RUN_TIMEOUT_SECONDS="3600")
     )
     job = executor.render(make_spec())[0]
     check(job)
@@ -97,7 +97,8 @@ def test_job_shape() -> None:
     assert pod["serviceAccountName"] == "ingestion"
     assert pod["imagePullSecrets"] == [{"name": "omd-registry-credentials"}]
     assert spec["template"]["metadata"]["annotations"]["hybrid-runner.io/run-id"] == "run-0001"
-    assert "activeDeadlineSeconds" not in render()["spec"]
+    assert render()["spec"]["activeDeadlineSeconds"] == 21600, "RUN_TIMEOUT_SECONDS' 6 h"
+    assert "activeDeadlineSeconds" not in render(RUN_TIMEOUT_SECONDS="0")["spec"]
 
 
 def test_the_public_charts_priority_class_name_example_places_the_pod() -> None:
