@@ -1,8 +1,8 @@
 """OpenMetadata's ingestion package in a virtual environment of its own, cached and keyed.
 
-The resolver tier (e2e/test_openmetadata_resolver.py) runs OpenMetadata's own secrets code on
-what the runner produces. `openmetadata-ingestion` cannot live in the project's environment (its
-pins conflict with ours) and its full dependency set cannot install here at all (one dependency
+The resolver tier (e2e/resolver_tier/test_openmetadata_resolver.py) runs OpenMetadata's own secrets
+code on what the runner produces. `openmetadata-ingestion` cannot live in the project's environment
+(its pins conflict with ours) and its full dependency set cannot install here at all (one dependency
 downloads from GitHub at build time), so it is installed without its dependencies plus what its
 models and secrets code import: the list is `e2e/images/openmetadata/requirements/`, one file per
 pip step, and the OpenMetadata-like image of the kind tier installs the same files.
@@ -13,8 +13,8 @@ to the list makes a new venv, an unchanged list reuses the old one. It is built 
 folder and renamed into place once every step and an import check passed, so a half-built venv
 is never used. By hand::
 
-    uv run python -m e2e.openmetadata_venv            # build if missing; prints the python path
-    uv run python -m e2e.openmetadata_venv --print    # only print it (exit 1 if not built)
+    uv run python -m e2e.resolver_tier.openmetadata_venv         # build if missing, print python
+    uv run python -m e2e.resolver_tier.openmetadata_venv --print # only print (exit 1: not built)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REQUIREMENTS = Path(__file__).parent / "images" / "openmetadata" / "requirements"
+REQUIREMENTS = Path(__file__).parents[1] / "images" / "openmetadata" / "requirements"
 #: The first step installs without dependencies; every other step with them.
 NO_DEPS_STEP = "1-no-deps.txt"
 #: What the tier imports: a venv that cannot import these is not finished.

@@ -22,12 +22,12 @@ import pytest_asyncio
 import yaml
 
 from e2e.kind.backend import KubeBackend
-from e2e.kind_kit import SMALL, Release, run_frame, serving
+from e2e.kind_tier.kind_kit import SMALL, Release, run_frame, serving
 from e2e.runner_kit import AGENT, new_run_id
 from tests.helm.helmkit import merge
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 COLLATE_VALUES: dict[str, Any] = yaml.safe_load(
     (REPO / "tests" / "helm" / "data" / "collate-values.yaml").read_text()
 )

@@ -20,7 +20,7 @@ from e2e.controlplane.cluster import (
     TAINTED_NODE,
     LocalControlPlane,
 )
-from e2e.support import wait_for
+from e2e.controlplane_tier.support import wait_for
 
 pytestmark = pytest.mark.e2e
 

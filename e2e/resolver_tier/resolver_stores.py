@@ -31,9 +31,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes import client as k8s
 
-from e2e.cloud_egress import ConnectProxy, IdentityEndpoint
 from e2e.controlplane.cluster import LocalControlPlane
-from e2e.resolver_kit import EXECUTORS, Store
+from e2e.resolver_tier.cloud_egress import ConnectProxy, IdentityEndpoint
+from e2e.resolver_tier.resolver_kit import EXECUTORS, Store
 from runtime.permissions import ingestion_rules_for, rules_for
 from tests.runtime.secrets.azure_server import FakeKeyVault
 from tests.runtime.secrets.gcp_server import FakeSecretManager

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from e2e.kind_kit import TAINT_VALUE, Release, run_frame, serving
+from e2e.kind_tier.kind_kit import TAINT_VALUE, Release, run_frame, serving
 from e2e.runner_kit import EXECUTORS, eventually, new_run_id
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]

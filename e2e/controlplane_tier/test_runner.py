@@ -30,7 +30,7 @@ from e2e.runner_kit import (
 )
 from runtime.fake_server import ReferenceServer
 
-MESSAGES = Path(__file__).resolve().parents[1] / "tests" / "messages"
+MESSAGES = Path(__file__).resolve().parents[2] / "tests" / "messages"
 
 
 def sample(name: str) -> dict[str, Any]:

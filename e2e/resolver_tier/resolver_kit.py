@@ -10,7 +10,7 @@
 3. ``run_openmetadata``: that environment, plus ``IMAGE_ENV`` (what OpenMetadata's image sets)
    and the store's named overrides (endpoints and the workload identity a cluster would
    provide), given to the OpenMetadata image's entrypoints in the OpenMetadata venv
-   (e2e/openmetadata_pods.py).
+   (e2e/resolver_tier/openmetadata_pods.py).
 
 A ``Store`` says how one secrets store is reached, by the runner and by the pod.
 """
@@ -31,10 +31,10 @@ from typing import Any
 
 import yaml
 
-E2E = Path(__file__).parent
+E2E = Path(__file__).parent.parent
 REPO = E2E.parent
 SCRIPTS = E2E / "images" / "openmetadata"
-PODS_DRIVER = E2E / "openmetadata_pods.py"
+PODS_DRIVER = Path(__file__).with_name("openmetadata_pods.py")
 MESSAGES = REPO / "tests" / "messages"
 #: Request type -> the command its pods run. deploy_pipeline: the pod of every scheduled run.
 ENTRYPOINTS = {

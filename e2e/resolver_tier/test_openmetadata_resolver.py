@@ -11,8 +11,9 @@ pod of a scheduled run, deploy_pipeline -> ``main.py``):
 2. ``hybrid-runner invoke --dry-run`` (the runner itself, preflight on) renders the pod (for
    deploy_pipeline, the CronWorkflow's);
 3. openmetadata-ingestion (pinned in e2e/images/openmetadata/requirements/, in its own venv:
-   e2e/openmetadata_venv.py) runs the OpenMetadata image's entrypoint with exactly that pod's
-   environment plus the store's named overrides (e2e/resolver_stores.py lists them and why):
+   e2e/resolver_tier/openmetadata_venv.py) runs the OpenMetadata image's entrypoint with exactly
+   that pod's environment plus the store's named overrides (e2e/resolver_tier/resolver_stores.py
+   lists them and why):
    ``OpenMetadataWorkflowConfig`` / automations ``Workflow`` parse ``config``,
    ``SecretsManagerFactory(provider, loader)`` as OpenMetadata's client builds it, the
    password read through OpenMetadata's secret type; its digest must be the canary's;
@@ -36,10 +37,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e import openmetadata_venv, resolver_stores
-from e2e.cloud_egress import CloudCA, ConnectProxy, IdentityEndpoint
 from e2e.controlplane.cluster import LocalControlPlane
-from e2e.resolver_kit import (
+from e2e.resolver_tier import openmetadata_venv, resolver_stores
+from e2e.resolver_tier.cloud_egress import CloudCA, ConnectProxy, IdentityEndpoint
+from e2e.resolver_tier.resolver_kit import (
     ENTRYPOINTS,
     PodResult,
     Store,

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from e2e.kind_kit import Release, installed, run_frame
+from e2e.kind_tier.kind_kit import Release, installed, run_frame
 from e2e.runner_kit import EXECUTORS, new_run_id
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]

@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from e2e.kind.backend import KubeBackend
-from e2e.kind_kit import Release, run_frame, serving
+from e2e.kind_tier.kind_kit import Release, run_frame, serving
 from e2e.runner_kit import EXECUTORS, eventually, new_run_id
 from runtime.naming import run_name
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from e2e.kind_kit import TAINT_VALUE, Release, installed, run_frame
+from e2e.kind_tier.kind_kit import TAINT_VALUE, Release, installed, run_frame
 from e2e.runner_kit import AGENT, EXECUTORS, eventually, new_run_id
 from runtime.naming import run_name
 

@@ -1,9 +1,10 @@
 """Runs the OpenMetadata-image entrypoints for several pods in one interpreter of the OM venv.
 
-Started by the resolver tier (e2e/resolver_kit.py) with the OpenMetadata venv's python, never
-imported by the project: standard library only here, OpenMetadata's modules are imported by the
-entrypoint scripts (e2e/images/openmetadata/main.py, run_automation.py, the ones the kind tier's
-image runs). Importing OpenMetadata's models takes 6-15 s, so one process serves every pod of a
+Started by the resolver tier (e2e/resolver_tier/resolver_kit.py) with the OpenMetadata venv's
+python, never imported by the project: standard library only here, OpenMetadata's modules are
+imported by the entrypoint scripts (e2e/images/openmetadata/main.py, run_automation.py, the ones the
+kind tier's image runs). Importing OpenMetadata's models takes 6-15 s, so one process serves every
+pod of a
 store, and each pod gets what a fresh process would:
 
 * ``os.environ`` replaced wholesale by that pod's environment (nothing of the previous pod's or
