@@ -1,16 +1,13 @@
-"""docs/performance.md sections of the measurements that need Docker: the runner image
-(bench/image_build.py) and request -> pod Running on kind (bench/kind_pod_start.py).
+"""docs/performance.md's section on the runner image (bench/image_build.py, needs Docker):
+its size, build times and layers, and the summary row ("not measured" without Docker).
 
-Kept apart from run_all.py, which renders the in-process benchmarks; both append their summary
-rows to the same table. The prose is in bench/performance.md.tmpl; this computes its values.
+The prose is in bench/performance.md.tmpl; this computes the values that fill it.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench import report
-from bench.report import MB, verdict
+from bench.report import MB, Page, verdict
 
 
 def _layer_name(step: str) -> str:
@@ -24,7 +21,8 @@ def _layer_name(step: str) -> str:
     return report.text("phrase.layer.other", step=step.strip()[:80])
 
 
-def image_section(data: dict[str, Any] | None, summary: list[str]) -> list[str]:
+def section(page: Page) -> list[str]:
+    data, summary = page.results.get("image_build"), page.summary
     if not data or not data.get("measured"):
         reason = (data or {}).get("reason", report.text("phrase.image_not_run"))
         summary.append(report.text("summary.image.unmeasured.row", reason=reason))
@@ -55,32 +53,3 @@ def image_section(data: dict[str, Any] | None, summary: list[str]) -> list[str]:
         code_change=f"{data['code_change_s']:.1f}",
         rows=report.rows("image.row", layers),
     )
-
-
-def kind_start_section(data: dict[str, Any] | None, summary: list[str]) -> list[str]:
-    if not data or not data.get("measured"):
-        summary.append(report.text("summary.kind_start.unmeasured.row"))
-        return []
-    executors = data["executors"]
-    worst = max(r["share_median"] for r in executors.values())
-    summary.append(
-        report.text(
-            "summary.kind_start.row",
-            worst=f"{worst:.1%}",
-            verdict=verdict(worst < data["target_share"]),
-        )
-    )
-    rows = [
-        {
-            "executor": name,
-            "samples": r["samples"],
-            "total_p50": f"{r['total_p50_s']:.2f}",
-            "total_p95": f"{r['total_p95_s']:.2f}",
-            "reply_p50": f"{r['reply_p50_s'] * 1000:.0f}",
-            "reply_p95": f"{r['reply_p95_s'] * 1000:.0f}",
-            "share": f"{r['share_median']:.1%}",
-            "share_max": f"{r['share_max']:.1%}",
-        }
-        for name, r in executors.items()
-    ]
-    return report.section("kind_start", rows=report.rows("kind_start.row", rows))
