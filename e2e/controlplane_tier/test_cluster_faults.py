@@ -72,6 +72,25 @@ async def _apiserver_outage(deploy: Any, cluster: Any) -> None:
     (doomed_workflow,) = await asyncio.to_thread(d.workloads, doomed)
 
     late = new_run_id()
+    await _through_the_outage(d, cluster, active, late)
+
+    # The watch resumes by itself, with no request in between: a Workflow deleted by hand right
+    # after the outage is seen by the runner's watch alone (no controller involved).
+    back = time.monotonic()
+    await _deletion_seen_by_the_watch(d, doomed, doomed_workflow["metadata"]["name"], back)
+
+    # The active run's end needs Argo's controller to resume its own watches too.
+    await asyncio.to_thread(cluster.finish_pod, d.namespace, pod.metadata.name, exit_code=0)
+    final = await d.wait_state(active, "success", "failed", "stopped", timeout=90)
+    assert final["state"] == "success", (final, d.describe())
+    print(f"active run's success seen {time.monotonic() - back:.1f}s after the apiserver was back")
+
+    await _resent_launch_after_the_outage(d, late)
+    await _no_run_lost_none_duplicated(d, active, late)
+
+
+async def _through_the_outage(d: Deployment, cluster: Any, active: str, late: str) -> None:
+    """The apiserver killed for OUTAGE_SECONDS: launches fail retryably, status still answers."""
     down = time.monotonic()
     stop_took = await asyncio.to_thread(cluster.stop_component, "kube-apiserver", kill=True)
     try:
@@ -101,16 +120,17 @@ async def _apiserver_outage(deploy: Any, cluster: Any) -> None:
         f"components restarted besides the apiserver: {restarted or 'none'}"
     )
 
-    # The watch resumes by itself, with no request in between: a Workflow deleted by hand right
-    # after the outage is seen by the runner's watch alone (no controller involved).
-    back = time.monotonic()
+
+async def _deletion_seen_by_the_watch(
+    d: Deployment, doomed: str, workflow: str, back: float
+) -> None:
     await asyncio.to_thread(
         k8s.CustomObjectsApi(d.admin).delete_namespaced_custom_object,
         "argoproj.io",
         "v1alpha1",
         d.namespace,
         "workflows",
-        doomed_workflow["metadata"]["name"],
+        workflow,
     )
     gone = await d.wait_state(doomed, "failed", "stopped", "success", timeout=60)
     resumed = time.monotonic() - back
@@ -118,13 +138,9 @@ async def _apiserver_outage(deploy: Any, cluster: Any) -> None:
     print(f"deletion seen {resumed:.1f}s after the apiserver was back (the runner's watch alone)")
     assert resumed < WATCH_RESUME_BOUND, f"the watch took {resumed:.1f}s to resume"
 
-    # The active run's end needs Argo's controller to resume its own watches too.
-    await asyncio.to_thread(cluster.finish_pod, d.namespace, pod.metadata.name, exit_code=0)
-    final = await d.wait_state(active, "success", "failed", "stopped", timeout=90)
-    assert final["state"] == "success", (final, d.describe())
-    print(f"active run's success seen {time.monotonic() - back:.1f}s after the apiserver was back")
 
-    # The same launch, re-sent (twice at once) after the outage: exactly one Workflow.
+async def _resent_launch_after_the_outage(d: Deployment, late: str) -> None:
+    """The same launch, re-sent (twice at once) after the outage: exactly one Workflow."""
     resent = time.monotonic()
     first, second = await asyncio.gather(
         d.request(run_frame(late), timeout=60), d.request(run_frame(late), timeout=60)
@@ -137,7 +153,9 @@ async def _apiserver_outage(deploy: Any, cluster: Any) -> None:
     final = await d.wait_state(late, "success", "failed", "stopped", timeout=90)
     assert final["state"] == "success", (final, d.describe())
 
-    # No run lost, none duplicated, the table right, still serving.
+
+async def _no_run_lost_none_duplicated(d: Deployment, active: str, late: str) -> None:
+    """No run lost, none duplicated, the table right, still serving."""
     assert await asyncio.to_thread(run_ids, d) == sorted([active, late])
     for run_id in (active, late):
         status = await d.request({"type": "status", "runId": run_id})

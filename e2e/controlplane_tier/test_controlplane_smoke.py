@@ -124,32 +124,7 @@ def test_pod_without_toleration_is_unschedulable(api: Any, namespace: str) -> No
         },
     )
 
-    def unschedulable() -> Any:
-        pod = core.read_namespaced_pod("untolerated", namespace)
-        for c in pod.status.conditions or []:
-            if c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable":
-                return c
-        return None
-
-    condition = wait_for("PodScheduled=False/Unschedulable", unschedulable, timeout=30)
-    # Since Kubernetes 1.35 (and patch releases of 1.34) the scheduler no longer names the taint
-    # in pod status or events (kubernetes/kubernetes#134740): only that a taint was not tolerated.
-    assert "1 node(s) had untolerated taint" in condition.message, condition.message
-    events = wait_for(
-        "a FailedScheduling event",
-        lambda: (
-            core.list_namespaced_event(
-                namespace, field_selector="involvedObject.name=untolerated,reason=FailedScheduling"
-            ).items
-        ),
-        timeout=10,
-    )
-    assert any("untolerated taint" in (e.message or "") for e in events)
-    # The taint itself is on the node, where a diagnosis can read it.
-    node = core.read_node(TAINTED_NODE)
-    assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [
-        (TAINT["key"], TAINT["value"], TAINT["effect"])
-    ]
+    _assert_unschedulable_for_the_taint(core, namespace, "untolerated")
 
     # With the toleration the same pod lands on the tainted node and runs.
     toleration = {"key": TAINT["key"], "operator": "Equal", "value": TAINT["value"]}
@@ -175,6 +150,37 @@ def test_pod_without_toleration_is_unschedulable(api: Any, namespace: str) -> No
         timeout=30,
     )
     assert pod.spec.node_name == TAINTED_NODE
+
+
+def _assert_unschedulable_for_the_taint(core: Any, namespace: str, name: str) -> None:
+    """The pod stays PodScheduled=False/Unschedulable, an event says why, the node has the taint."""
+
+    def unschedulable() -> Any:
+        pod = core.read_namespaced_pod(name, namespace)
+        for c in pod.status.conditions or []:
+            if c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable":
+                return c
+        return None
+
+    condition = wait_for("PodScheduled=False/Unschedulable", unschedulable, timeout=30)
+    # Since Kubernetes 1.35 (and patch releases of 1.34) the scheduler no longer names the taint
+    # in pod status or events (kubernetes/kubernetes#134740): only that a taint was not tolerated.
+    assert "1 node(s) had untolerated taint" in condition.message, condition.message
+    events = wait_for(
+        "a FailedScheduling event",
+        lambda: (
+            core.list_namespaced_event(
+                namespace, field_selector=f"involvedObject.name={name},reason=FailedScheduling"
+            ).items
+        ),
+        timeout=10,
+    )
+    assert any("untolerated taint" in (e.message or "") for e in events)
+    # The taint itself is on the node, where a diagnosis can read it.
+    node = core.read_node(TAINTED_NODE)
+    assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [
+        (TAINT["key"], TAINT["value"], TAINT["effect"])
+    ]
 
 
 def workflow(name: str, pod_annotations: dict[str, str] | None = None) -> dict[str, Any]:

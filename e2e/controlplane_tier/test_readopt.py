@@ -50,6 +50,23 @@ async def wait_readyz(rp: RunnerProcess, status: int, timeout: float = 30.0) -> 
         await asyncio.sleep(0.1)
 
 
+async def stays_unready_until_readopted(rp: RunnerProcess) -> None:
+    """Connected to the server, runs not re-adopted: 503 for that reason alone, and it stays
+    503 (no 200 sneaks in) for as long as the list is refused."""
+    body = await wait_readyz(rp, 503)
+    deadline = time.monotonic() + 20
+    while "not connected" in body and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        got = await asyncio.to_thread(rp.readyz)
+        assert got is not None and got[0] == 503, (got, rp.log_tail())
+        body = got[1]
+    assert body.strip() == "earlier runs not yet re-adopted", (body, rp.log_tail())
+    for _ in range(15):
+        await asyncio.sleep(0.1)
+        got = await asyncio.to_thread(rp.readyz)
+        assert got is not None and got[0] == 503, (got, rp.log_tail())
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
 async def test_sigkill_restart_readopts_the_run(
     deploy: Any, executor: str, cluster: Any, namespace: str, tmp_path: Path
@@ -81,20 +98,7 @@ async def test_sigkill_restart_readopts_the_run(
         restarted = time.monotonic()
         rp.start()
         await d.server.wait_active(AGENT, timeout=30)
-        body = await wait_readyz(rp, 503)
-        # Connected to the server, runs not re-adopted: 503 for that reason alone, and it stays
-        # 503 (no 200 sneaks in) for as long as the list is refused.
-        deadline = time.monotonic() + 20
-        while "not connected" in body and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-            got = await asyncio.to_thread(rp.readyz)
-            assert got is not None and got[0] == 503, (got, rp.log_tail())
-            body = got[1]
-        assert body.strip() == "earlier runs not yet re-adopted", (body, rp.log_tail())
-        for _ in range(15):
-            await asyncio.sleep(0.1)
-            got = await asyncio.to_thread(rp.readyz)
-            assert got is not None and got[0] == 503, (got, rp.log_tail())
+        await stays_unready_until_readopted(rp)
 
         # The binding is back: the watch's retry lists, re-adopts the run, /readyz turns 200.
         await asyncio.to_thread(
@@ -115,15 +119,19 @@ async def test_sigkill_restart_readopts_the_run(
 
         # The pod finishes while the restarted runner watches: it reports the final state.
         await asyncio.to_thread(cluster.finish_pod, namespace, pod.metadata.name, exit_code=0)
-        final = await d.wait_state(run_id, "success", "failed", "stopped", timeout=60)
-        assert final["state"] == "success", (final, d.describe(), rp.log_tail())
-        status = await d.request({"type": "status", "runId": run_id})
-        assert status["result"]["runs"][0]["state"] == "success", status
-        # Nothing re-created: one workload for the run, and only that one.
-        workloads = await asyncio.to_thread(d.workloads)
-        assert [w["metadata"]["annotations"]["hybrid-runner.io/run-id"] for w in workloads] == [
-            run_id
-        ]
-        assert rp.alive(), rp.log_tail()
+        await reports_success_on_the_one_workload(d, rp, run_id)
     finally:
         rp.stop()
+
+
+async def reports_success_on_the_one_workload(
+    d: Deployment, rp: RunnerProcess, run_id: str
+) -> None:
+    final = await d.wait_state(run_id, "success", "failed", "stopped", timeout=60)
+    assert final["state"] == "success", (final, d.describe(), rp.log_tail())
+    status = await d.request({"type": "status", "runId": run_id})
+    assert status["result"]["runs"][0]["state"] == "success", status
+    # Nothing re-created: one workload for the run, and only that one.
+    workloads = await asyncio.to_thread(d.workloads)
+    assert [w["metadata"]["annotations"]["hybrid-runner.io/run-id"] for w in workloads] == [run_id]
+    assert rp.alive(), rp.log_tail()

@@ -15,6 +15,7 @@ import asyncio
 import re
 import shlex
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,21 +94,7 @@ async def test_readme_install_with_helm_works_as_written(kube: Any, tmp_path: Pa
     try:
         # Step 3, from the repository root as README's paths assume.
         await asyncio.to_thread(sh, [*steps["install"], "-f", "test.yaml"])
-        # Step 4: Ready only while connected; the log line; the server lists it; /metrics.
-        pod = await eventually("the runner pod Ready", lambda: ready_pod(kube), timeout=240)
-        await server.wait_active(agent, timeout=60)
-        log = await asyncio.to_thread(
-            sh, ["kubectl", "-n", NAMESPACE, "logs", pod["metadata"]["name"]]
-        )
-        assert f"connected to ws://{kube.server_host}:{server.port} as {agent}" in log, log
-        svc = (await asyncio.to_thread(kube.kubectl_json, "get", "svc", "-n", NAMESPACE))["items"]
-        (name,) = [s["metadata"]["name"] for s in svc if "my-runner" in s["metadata"]["name"]]
-        metrics = await asyncio.to_thread(
-            kube.raw, f"/api/v1/namespaces/{NAMESPACE}/services/{name}:metrics-app/proxy/metrics"
-        )
-        assert "collate_hybrid_agent_connected 1.0" in metrics
-        status = await asyncio.to_thread(sh, ["helm", "status", "my-runner", "-n", NAMESPACE])
-        assert "STATUS: deployed" in status and "kubectl" in status, status
+        await _step_4_checks(kube, server, agent, sh)
 
         # The token from an existing Secret instead of the values file.
         secret = [a.replace("<bot JWT>", token) for a in steps["secret"]]
@@ -116,22 +103,7 @@ async def test_readme_install_with_helm_works_as_written(kube: Any, tmp_path: Pa
         with_secret["config"] = {**values["config"], **steps["secret_values"]["config"]}
         with_secret["config"].pop("authToken")
         (tmp_path / "values-secret.yaml").write_text(yaml.safe_dump(with_secret))
-        await asyncio.to_thread(
-            sh,
-            [
-                "helm",
-                "upgrade",
-                "my-runner",
-                "./helm",
-                "-n",
-                NAMESPACE,
-                "-f",
-                "values-secret.yaml",
-                "-f",
-                "test.yaml",
-                "--wait",
-            ],
-        )
+        await asyncio.to_thread(sh, UPGRADE_WITH_SECRET)
         deployment = await asyncio.to_thread(
             kube.kubectl_json, "get", "deployment", "-n", NAMESPACE
         )
@@ -145,6 +117,40 @@ async def test_readme_install_with_helm_works_as_written(kube: Any, tmp_path: Pa
         await asyncio.to_thread(kube.helm_uninstall, "my-runner", NAMESPACE)
         await asyncio.to_thread(kube.delete_namespace, NAMESPACE)
         await server.stop()
+
+
+async def _step_4_checks(
+    kube: Any, server: ReferenceServer, agent: str, sh: Callable[[list[str]], str]
+) -> None:
+    """Step 4: Ready only while connected; the log line; the server lists it; /metrics."""
+    pod = await eventually("the runner pod Ready", lambda: ready_pod(kube), timeout=240)
+    await server.wait_active(agent, timeout=60)
+    log = await asyncio.to_thread(sh, ["kubectl", "-n", NAMESPACE, "logs", pod["metadata"]["name"]])
+    assert f"connected to ws://{kube.server_host}:{server.port} as {agent}" in log, log
+    svc = (await asyncio.to_thread(kube.kubectl_json, "get", "svc", "-n", NAMESPACE))["items"]
+    (name,) = [s["metadata"]["name"] for s in svc if "my-runner" in s["metadata"]["name"]]
+    metrics = await asyncio.to_thread(
+        kube.raw, f"/api/v1/namespaces/{NAMESPACE}/services/{name}:metrics-app/proxy/metrics"
+    )
+    assert "collate_hybrid_agent_connected 1.0" in metrics
+    status = await asyncio.to_thread(sh, ["helm", "status", "my-runner", "-n", NAMESPACE])
+    assert "STATUS: deployed" in status and "kubectl" in status, status
+
+
+# The release moved to the token in an existing Secret (README's alternative to the values file).
+UPGRADE_WITH_SECRET = [
+    "helm",
+    "upgrade",
+    "my-runner",
+    "./helm",
+    "-n",
+    NAMESPACE,
+    "-f",
+    "values-secret.yaml",
+    "-f",
+    "test.yaml",
+    "--wait",
+]
 
 
 def ready_pod(kube: Any) -> dict[str, Any] | None:
