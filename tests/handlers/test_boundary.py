@@ -26,7 +26,8 @@ ALLOWED_ENV = {
 
 
 def refused_count(k: Kube, rule: str) -> float:
-    return k.ctx.metrics.refused.labels(rule)._value.get()
+    value: float = k.ctx.metrics.refused.labels(rule)._value.get()
+    return value
 
 
 async def answer(k: Kube, frame: dict[str, Any]) -> dict[str, Any]:

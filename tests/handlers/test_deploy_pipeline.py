@@ -81,9 +81,9 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
     assert secret["metadata"]["name"] == body["metadata"]["name"]
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     entries = container(k.kind, body)["env"]
-    env = {e["name"]: e.get("value") for e in entries}
+    env: dict[str, Any] = {e["name"]: e.get("value") for e in entries}
     assert env["config"] is None, "the config is in the schedule's Secret, not its spec"
-    env["config"] = secret["stringData"]["config"]
+    env = {**env, "config": secret["stringData"]["config"]}
     # Each run's pipelineRunId is its workload's uid: the runner's run id for it.
     (run_id,) = [e for e in entries if e["name"] == "pipelineRunId"]
     if k.kind == "argo":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.runtime.executors.k8s_support import api_error
 FQN = "local_mysql.mysql_metadata_ingestion"
 
 
-def schedule_of(k: Kube, fqn: str = FQN) -> dict:
+def schedule_of(k: Kube, fqn: str = FQN) -> dict[str, Any]:
     spec = ScheduleSpec(
         pipeline_fqn=fqn,
         pipeline_type="metadata",

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,7 +117,7 @@ async def test_logs_of_a_local_run_page_through_the_wire_until_the_end(
     request = sample("logs.json")
     assert request["runId"] == frame["runId"]
     pieces: list[str] = []
-    replies = []
+    replies: list[dict[str, Any]] = []
     while True:
         reply = await server.request(AGENT, {**request, "id": f"logs-{len(replies)}"})
         assert reply["ok"] is True, reply

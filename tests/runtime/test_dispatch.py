@@ -32,11 +32,11 @@ class Calls:
             self.count += 1
 
 
-def make(tmp_path: Path, table: dict[type, Any], **kwargs: Any) -> Dispatcher:
+def make(tmp_path: Path, table: dict[Any, Any], **kwargs: Any) -> Dispatcher:
     settings = Settings.from_env({"STATE_DIR": str(tmp_path)})
     context, _ = build_context(settings, registry=CollectorRegistry())
-    full = {cl: table.get(cl, table.get("default")) for cl in REQUEST_TYPES}
-    options = {"max_concurrent": 4, "threads": 4, "timeout": 5.0, "cache_size": 100}
+    full: dict[Any, Any] = {cl: table.get(cl, table.get("default")) for cl in REQUEST_TYPES}
+    options: dict[str, Any] = {"max_concurrent": 4, "threads": 4, "timeout": 5.0, "cache_size": 100}
     options.update(kwargs)
     return Dispatcher(Router(full), context, metrics=context.metrics, **options)
 
@@ -253,7 +253,8 @@ async def test_an_async_handler_that_does_not_wait_is_answered_cached_and_counte
 
     async def at_once(msg: Status, ctx: Context) -> dict[str, str | None]:
         calls.bump()
-        return {"request": ctx.logger.extra.get("request_id")}  # type: ignore[union-attr]
+        extra: Any = ctx.logger.extra
+        return {"request": extra.get("request_id")}
 
     async def missing(msg: Kill, ctx: Context) -> str:
         raise NotFound("no such run")

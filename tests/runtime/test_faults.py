@@ -8,6 +8,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ async def proxy(server: ReferenceServer) -> AsyncIterator[FaultProxy]:
     await fault.stop()
 
 
-def launch_frame(seconds: float = 30) -> dict[str, object]:
+def launch_frame(seconds: float = 30) -> dict[str, Any]:
     return {**sample("run_pipeline.json"), "config": {"standIn": {"seconds": seconds}}}
 
 

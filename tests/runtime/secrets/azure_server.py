@@ -74,7 +74,7 @@ class FakeKeyVault:
         self._secrets: dict[str, _Secret] = {}
         self._denied: set[str] = set()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
         #: Seconds every request waits before answering.

@@ -194,7 +194,7 @@ def test_valid_ids(good: str) -> None:
     assert AzureKeyVaultStore("azure-kv", "v").validate_id(good) is None
 
 
-def test_invalid_id_through_preflight_makes_no_call(azure: FakeKeyVault, metrics: Metrics):
+def test_invalid_id_through_preflight_makes_no_call(azure: FakeKeyVault, metrics: Metrics) -> None:
     service = SecretsService(azure_store(azure), metrics)
     with pytest.raises(InvalidSecretReference, match="secret:team/db at"):
         service.preflight({"x": ["secret:team/db"]})

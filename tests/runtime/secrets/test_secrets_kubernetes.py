@@ -95,7 +95,9 @@ def store(cluster: tuple[FakeCluster, Any, Any]) -> KubernetesSecretStore:
     return KubernetesSecretStore(NAMESPACE, api_client=api_client, read_timeout=4.0)
 
 
-def test_present_secret_passes_with_explicit_timeout(cluster: Any, store: KubernetesSecretStore):
+def test_present_secret_passes_with_explicit_timeout(
+    cluster: Any, store: KubernetesSecretStore
+) -> None:
     fake, api, (api_client, built_with) = cluster
     fake.secrets["my-db-password"] = v1secret("my-db-password", value="pw")
     store.check("my-db-password")
@@ -127,7 +129,9 @@ def test_missing_secret(cluster: Any, store: KubernetesSecretStore) -> None:
 
 
 @pytest.mark.parametrize("data", [{"password": "pw", "user": "u"}, {}])
-def test_secret_without_value_key(cluster: Any, store: KubernetesSecretStore, data: dict[str, str]):
+def test_secret_without_value_key(
+    cluster: Any, store: KubernetesSecretStore, data: dict[str, str]
+) -> None:
     fake, _api, _ = cluster
     fake.secrets["db"] = v1secret("db", **data)
     with pytest.raises(SecretNotFound) as caught:
@@ -138,7 +142,9 @@ def test_secret_without_value_key(cluster: Any, store: KubernetesSecretStore, da
     assert "password" not in message and "user" not in message and "pw" not in message
 
 
-def test_forbidden_names_verb_resource_and_namespace(cluster: Any, store: KubernetesSecretStore):
+def test_forbidden_names_verb_resource_and_namespace(
+    cluster: Any, store: KubernetesSecretStore
+) -> None:
     fake, _api, _ = cluster
     fake.errors["db"] = api_exception(
         403,
@@ -250,7 +256,9 @@ def test_valid_ids(store: KubernetesSecretStore, good: str) -> None:
     assert store.validate_id(good) is None
 
 
-def test_invalid_id_through_preflight_makes_no_call(cluster: Any, store, metrics: Metrics):
+def test_invalid_id_through_preflight_makes_no_call(
+    cluster: Any, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
     _fake, api, _ = cluster
     service = SecretsService(store, metrics)
     with pytest.raises(InvalidSecretReference) as caught:
@@ -259,7 +267,9 @@ def test_invalid_id_through_preflight_makes_no_call(cluster: Any, store, metrics
     api.read_namespaced_secret.assert_not_called()
 
 
-def test_nested_reference_in_a_list(cluster: Any, store, metrics: Metrics) -> None:
+def test_nested_reference_in_a_list(
+    cluster: Any, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
     fake, _api, _ = cluster
     fake.secrets["present"] = v1secret("present", value="x")
     service = SecretsService(store, metrics)
@@ -271,7 +281,9 @@ def test_nested_reference_in_a_list(cluster: Any, store, metrics: Metrics) -> No
     assert "(kubernetes store)" in caught.value.message
 
 
-def test_timeout_through_preflight(cluster: Any, store, metrics: Metrics) -> None:
+def test_timeout_through_preflight(
+    cluster: Any, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
     fake, _api, _ = cluster
     fake.secrets["db"] = v1secret("db", value="x")
     fake.delay = 1.5
@@ -283,7 +295,9 @@ def test_timeout_through_preflight(cluster: Any, store, metrics: Metrics) -> Non
     service.close()
 
 
-def test_many_references_concurrently(cluster: Any, store, metrics: Metrics) -> None:
+def test_many_references_concurrently(
+    cluster: Any, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
     fake, api, _ = cluster
     delay = 0.2
     fake.delay = delay
