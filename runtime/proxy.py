@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
+from runtime.config.proxy import ProxySettings
 from runtime.env_parsers import without_userinfo
 from runtime.errors import ConfigError
 from runtime.no_proxy import NoProxy
-
-if TYPE_CHECKING:
-    from runtime.settings import Settings
 
 #: Always reached directly, whatever NO_PROXY says.
 ALWAYS_DIRECT = (".svc", ".cluster.local", "localhost", "127.0.0.1", "::1")
@@ -58,7 +55,7 @@ class Proxy:
         return self.url_with(quote(self.username, safe=""), quote(self.password, safe=""))
 
 
-def _proxy(variable: str, url: str, settings: Settings) -> Proxy | None:
+def _proxy(variable: str, url: str, settings: ProxySettings) -> Proxy | None:
     if not url:
         return None
     parts = urlsplit(url)
@@ -73,7 +70,7 @@ def _proxy(variable: str, url: str, settings: Settings) -> Proxy | None:
     return Proxy(variable, url, settings.proxy_username, settings.proxy_password)
 
 
-def proxies(settings: Settings) -> dict[str, Proxy]:
+def proxies(settings: ProxySettings) -> dict[str, Proxy]:
     """The configured proxies by the scheme they serve: ``https`` (wss too) and ``http``."""
     found = {
         "https": _proxy("HTTPS_PROXY", settings.https_proxy, settings),
@@ -82,7 +79,7 @@ def proxies(settings: Settings) -> dict[str, Proxy]:
     return {scheme: proxy for scheme, proxy in found.items() if proxy is not None}
 
 
-def effective_no_proxy(settings: Settings) -> NoProxy:
+def effective_no_proxy(settings: ProxySettings) -> NoProxy:
     """The user's NO_PROXY plus what is always direct in a cluster (module docstring)."""
     host = [settings.kubernetes_service_host] if settings.kubernetes_service_host else []
     return NoProxy.parse(
@@ -90,7 +87,7 @@ def effective_no_proxy(settings: Settings) -> NoProxy:
     )
 
 
-def route(settings: Settings, url: str) -> Proxy | None:
+def route(settings: ProxySettings, url: str) -> Proxy | None:
     """The proxy ``url`` (``wss://`` or ``ws://``) goes through, or None to connect directly."""
     secure = urlsplit(url).scheme.lower() in ("wss", "https")
     proxy = proxies(settings).get("https" if secure else "http")
@@ -99,7 +96,7 @@ def route(settings: Settings, url: str) -> Proxy | None:
     return proxy
 
 
-def describe_route(settings: Settings, url: str) -> str:
+def describe_route(settings: ProxySettings, url: str) -> str:
     """How ``url`` is reached, for the connect log line (never with credentials)."""
     via = route(settings, url)
     if via is not None:
@@ -107,7 +104,7 @@ def describe_route(settings: Settings, url: str) -> str:
     return " directly (NO_PROXY)" if proxies(settings) else ""
 
 
-def process_environment(settings: Settings, *, mask: bool = False) -> dict[str, str]:
+def process_environment(settings: ProxySettings, *, mask: bool = False) -> dict[str, str]:
     """Both spellings of each configured proxy (credentials inline) and of the effective
     NO_PROXY: what a process on this machine reads; empty when no proxy is configured."""
     out: dict[str, str] = {}
@@ -120,7 +117,7 @@ def process_environment(settings: Settings, *, mask: bool = False) -> dict[str, 
 
 
 def export_environment(
-    settings: Settings, environ: MutableMapping[str, str] | None = None
+    settings: ProxySettings, environ: MutableMapping[str, str] | None = None
 ) -> dict[str, str]:
     """Put ``process_environment`` into this process's environment, where boto3, azure-core and
     gRPC read their proxy (gRPC reads only the lower-case ``https_proxy`` / ``no_proxy``, and
@@ -131,7 +128,7 @@ def export_environment(
     return exported
 
 
-def secrets(settings: Settings) -> list[str]:
+def secrets(settings: ProxySettings) -> list[str]:
     """The proxy passwords as they may appear in text (plain and percent-encoded), for the log
     redactor."""
     out = []
@@ -141,7 +138,7 @@ def secrets(settings: Settings) -> list[str]:
     return out
 
 
-def check(settings: Settings, *, runs_pods: bool) -> None:
+def check(settings: ProxySettings, *, runs_pods: bool) -> None:
     """Refuse what cannot work or would leak: ``ConfigError`` naming the variable."""
     if settings.proxy_password and not settings.proxy_username:
         raise ConfigError("PROXY_PASSWORD", "is set but PROXY_USERNAME is not")
@@ -162,7 +159,7 @@ def check(settings: Settings, *, runs_pods: bool) -> None:
             )
 
 
-def start_up_notes(settings: Settings, *, runs_pods: bool) -> list[str]:
+def start_up_notes(settings: ProxySettings, *, runs_pods: bool) -> list[str]:
     """Warnings worth one line at start-up."""
     notes = []
     configured = proxies(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from runtime.backends import EXECUTORS
+from runtime.config.backends import EXECUTOR_TYPES
 from runtime.config.fields import setting
 from runtime.env_parsers import choice, csv, extra_envs, int_range, parse_bool, text
 
@@ -21,7 +21,7 @@ class IngestionPodSettings:
 
     executor_type: str = setting(
         "EXECUTOR_TYPE",
-        choice(EXECUTORS),
+        choice(EXECUTOR_TYPES),
         None,
         "Where runs execute: `argo` (Argo Workflows), `simpleK8s` (Kubernetes Jobs) or "
         "`local` (subprocesses next to the runner). Unset, it is `argo` when any variable of "
