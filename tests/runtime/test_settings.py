@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from runtime.composition import check_backends
+from runtime.config.backends import EXECUTOR_TYPES, SECRETS_MANAGERS
 from runtime.errors import ConfigError
 from runtime.settings import VARIABLES, Settings
-from tests.backend_names import NO_SUCH_STORE
+from tests.backend_names import NO_SUCH_EXECUTOR, NO_SUCH_STORE
 
 BASE = {"AGENT_ID": "a", "AUTH_TOKEN": "t0ken-value", "SERVER_URL": "wss://example.test/ws"}
 
@@ -109,8 +110,9 @@ def test_values_are_parsed() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "fragment"),
     [
-        ("EXECUTOR_TYPE", "kubernetes", "argo, simpleK8s"),
-        ("SECRETS_MANAGER", NO_SUCH_STORE, "managed-aws"),
+        # The message lists every declared name: a new backend needs no edit here.
+        ("EXECUTOR_TYPE", "kubernetes", ", ".join(EXECUTOR_TYPES)),
+        ("SECRETS_MANAGER", NO_SUCH_STORE, ", ".join(SECRETS_MANAGERS)),
         ("RECONNECT_DELAY_SECONDS", "soon", "number of seconds"),
         ("RECONNECT_DELAY_SECONDS", "-1", "positive"),
         ("RECONNECT_DELAY_SECONDS", "nan", "positive"),
@@ -188,7 +190,7 @@ def test_every_variable_is_unique_and_documented() -> None:
 def test_bad_environment_stops_start_up_with_exit_2() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "runtime"],
-        env={**BASE, "EXECUTOR_TYPE": "nomad", "PATH": "/usr/bin:/bin"},
+        env={**BASE, "EXECUTOR_TYPE": NO_SUCH_EXECUTOR, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=30,
