@@ -24,6 +24,8 @@ class ExecutorType:
     """One value of ``EXECUTOR_TYPE``."""
 
     name: str
+    #: Where it runs ingestion, for ``EXECUTOR_TYPE``'s meaning in README's table.
+    where: str
     #: It runs ingestion in Kubernetes pods: the pods get a Role, their image tag is checked,
     #: and they need the service account token for Kubernetes secrets.
     runs_pods: bool
@@ -46,10 +48,17 @@ class SecretsManager:
 EXECUTOR_TYPES: dict[str, ExecutorType] = {
     kind.name: kind
     for kind in (
-        # Subprocesses next to the runner: no pods, no Kubernetes permission.
-        ExecutorType("local", runs_pods=False),
-        ExecutorType("argo", runs_pods=True, variables=(ARGO_CONFIGS, *_SPEC_FILES)),
-        ExecutorType("simpleK8s", runs_pods=True, variables=(SIMPLEK8S_CONFIGS, *_SPEC_FILES)),
+        # No pods, no Kubernetes permission.
+        ExecutorType("local", "subprocesses next to the runner", runs_pods=False),
+        ExecutorType(
+            "argo", "Argo Workflows", runs_pods=True, variables=(ARGO_CONFIGS, *_SPEC_FILES)
+        ),
+        ExecutorType(
+            "simpleK8s",
+            "Kubernetes Jobs",
+            runs_pods=True,
+            variables=(SIMPLEK8S_CONFIGS, *_SPEC_FILES),
+        ),
     )
 }
 
@@ -67,6 +76,12 @@ SECRETS_MANAGERS: dict[str, SecretsManager] = {
         SecretsManager("gcp", variables=("GOOGLE_CLOUD_PROJECT",)),
     )
 }
+
+
+def executors_described() -> str:
+    """``EXECUTOR_TYPE``'s choices with where each runs ingestion, for its meaning."""
+    named = [f"`{kind.name}` ({kind.where})" for kind in EXECUTOR_TYPES.values()]
+    return ", ".join(named[:-1]) + " or " + named[-1]
 
 
 def runs_pods(executor_type: str) -> bool:

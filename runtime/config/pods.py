@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from runtime.config.backends import EXECUTOR_TYPES
+from runtime.config.backends import EXECUTOR_TYPES, executors_described
 from runtime.config.fields import setting
 from runtime.env_parsers import choice, csv, extra_envs, int_range, parse_bool, text
 
@@ -23,10 +23,10 @@ class IngestionPodSettings:
         "EXECUTOR_TYPE",
         choice(EXECUTOR_TYPES),
         None,
-        "Where runs execute: `argo` (Argo Workflows), `simpleK8s` (Kubernetes Jobs) or "
-        "`local` (subprocesses next to the runner). Unset, it is `argo` when any variable of "
-        "the Argo mode of Collate's chart is: PIPELINE_SERVICE_CLIENT_ENDPOINT or ARGO_TOKEN "
-        "(not empty; their values are not used), ARGO_PIPELINE_TYPE_CONFIGS (even empty).",
+        f"Where runs execute: {executors_described()}. Unset, it is `argo` when any variable "
+        "of the Argo mode of Collate's chart is: PIPELINE_SERVICE_CLIENT_ENDPOINT or "
+        "ARGO_TOKEN (not empty; their values are not used), ARGO_PIPELINE_TYPE_CONFIGS (even "
+        "empty).",
         default_doc="`local`, or `argo` (see meaning)",
     )
     #: Why ``executor_type`` is what it is (EXECUTOR_TYPE, an Argo-mode variable, the default).

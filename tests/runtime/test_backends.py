@@ -45,7 +45,9 @@ def _nomad_check(settings: Settings) -> list[str]:
     return ["nomad: experimental"]
 
 
-NOMAD_TYPE = ExecutorType("nomad", runs_pods=True, variables=("ARGO_PIPELINE_TYPE_CONFIGS",))
+NOMAD_TYPE = ExecutorType(
+    "nomad", "Nomad jobs", runs_pods=True, variables=("ARGO_PIPELINE_TYPE_CONFIGS",)
+)
 NOMAD = ExecutorEntry(
     name="nomad",
     build=NomadExecutor,
