@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
+from runtime.config.proxy import ProxySettings
 from runtime.env_parsers import without_userinfo
 from runtime.errors import ConfigError
 from runtime.no_proxy import NoProxy
-
-if TYPE_CHECKING:
-    from runtime.config.proxy import ProxySettings
 
 #: Always reached directly, whatever NO_PROXY says.
 ALWAYS_DIRECT = (".svc", ".cluster.local", "localhost", "127.0.0.1", "::1")

@@ -1,4 +1,4 @@
-"""RBAC policy rules as data: what a registry entry (``runtime.backends``) declares it needs."""
+"""RBAC policy rules as data: what a backend's registry entry declares it needs."""
 
 from __future__ import annotations
 

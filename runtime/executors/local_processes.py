@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from runtime import proxy
-from runtime.backends import passed_through_variables
+from runtime.config.backends import passed_through_variables
 from runtime.executors.base import LaunchSpec
 from runtime.executors.local_state import alive
 from runtime.executors.table import RunRecord

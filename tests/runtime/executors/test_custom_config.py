@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from runtime.errors import ConfigError
+from runtime.executors import validate_settings_for
 from runtime.executors.custom_config import (
     JOB_KEYS,
     argo_workflow_params,
     job_params,
     spec_files,
 )
-from runtime.executors.scheduling import validate_settings_for
 from tests.runtime.executors.k8s_support import make_settings
 
 #: Argo WorkflowSpec fields that have no counterpart in a Job (or in what the runner creates).

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from runtime.errors import ConfigError
+from runtime.executors import validate_settings_for
 from runtime.executors.custom_config import deep_merge, load_spec_file
 from runtime.executors.scheduling import (
     PIPELINE_TYPES,
     Placement,
     merge_resources,
     parse_pipeline_type_configs,
-    validate_settings_for,
 )
 from tests.runtime.executors.k8s_support import (
     DOC_ARGO_PIPELINE_TYPE_CONFIGS,
