@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -74,7 +74,7 @@ class FakeKeyVault:
         self._secrets: dict[str, _Secret] = {}
         self._denied: set[str] = set()
         self._lock = threading.Lock()
-        self._server: _TLSServer | None = None
+        self._server: TLSServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
         #: Seconds every request waits before answering.
