@@ -28,7 +28,7 @@ def fake_which(
             return found[name]
         return REAL_WHICH(name, mode, path)
 
-    monkeypatch.setattr(engine.shutil, "which", which)
+    monkeypatch.setattr("e2e.kind.engine.shutil.which", which)
     return asked
 
 
@@ -53,5 +53,5 @@ def forbid(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
         raise AssertionError(f"unexpected call: {args!r}")
 
     for name in names:
-        target = engine.subprocess if name == "Popen" else engine
+        target: Any = subprocess if name == "Popen" else engine
         monkeypatch.setattr(target, name, refuse)

@@ -252,7 +252,7 @@ def test_start_refuses_to_run_as_a_normal_user(
 ) -> None:
     fake_which(monkeypatch, dict.fromkeys(("dockerd", "runc", "ip", "docker"), "/bin/true"))
     forbid(monkeypatch, "_run", "Popen")
-    monkeypatch.setattr(engine.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("e2e.kind.engine.os.geteuid", lambda: 1000)
 
     with pytest.raises(EngineError, match="must be started as root"):
         private.start()

@@ -46,7 +46,7 @@ def test_stop_without_a_pid_file_is_a_no_op(
     private: PrivateEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kill = Kill()
-    monkeypatch.setattr(engine.os, "kill", kill)
+    monkeypatch.setattr("e2e.kind.engine.os.kill", kill)
 
     private.stop()
 
@@ -59,7 +59,7 @@ def test_stop_with_a_stale_pid_is_a_no_op(
 ) -> None:
     write_pid(private, "4242\n")
     kill = Kill(alive=False)
-    monkeypatch.setattr(engine.os, "kill", kill)
+    monkeypatch.setattr("e2e.kind.engine.os.kill", kill)
 
     private.stop()
 
@@ -83,7 +83,7 @@ def test_stop_with_the_pid_of_a_reaped_process_sends_nothing(
         else:
             sent.append((pid, sig))
 
-    monkeypatch.setattr(engine.os, "kill", probe_only)
+    monkeypatch.setattr("e2e.kind.engine.os.kill", probe_only)
 
     assert private.pid() is None
     private.stop()
@@ -96,7 +96,7 @@ def test_stop_with_a_garbled_pid_file_is_a_no_op(
 ) -> None:
     write_pid(private, text)
     kill = Kill()
-    monkeypatch.setattr(engine.os, "kill", kill)
+    monkeypatch.setattr("e2e.kind.engine.os.kill", kill)
 
     private.stop()
 
@@ -114,8 +114,8 @@ def test_stop_sends_sigterm_and_no_sigkill_when_the_engine_exits(
 ) -> None:
     write_pid(private, "4242")
     kill = Kill(dies_on_term=True)
-    monkeypatch.setattr(engine.os, "kill", kill)
-    monkeypatch.setattr(engine.time, "sleep", lambda _s: pytest.fail("stop() slept"))
+    monkeypatch.setattr("e2e.kind.engine.os.kill", kill)
+    monkeypatch.setattr("e2e.kind.engine.time.sleep", lambda _s: pytest.fail("stop() slept"))
 
     private.stop()
 
@@ -127,8 +127,8 @@ def test_stop_escalates_to_sigkill_after_the_timeout(
 ) -> None:
     write_pid(private, "4242")
     kill = Kill(dies_on_term=False)
-    monkeypatch.setattr(engine.os, "kill", kill)
-    monkeypatch.setattr(engine.time, "sleep", lambda _s: pytest.fail("stop() slept"))
+    monkeypatch.setattr("e2e.kind.engine.os.kill", kill)
+    monkeypatch.setattr("e2e.kind.engine.time.sleep", lambda _s: pytest.fail("stop() slept"))
 
     private.stop(timeout=0)
 
@@ -195,7 +195,7 @@ def test_main_stop_of_a_stopped_engine_returns_0(
     tmp_default: PrivateEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kill = Kill(alive=False)
-    monkeypatch.setattr(engine.os, "kill", kill)
+    monkeypatch.setattr("e2e.kind.engine.os.kill", kill)
 
     assert engine.main(["stop"]) == 0
     assert kill.sent == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.helm.helmkit import CHART_EXECUTORS, MINIMAL, fullname, merge, render
 
 #: config.allowedSecretReferences: nothing, exact names, a wildcard (then ingestion has a
 #: namespace of its own: the chart refuses a wildcard in the release's namespace).
-ALLOWED = ([], ["db-password", "api-key"], ["collate-*"])
+ALLOWED: tuple[list[str], ...] = ([], ["db-password", "api-key"], ["collate-*"])
 
 
 @pytest.mark.parametrize(
@@ -24,7 +25,7 @@ def test_roles_are_exactly_the_declared_permissions(
     executor: str, manager: str, allowed: list[str]
 ) -> None:
     extra = [{"name": "AZURE_KEY_VAULT_NAME", "value": "vault"}] if "azure" in manager else []
-    config = {"secretsManager": manager, "allowedSecretReferences": allowed}
+    config: dict[str, Any] = {"secretsManager": manager, "allowedSecretReferences": allowed}
     if "collate-*" in allowed:
         config["ingestionPods"] = {"namespace": "ingestion"}
     values = merge(MINIMAL, {"executor": executor, "config": config, "extraEnvs": extra})

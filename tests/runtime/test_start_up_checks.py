@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import attrs
 import pytest
@@ -32,7 +33,7 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
     records each time it is built."""
     calls: list[Settings] = []
 
-    def build(settings: Settings) -> NomadExecutor:
+    def build(settings: Settings) -> Any:
         calls.append(settings)
         return NomadExecutor(settings)
 
