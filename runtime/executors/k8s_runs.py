@@ -121,6 +121,19 @@ class RunMeta:
         )
 
 
+def ended(record: RunRecord, state: str, reason: str, message: str, now_ms: int) -> RunRecord:
+    """``record`` made final by the runner (a kill, a deleted workload, a refused launch)."""
+    return attrs.evolve(record, state=state, reason=reason, message=message, end_date=now_ms)
+
+
+def refused_record(spec: LaunchSpec, reason: str, message: str, now_ms: int) -> RunRecord:
+    """The record of a run that failed before its workload could run."""
+    state = ObjectState(
+        state=FAILED, reason=reason, message=message, start_date=now_ms, end_date=now_ms
+    )
+    return RunMeta.from_spec(spec).record(state)
+
+
 def arrival_of(obj: dict[str, Any]) -> int:
     """When a workload joined the queue, in epoch microseconds: the runner's annotation on the
     runs it launched, else (a scheduled run) its creation time, which has whole seconds."""
