@@ -254,8 +254,6 @@ class KubeExecutor:
             text = self._pod_logs.live(pod)
         if text is None:
             text = self.tracker.log_tail(run_id)
-        if text is None:  # forgotten meanwhile: what it had when asked
-            text = str(record.extra.get("log_tail") or "")
         return chunk(text, after, final=final, limit=self.log_chunk_bytes)
 
     # -- scheduled pipelines (see k8s_schedules) -------------------------------------------------

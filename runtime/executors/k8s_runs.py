@@ -104,7 +104,7 @@ class RunMeta:
             kind=spec.kind,
         )
 
-    def record(self, state: ObjectState, *, extra: dict[str, Any] | None = None) -> RunRecord:
+    def record(self, state: ObjectState) -> RunRecord:
         """A record of this run in ``state``."""
         return RunRecord(
             run_id=self.run_id,
@@ -117,7 +117,6 @@ class RunMeta:
             message=state.message,
             start_date=state.start_date,
             end_date=state.end_date,
-            extra=dict(extra) if extra is not None else {"name": self.run_name},
         )
 
 
@@ -170,6 +169,8 @@ class TrackedRun:
     ended: bool = False
     #: Pods whose log tail was asked for.
     captured: frozenset[str] = frozenset()
+    #: The last lines of ``main``'s log, kept when its pod finished (bounded).
+    log_tail: str | None = None
 
 
 @attrs.frozen
@@ -271,21 +272,16 @@ def reconcile(
     outcome, fatal = _outcome(
         run, obj, diagnosis, now_ms=now_ms, pods_listed=pods_listed, waiting=waiting
     )
-    extra = dict(old.extra) if old is not None else {}
-    extra["name"] = meta.run_name
-    if pod is not None:
-        extra["pod"] = pod.name
     if old is not None and old.final:
         new = attrs.evolve(
             old,
             start_date=old.start_date or outcome.start_date,
             end_date=old.end_date or outcome.end_date,
-            extra=extra,
         )
     else:
         if outcome.state not in FINAL_STATES:
             outcome = attrs.evolve(outcome, end_date=None)
-        new = meta.record(outcome, extra=extra)
+        new = meta.record(outcome)
     effects: list[Effect] = []
     if new.final:
         run = attrs.evolve(run, killing=False)

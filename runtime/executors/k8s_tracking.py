@@ -144,7 +144,7 @@ class RunTracker:
             raise NotFound(f"run {run_id!r} is not known to this runner")
         if record.final:
             return None
-        name = str(record.extra.get("name") or record.run_name)
+        name = record.run_name
         with self.lock:
             queued = waits(self.tracked(run_id))
             self._update(run_id, killing=True)
@@ -167,10 +167,10 @@ class RunTracker:
             pod = self.tracked(run_id).pod
         return None if pod is None or pod.deleted else pod.name
 
-    def log_tail(self, run_id: str) -> str | None:
-        """The log tail captured when the run's pod finished (``None``: the run is forgotten)."""
-        record = self.table.get(run_id)
-        return None if record is None else str(record.extra.get("log_tail") or "")
+    def log_tail(self, run_id: str) -> str:
+        """The log tail captured when the run's pod finished ("" when none was)."""
+        with self.lock:
+            return self.tracked(run_id).log_tail or ""
 
     def tracked(self, run_id: str) -> TrackedRun:
         """The tracked run (a blank one when unknown; not stored until updated)."""
@@ -385,9 +385,8 @@ class RunTracker:
         if tail is None:
             return
         with self.lock:
-            record = self.table.get(run_id)
-            if record is not None:
-                self.table.put(attrs.evolve(record, extra={**record.extra, "log_tail": tail}))
+            if run_id in self._runs:
+                self._update(run_id, log_tail=tail)
 
     def _forget(self, run_id: str) -> None:
         """Forget everything about a run: its tracked run, its record, its diagnosis."""

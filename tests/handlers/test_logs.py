@@ -7,7 +7,6 @@ import asyncio
 import json
 from pathlib import Path
 
-import attrs
 import pytest
 
 from handlers import logs
@@ -90,9 +89,9 @@ def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
 
 def test_a_run_whose_pod_is_gone_serves_the_captured_tail(k: Kube) -> None:
     spec = started(k, "success")
-    record = k.executor.table.get(spec.run_id)
-    assert record is not None
-    k.executor.table.put(attrs.evolve(record, extra={**record.extra, "log_tail": "last words\n"}))
+    assert k.executor.table.get(spec.run_id) is not None
+    tracker = k.executor.tracker
+    tracker._update(spec.run_id, log_tail="last words\n")
     pod = {
         "metadata": {
             "name": spec.run_name + "-pod",

@@ -35,7 +35,8 @@ def test_launch_creates_the_rendered_manifest_and_records_queued(h: Harness) -> 
     assert record.state == "queued"
     assert record.run_name == spec.run_name
     assert record.pipeline_fqn == spec.pipeline_fqn
-    assert record.extra["name"] == spec.run_name
+    # The run is tracked by its workload's name, the run name.
+    assert h.executor.tracker.tracked(spec.run_id).meta.run_name == spec.run_name  # type: ignore[union-attr]
 
 
 def test_launch_409_adopts_the_existing_object(h: Harness) -> None:
@@ -219,7 +220,7 @@ def test_log_tail_is_captured_when_the_pod_finishes(h: Harness) -> None:
     assert call.kwargs["tail_lines"] == 200
     assert call.kwargs["limit_bytes"] == 1000
     assert call.kwargs["_request_timeout"] > 0
-    tail = h.record().extra["log_tail"]
+    tail = h.executor.tracker.log_tail(spec.run_id)
     assert len(tail) == 1000 and tail.endswith("THE END")
     # Only once per pod.
     h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
