@@ -80,8 +80,6 @@ def make_records(n: int, rng: random.Random) -> list[RunRecord]:
                 message=message,
                 start_date=start,
                 end_date=end,
-                extra={"pid": rng.randrange(1000, 4_000_000), "pidStart": str(rng.randrange(10**9))}
-                | ({"exitCode": 0 if state == "success" else 1} if end else {}),
             )
         )
     return records

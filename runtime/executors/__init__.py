@@ -54,15 +54,15 @@ def _build_local(settings: Settings) -> Executor:
 
 
 def _build_argo(settings: Settings) -> Executor:
-    from runtime.executors.argo import ArgoExecutor
+    from runtime.executors import argo
 
-    return ArgoExecutor.from_settings(settings)
+    return argo.from_settings(settings)
 
 
 def _build_simple_k8s(settings: Settings) -> Executor:
-    from runtime.executors.simple_k8s import SimpleK8sExecutor
+    from runtime.executors import simple_k8s
 
-    return SimpleK8sExecutor.from_settings(settings)
+    return simple_k8s.from_settings(settings)
 
 
 def _check_argo(settings: Settings) -> list[str]:

@@ -29,8 +29,8 @@ The container always has a ``command``: without one the controller asks the imag
 the entrypoint. Failed pods are kept (until the Workflow's TTL) for ``kubectl logs``; succeeded
 ones go five minutes after the runner has captured their log tail.
 
-Kill is ``spec.shutdown: Terminate`` (merge patch); ``stop_gracefully`` uses ``Stop``, which
-lets exit handlers run. What a Workflow's phase means for its run is ``argo_state``.
+Kill is ``spec.shutdown: Terminate`` (merge patch; ``ArgoWorkflows.shutdown``: ``Stop`` would let
+exit handlers run). What a Workflow's phase means for its run is ``argo_state``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -47,8 +47,9 @@ from runtime.executors.argo_state import TERMINATE, workflow_state
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import argo_workflow_params, deep_merge, spec_files
 from runtime.executors.deadlines import Deadline, deadline_annotations, decide
+from runtime.executors.k8s_client import KubeCaller, LazyApiClient, lazily
 from runtime.executors.k8s_diagnostics import Diagnosis
-from runtime.executors.k8s_executor import KubeExecutor
+from runtime.executors.k8s_executor import KubeExecutor, warn_unused
 from runtime.executors.k8s_pod import (
     check_name,
     container_security_context,
@@ -63,6 +64,7 @@ from runtime.executors.k8s_pod import (
 )
 from runtime.executors.k8s_resources import Resource, ResourceApi
 from runtime.executors.k8s_runs import ObjectState, failure_annotations
+from runtime.executors.k8s_tuning import Tuning
 from runtime.executors.scheduling import (
     ARGO_VARIABLE,
     Placement,
@@ -76,6 +78,7 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
+NAME = "argo"
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -254,6 +257,7 @@ def cron_workflow_manifest(
 class ArgoWorkflows:
     """The ``Workload`` of the argo executor: Workflows and CronWorkflows."""
 
+    name = NAME
     settings: Settings
     workloads: Resource
     schedules: Resource
@@ -261,6 +265,8 @@ class ArgoWorkflows:
     workflow_params: dict[str, Any] | None
     container_params: dict[str, Any] | None
     pod_gc: dict[str, Any] | None = None
+    #: How a kill ends a Workflow: ``Terminate``; ``Stop`` lets exit handlers run.
+    shutdown: str = TERMINATE
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         return workflow_manifest(
@@ -292,16 +298,13 @@ class ArgoWorkflows:
             spec["activeDeadlineSeconds"] = deadline
         api.patch(self.workloads, name, {"spec": spec})
 
-    def kill(self, api: ResourceApi, name: str, *, queued: bool = False, **options: Any) -> bool:
-        strategy = options.get("strategy", TERMINATE)
-        if strategy not in (TERMINATE, STOP):
-            raise ValueError(f"unknown shutdown strategy {strategy!r}")
+    def kill(self, api: ResourceApi, name: str, *, queued: bool = False) -> bool:
         if queued:
             # A suspended Workflow never ends on a shutdown; it never started, so it goes.
             api.delete(self.workloads, name, "Background")
             return True
         # A Workflow still suspended (its config Secret not made yet) must resume to end.
-        api.patch(self.workloads, name, {"spec": {"shutdown": strategy, "suspend": None}})
+        api.patch(self.workloads, name, {"spec": {"shutdown": self.shutdown, "suspend": None}})
         return False
 
     def end(self, api: ResourceApi, name: str, diagnosis: Diagnosis) -> None:
@@ -334,44 +337,57 @@ def _custom_resource(kind: str, plural: str, api: Callable[[], Any]) -> Resource
     )
 
 
-class ArgoExecutor(KubeExecutor):
-    name: str = "argo"
-    resource: ClassVar[str] = "workflows.argoproj.io"
-    kind_name: ClassVar[str] = "Workflow"
-    workload: ArgoWorkflows
+def argo_workflows(
+    settings: Settings,
+    custom_api: Callable[[], Any],
+    *,
+    placements: dict[str, Placement] | None = None,
+    workflow_params: dict[str, Any] | None = None,
+    container_params: dict[str, Any] | None = None,
+    pod_gc: dict[str, Any] | None = None,
+    shutdown: str = TERMINATE,
+) -> ArgoWorkflows:
+    """The argo executor's ``Workload`` from settings (explicit arguments win: tests)."""
+    if placements is None:
+        placements = parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
+    workflow_params, container_params = spec_files(settings, workflow_params, container_params)
+    return ArgoWorkflows(
+        settings=settings,
+        workloads=_custom_resource("Workflow", PLURAL, custom_api),
+        schedules=_custom_resource("CronWorkflow", CRON_PLURAL, custom_api),
+        placements=placements,
+        workflow_params=argo_workflow_params(workflow_params),
+        container_params=container_params,
+        pod_gc=pod_gc,
+        shutdown=shutdown,
+    )
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        custom_api: Any = None,
-        placements: dict[str, Placement] | None = None,
-        workflow_params: dict[str, Any] | None = None,
-        container_params: dict[str, Any] | None = None,
-        pod_gc: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        self._custom_api = custom_api
-        if placements is None:
-            placements = parse_pipeline_type_configs(settings.argo_pipeline_type_configs, "argo")
-        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
-        workload = ArgoWorkflows(
-            settings=settings,
-            workloads=_custom_resource("Workflow", PLURAL, lambda: self.custom_api),
-            schedules=_custom_resource("CronWorkflow", CRON_PLURAL, lambda: self.custom_api),
-            placements=placements,
-            workflow_params=argo_workflow_params(workflow_params),
-            container_params=container_params,
-            pod_gc=pod_gc,
-        )
-        super().__init__(settings, workload, **options)
 
-    @property
-    def custom_api(self) -> Any:
-        if self._custom_api is None:
-            self._custom_api = CustomObjects(self._clients.get())
-        return self._custom_api
-
-    def stop_gracefully(self, run_id: str) -> None:
-        """Like ``kill`` but with ``shutdown: Stop``: running steps finish, exit handlers run."""
-        self._kill(run_id, strategy=STOP)
+def from_settings(
+    settings: Settings,
+    *,
+    custom_api: Any = None,
+    tuning: Tuning | None = None,
+    clients: LazyApiClient | None = None,
+    core_api: Any = None,
+    caller: KubeCaller | None = None,
+    **workload: Any,
+) -> KubeExecutor:
+    """``EXECUTOR_TYPE=argo``: a ``KubeExecutor`` of ``ArgoWorkflows``. ``custom_api`` (and the
+    rest) stand in for the cluster in tests and benches; ``workload``: ``argo_workflows``'
+    options. Variables of the other executor are logged as warnings."""
+    clients = clients or LazyApiClient()
+    api = lazily(lambda: CustomObjects(clients.get())) if custom_api is None else lambda: custom_api
+    executor = KubeExecutor(
+        argo_workflows(settings, api, **workload),
+        pods=settings,
+        kube=settings,
+        capacity=settings,
+        agent_id=settings.agent_id,
+        tuning=tuning,
+        clients=clients,
+        core_api=core_api,
+        caller=caller,
+    )
+    warn_unused(NAME, settings)
+    return executor

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import urllib3
@@ -101,6 +101,22 @@ class LazyApiClient:
     @property
     def loaded(self) -> bool:
         return self._client is not None
+
+
+T = TypeVar("T")
+
+
+def lazily(make: Callable[[], T]) -> Callable[[], T]:
+    """``make()`` on the first call, the same object after (an API object made only when a
+    request needs it: dry runs never contact a cluster)."""
+    made: list[T] = []
+
+    def get() -> T:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return get
 
 
 def api_message(exc: ApiException) -> str:

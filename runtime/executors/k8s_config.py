@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
+from runtime.config.pods import IngestionPodSettings
 from runtime.errors import Conflict, LaunchFailed
 from runtime.executors.k8s_pod import config_secret
 from runtime.executors.k8s_resources import Resource, ResourceApi
-from runtime.settings import Settings
 
 
 def secrets_resource(core_api: Callable[[], Any]) -> Resource:
@@ -33,7 +33,7 @@ class ConfigSecrets:
     """Creates (or replaces) the config Secret of one workload."""
 
     api: ResourceApi
-    settings: Settings
+    settings: IngestionPodSettings
     secrets: Resource
     #: Dry runs print the data's size only (``invoke --reveal-config`` turns it off).
     redact_renders: bool = True

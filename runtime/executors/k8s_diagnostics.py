@@ -43,6 +43,7 @@ from typing import Any
 
 import attrs
 
+from runtime.config.capacity import CapacitySettings
 from runtime.executors.k8s_client import get_path, parse_time_ms
 from runtime.executors.k8s_pod import (
     KIND_LABEL,
@@ -50,7 +51,6 @@ from runtime.executors.k8s_pod import (
     PIPELINE_TYPE_ANNOTATION,
     run_id_of,
 )
-from runtime.settings import Settings
 
 IMAGE_PULL_WAITING = frozenset({"ErrImagePull", "ImagePullBackOff", "RegistryUnavailable"})
 IMAGE_FATAL_WAITING = frozenset({"InvalidImageName", "ErrImageNeverPull"})
@@ -83,7 +83,7 @@ class Grace:
     unschedulable_fail: float | None = 900.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Grace:
+    def from_settings(cls, settings: CapacitySettings) -> Grace:
         return cls(
             image_pull=float(settings.image_pull_grace),
             unschedulable_fail=float(settings.unschedulable_grace) or None,

@@ -1,19 +1,20 @@
-"""What the ``argo`` and ``simpleK8s`` executors share: launch, kill, the watch-backed run table,
-diagnostics, logs, re-adoption and scheduled pipelines. Each executor gives a ``Workload``
-(``k8s_resources``): how to build, read, stop and interpret its workload (a Workflow or a Job)
-and its schedule (a CronWorkflow or a CronJob); everything else is here, in ``k8s_runs`` (the
-tracked run and its pure reconciliation), ``k8s_logs`` and ``k8s_schedules``.
+"""The ``argo`` and ``simpleK8s`` executors: one ``KubeExecutor``, built with a ``Workload``
+(``k8s_resources``; ``argo.ArgoWorkflows`` or ``simple_k8s.Jobs``: how to build, read, stop and
+interpret a Workflow or a Job and its CronWorkflow or CronJob, the only difference between the
+two) and owning a ``RunTracker`` (``k8s_tracking``: every run's state, fed by the watches).
+The executor talks to the API server (launch, kill, logs, re-adoption, scheduled pipelines in
+``k8s_schedules``) and tells its tracker what happened.
 
 State flow::
 
     launch() --create--> API server <--watch-- ResourceWatcher(workloads) --+
-                               ^      <--watch-- ResourceWatcher(pods) ------+--> _refresh(run)
+                               ^      <--watch-- ResourceWatcher(pods) ------+--> tracker
                                |                                             |      |
     kill()  --patch/delete-----+          DiagnosisTracker (grace periods) --+      v
-                                                                  reconcile -> RunTable.put
+                                                        RunTracker: reconcile -> RunTable.put
                                                                 (listeners: run_update, metrics)
 
-Everything known about a run is one ``TrackedRun`` in ``self._runs``, forgotten in ``_forget``.
+Everything known about a run is one ``TrackedRun`` in the tracker, forgotten in one place.
 When a diagnosis is fatal (an image that cannot be pulled for ``Grace.image_pull`` seconds) the
 runner also ends the workload, recording the reason in annotations so that a restarted runner
 re-adopts it with the same reason. Log tails are captured as soon as the pod finishes.
@@ -27,123 +28,93 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import Any
 
-import attrs
-
+from runtime.config.capacity import CapacitySettings
+from runtime.config.pods import IngestionPodSettings
+from runtime.config.workloads import KubernetesExecutorSettings
 from runtime.errors import Conflict, LaunchFailed, NotFound, RunnerError
-from runtime.executors.admission import QUEUED_AT_ANNOTATION
-from runtime.executors.base import (
-    LOG_CHUNK_BYTES,
-    LaunchSpec,
-    LogChunk,
-    PipelineDeletion,
-    ScheduleRef,
-    ScheduleSpec,
-)
+from runtime.executors.admission import QUEUED_AT_ANNOTATION, Limits
+from runtime.executors.base import LaunchSpec, LogChunk, PipelineDeletion, ScheduleRef, ScheduleSpec
 from runtime.executors.k8s_client import KubeCaller, LazyApiClient, get_path
 from runtime.executors.k8s_config import ConfigSecrets, secrets_resource
 from runtime.executors.k8s_diagnostics import Grace
 from runtime.executors.k8s_logs import PodLogs, chunk
 from runtime.executors.k8s_pod import RUN_ID_ANNOTATION, selector
-from runtime.executors.k8s_queue import waits
 from runtime.executors.k8s_resources import ResourceApi, Workload
-from runtime.executors.k8s_runs import ObjectState, RunMeta, TrackedRun
 from runtime.executors.k8s_schedules import Schedules
-from runtime.executors.k8s_tracking import RunTracking
-from runtime.executors.k8s_watch import RawWatch
+from runtime.executors.k8s_tracking import RunTracker
+from runtime.executors.k8s_tuning import Tuning
+from runtime.executors.k8s_watch import ResourceWatcher, workload_and_pod_watchers
 from runtime.executors.scheduling import unused_variables
 from runtime.executors.table import RunTable
 from runtime.kube_rest import CoreV1
-from runtime.messages import FAILED
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class KubeExecutor(RunTracking):
-    """Base of ArgoExecutor and SimpleK8sExecutor (see the module docstring)."""
+def warn_unused(name: str, settings: Settings) -> None:
+    """Log every scheduling variable that has no effect with executor ``name``."""
+    for warning in unused_variables(name, settings):
+        log.warning(warning)
 
-    name: str = ""
+
+class KubeExecutor:
+    """A Kubernetes executor: its ``Workload`` and its ``RunTracker`` (see the module docstring).
+
+    Built from the settings groups it reads; ``tuning`` holds what is not a setting (timings,
+    bounds, clocks); ``clients`` / ``core_api`` / ``caller`` stand in for the cluster in tests.
+    No cluster is contacted until ``start()`` or the first launch, so dry runs work anywhere."""
+
     supports_schedules: bool = True
-    #: For messages and RBAC errors, e.g. ``workflows.argoproj.io``.
-    resource: ClassVar[str] = ""
-    #: What the workload is called in messages: ``Workflow`` or ``Job``.
-    kind_name: ClassVar[str] = ""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> Self:
-        """Build the executor from settings: the subclass validates its own variables (a
-        ``ConfigError`` names the variable), and every scheduling variable that has no effect
-        with this executor is logged as a warning. No cluster is contacted until ``start()``
-        or the first launch, so dry runs work anywhere."""
-        executor = cls(settings, **options)
-        for warning in unused_variables(cls.name, settings):
-            log.warning(warning)
-        return executor
 
     def __init__(
         self,
-        settings: Settings,
         workload: Workload,
         *,
-        api_client: Any = None,
+        pods: IngestionPodSettings,
+        kube: KubernetesExecutorSettings,
+        capacity: CapacitySettings,
+        agent_id: str,
+        tuning: Tuning | None = None,
+        clients: LazyApiClient | None = None,
         core_api: Any = None,
         caller: KubeCaller | None = None,
-        grace: Grace | None = None,
-        terminate_on_failure: bool = True,
-        watch_timeout: int = 300,
-        resync_seconds: float = 900.0,
-        watch_backoff: float = 1.0,
-        watch_max_backoff: float = 8.0,
-        watch_factory: Callable[[], Any] = RawWatch,
-        housekeeping_seconds: float = 5.0,
-        retain_deleted_seconds: float = 3600.0,
-        vanish_grace_seconds: float = 30.0,
-        log_tail_lines: int = 200,
-        log_tail_bytes: int = 64 * 1024,
-        max_log_bytes: int = 8 * 1024 * 1024,
-        log_chunk_bytes: int = LOG_CHUNK_BYTES,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
-        self._clock, self._monotonic = clock, monotonic
-        self.workload = workload
-        self.namespace = settings.ingestion_namespace
-        self.label_selector = selector(settings.agent_id)
-        self.table = RunTable()
-        self.terminate_on_failure = terminate_on_failure
-        self._clients, self._core_api = LazyApiClient(api_client), core_api
+        tuning = tuning or Tuning()
+        self.workload, self.name = workload, workload.name
+        self.kind_name, self.resource = workload.workloads.kind, workload.workloads.rbac
+        self.namespace, self.agent_id = pods.ingestion_namespace, agent_id
+        self.label_selector = selector(agent_id)
+        self._clock, self._stall = tuning.clock, float(kube.watch_stall_seconds)
+        self._tuning = tuning
+        self._clients, self._core_api = clients or LazyApiClient(), core_api
         self._caller = caller or KubeCaller()
         # A launch that gets through after an outage ends the watches' backoff at once.
         self._caller.on_recovery(self._nudge_watchers)
         self.api = ResourceApi(self._caller, self.namespace)
-        self.configs = ConfigSecrets(self.api, settings, secrets_resource(lambda: self.core_api))
-        self._init_tracking(
-            grace=grace,
-            retain_deleted_seconds=retain_deleted_seconds,
-            vanish_grace_seconds=vanish_grace_seconds,
-            housekeeping_seconds=housekeeping_seconds,
-            watch_options={
-                "watch_timeout": watch_timeout,
-                "stall_timeout": float(settings.watch_stall_seconds),
-                "resync_seconds": resync_seconds,
-                "backoff": watch_backoff,
-                "max_backoff": watch_max_backoff,
-                "watch_factory": watch_factory,
-                "clock": monotonic,
-            },
-        )
+        self.configs = ConfigSecrets(self.api, pods, secrets_resource(lambda: self.core_api))
         self._pod_logs = PodLogs(
             caller=self._caller, core_api=lambda: self.core_api, namespace=self.namespace
         )
-        self._pod_logs.set_limits(log_tail_lines, log_tail_bytes, max_log_bytes)
-        self.log_chunk_bytes, self._started = log_chunk_bytes, False
-
-    # -- API objects -----------------------------------------------------------------------
+        self._pod_logs.set_limits(
+            tuning.log_tail_lines, tuning.log_tail_bytes, tuning.max_log_bytes
+        )
+        self.log_chunk_bytes = tuning.log_chunk_bytes
+        self.tracker = RunTracker(
+            workload=workload,
+            api=self.api,
+            limits=Limits.from_settings(capacity),
+            grace=tuning.grace or Grace.from_settings(capacity),
+            tail=self._pod_logs.tail,
+            tuning=tuning,
+        )
+        self.table: RunTable = self.tracker.table
+        self._watchers: list[ResourceWatcher] = []
+        self._workload_watcher: ResourceWatcher | None = None
+        self._started = False
 
     @property
     def core_api(self) -> Any:
@@ -155,7 +126,7 @@ class KubeExecutor(RunTracking):
 
     @property
     def ready(self) -> bool:
-        return self._ready
+        return self.tracker.ready
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         """The workload manifest of one run (pure)."""
@@ -173,43 +144,35 @@ class KubeExecutor(RunTracking):
         body = self.build(spec)
         # Its place in the queue, should it have to wait for a slot (k8s_queue).
         body["metadata"]["annotations"][QUEUED_AT_ANNOTATION] = str(int(self._clock() * 1e6))
-        # Not to be resumed by anyone before its config Secret exists.
-        self._update(spec.run_id, holding=True)
+        self.tracker.holding(spec.run_id)
         try:
             try:
                 obj, created = self._create_or_adopt(spec, body)
             except RunnerError as exc:
                 if not exc.retryable:
-                    self._launch_refused(spec, exc)
+                    # Refused for good (RBAC, missing namespace or CRD, a foreign object): the
+                    # run is failed, so the server hears it as a run_update too.
+                    self.refuse(spec, reason=type(exc).__name__, message=exc.message)
                 raise
             self._start(spec, obj, created=created, labels=body["metadata"]["labels"])
         finally:
-            self._release(spec.run_id)
+            self.tracker.released(spec.run_id)
 
     def _start(
         self, spec: LaunchSpec, obj: dict[str, Any], *, created: bool, labels: dict[str, str]
     ) -> None:
         """Give the workload (created suspended) its config Secret, then resume it if a slot is
-        free (in arrival order: ``_promote``); otherwise it waits, suspended. A re-sent launch
-        of a workload that already runs changes nothing. If a step fails, a workload this call
-        created is deleted (the Secret goes with it) and the run failed."""
-        state = self.object_state(obj)
+        free (in arrival order); otherwise it waits, suspended. A re-sent launch of a workload
+        that already runs changes nothing. If a step fails, a workload this call created is
+        deleted (the Secret goes with it) and the run failed."""
+        state = self.workload.state(obj)
         name = str(get_path(obj, "metadata", "name"))
         if created or state.suspended:
             try:
                 self.configs.provide(obj, spec.config, labels)
             except RunnerError as exc:
                 self._failed_start(spec, name, exc, created=created)
-        with self._lock:
-            run = self._update(spec.run_id, holding=False)
-            if run.obj is None or self.table.get(spec.run_id) is None:
-                meta = run.meta or RunMeta.from_object(obj) or RunMeta.from_spec(spec)
-                self._update(spec.run_id, meta=meta, obj=state, seen_at=self._monotonic())
-            self._queue.due()
-            # Picked (or not) before its first record: a run that starts at once never says
-            # it waited.
-            own = self._promote().get(spec.run_id)
-            self._refresh(spec.run_id)
+        own = self.tracker.launched(spec, obj, state)
         if own is None:
             return  # it waits for a slot, or it runs already
         try:
@@ -231,33 +194,8 @@ class KubeExecutor(RunTracking):
         # The run is failed for good: sending the same request again answers that.
         raise type(exc)(exc.message, retryable=False) from None
 
-    def _release(self, run_id: str) -> None:
-        """The launch is over: the run may be resumed by the queue (or forgotten, never seen)."""
-        with self._lock:
-            run = self._runs.get(run_id)
-            if run == TrackedRun(run_id=run_id, holding=True):
-                del self._runs[run_id]  # nothing was made: no stub left behind
-            elif run is not None and run.holding:
-                self._update(run_id, holding=False)
-
-    def _launch_refused(self, spec: LaunchSpec, exc: RunnerError) -> None:
-        """A create refused for good (RBAC, missing namespace or CRD, a foreign object): the
-        run is failed, so the server hears it as a run_update too, and the same run id is not
-        launched again; the record is forgotten like a deleted run's."""
-        self.refuse(spec, reason=type(exc).__name__, message=exc.message)
-
     def refuse(self, spec: LaunchSpec, *, reason: str, message: str) -> None:
-        now = self._now_ms()
-        state = ObjectState(
-            state=FAILED, reason=reason, message=message, start_date=now, end_date=now
-        )
-        record = RunMeta.from_spec(spec).record(state)
-        with self._lock:
-            known = self.table.get(spec.run_id)
-            if known is not None and known.final:
-                return
-            self.table.put(record)
-            self._update(spec.run_id, deleted_at=self._monotonic())
+        self.tracker.refused(spec, reason=reason, message=message)
 
     def _create_or_adopt(
         self, spec: LaunchSpec, body: dict[str, Any]
@@ -287,29 +225,21 @@ class KubeExecutor(RunTracking):
             raise LaunchFailed(f"cannot create {self.kind_name} {name}: {exc.message}") from None
 
     def kill(self, run_id: str) -> None:
-        self._kill(run_id)
-
-    def _kill(self, run_id: str, **options: Any) -> None:
-        record = self.table.get(run_id)
-        if record is None:
-            raise NotFound(f"run {run_id!r} is not known to this runner")
-        if record.final:
+        target = self.tracker.killing(run_id)
+        if target is None:
             return
-        name = str(record.extra.get("name") or record.run_name)
-        with self._lock:
-            queued = waits(self._run(run_id))  # then it never starts: deleted, not stopped
-            self._update(run_id, killing=True)
+        name, queued = target
         try:
-            gone = self.workload.kill(self.api, name, queued=queued, **options)
+            gone = self.workload.kill(self.api, name, queued=queued)
         except NotFound:
             gone = True
         except BaseException:
-            self._update(run_id, killing=False)
+            self.tracker.kill_failed(run_id)
             raise
         if gone:
             before = " before it started (it was waiting for a slot)" if queued else ""
-            self._mark_stopped(run_id, f"{self.kind_name} {name} deleted on request{before}")
-        self._promote()
+            self.tracker.stopped(run_id, f"{self.kind_name} {name} deleted on request{before}")
+        self.tracker.promote_now()
 
     def logs(self, run_id: str, after: int = 0) -> LogChunk:
         """The run's ``main`` container log from byte ``after``: live from its pod while the pod
@@ -319,24 +249,12 @@ class KubeExecutor(RunTracking):
             raise NotFound(f"run {run_id!r} is not known to this runner")
         final = record.final  # before the log: a final run writes nothing more
         text: str | None = None
-        with self._lock:
-            pod = self._run(run_id).pod
-        if pod is not None and not pod.deleted:
-            text = self._pod_logs.live(pod.name)
+        pod = self.tracker.pod_of(run_id)
+        if pod is not None:
+            text = self._pod_logs.live(pod)
         if text is None:
-            latest = self.table.get(run_id) or record
-            text = str(latest.extra.get("log_tail") or "")
+            text = self.tracker.log_tail(run_id)
         return chunk(text, after, final=final, limit=self.log_chunk_bytes)
-
-    def capture_log_tail(self, run_id: str, pod_name: str) -> None:
-        """Keep the last lines of ``main``'s log in the record (bounded)."""
-        tail = self._pod_logs.tail(pod_name)
-        if tail is None:
-            return
-        with self._lock:
-            record = self.table.get(run_id)
-            if record is not None:
-                self.table.put(attrs.evolve(record, extra={**record.extra, "log_tail": tail}))
 
     # -- scheduled pipelines (see k8s_schedules) -------------------------------------------------
 
@@ -361,9 +279,9 @@ class KubeExecutor(RunTracking):
             api=self.api,
             workload=self.workload,
             configs=self.configs,
-            agent_id=self.settings.agent_id,
+            agent_id=self.agent_id,
             label_selector=self.label_selector,
-            run_final=self._run_final,
+            run_final=self.tracker.run_final,
         )
 
     # -- health, start / stop --------------------------------------------------------------------
@@ -380,6 +298,13 @@ class KubeExecutor(RunTracking):
         out.update(self.workload.health(healthy, None if watcher is None else watcher.last_error))
         return out
 
+    def set_leading(self, leading: Callable[[], bool]) -> None:
+        self.tracker.set_leading(leading)
+
+    def promote(self) -> None:
+        """Start the waiting runs that fit now (once connected, say); returns at once."""
+        self.tracker.promote()
+
     async def start(self) -> None:
         if self._started:
             return
@@ -392,4 +317,59 @@ class KubeExecutor(RunTracking):
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait for background work (log captures, ending failed workloads, resumes); True if
         done."""
-        return self._background.wait_idle(timeout) and self._queue.wait_idle(timeout)
+        return self.tracker.wait_idle(timeout)
+
+    # -- the watches ---------------------------------------------------------------------------
+
+    def _start_sync(self) -> None:
+        """Re-adoption: list the pods, then the workloads (whose records are then built with
+        their pods' diagnostics) into the tracker, then watch both."""
+        tracker, tuning = self.tracker, self._tuning
+        list_fn, list_args = self.api.lister(self.workload.workloads)
+        workloads, pods = workload_and_pod_watchers(
+            prefix=self.name,
+            kind=self.kind_name,
+            resource=self.resource,
+            workloads=(list_fn, list_args, tracker.sync_workloads, tracker.workload_event),
+            pods=(self.core_api.list_namespaced_pod, tracker.sync_pods, tracker.pod_event),
+            namespace=self.namespace,
+            label_selector=self.label_selector,
+            caller=self._caller,
+            watch_timeout=tuning.watch_timeout,
+            stall_timeout=self._stall,
+            resync_seconds=tuning.resync_seconds,
+            backoff=tuning.watch_backoff,
+            max_backoff=tuning.watch_max_backoff,
+            watch_factory=tuning.watch_factory,
+            clock=tuning.monotonic,
+        )
+        self._workload_watcher, self._watchers = workloads, [pods, workloads]
+        for watcher in self._watchers:
+            try:
+                watcher.list_now()
+            except RunnerError as exc:
+                # The watch thread keeps retrying; ``ready`` waits for a successful list.
+                log.error("re-adoption: cannot list %s yet: %s", watcher.resource, exc)
+        tracker.promote_now(force=True)  # a workload left suspended is a waiting run
+        for watcher in self._watchers:
+            watcher.start()
+        tracker.start()
+        log.info(
+            "%s executor watching %s in namespace %s (%d runs re-adopted, %d waiting, ready=%s)",
+            self.name,
+            self.resource,
+            self.namespace,
+            len(self.table),
+            self.table.queued_count,
+            self.ready,
+        )
+
+    def _stop_sync(self) -> None:
+        for watcher in self._watchers:
+            watcher.stop(timeout=5.0)
+        self.tracker.stop()
+        self._started = False
+
+    def _nudge_watchers(self) -> None:
+        for watcher in self._watchers:
+            watcher.nudge()

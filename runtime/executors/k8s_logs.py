@@ -3,7 +3,7 @@
 ``logs(run_id, after)`` reads the live log of the run's pod (up to ``max_log_bytes``) while the
 pod exists, else the captured tail, and returns one chunk of at most ``log_chunk_bytes`` from
 byte offset ``after``. The tail of the ``main`` container's log is captured as soon as the pod
-finishes, before TTLs or pod GC remove it, and kept (bounded) in ``record.extra["log_tail"]``.
+finishes, before TTLs or pod GC remove it, and kept (bounded) in its ``TrackedRun.log_tail``.
 """
 
 from __future__ import annotations

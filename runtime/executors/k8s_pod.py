@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runtime import proxy
+from runtime.config.pods import IngestionPodSettings
 from runtime.errors import LaunchFailed
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.naming import label_value, schedule_name
@@ -225,7 +226,7 @@ def env(
 
 
 def config_secret(
-    settings: Settings,
+    settings: IngestionPodSettings,
     *,
     name: str,
     config: dict[str, Any],

@@ -117,6 +117,8 @@ class Workload(Protocol):
     its schedule, what it says about its run, and how to stop and end it. Everything else
     (launch, watches, the run table, logs, schedules) is ``KubeExecutor``'s."""
 
+    #: The executor's name (``argo``, ``simpleK8s``): EXECUTOR_TYPE, thread and metric names.
+    name: str
     #: The workload (``Workflow``, ``Job``) and the schedule (``CronWorkflow``, ``CronJob``).
     workloads: Resource
     schedules: Resource
@@ -138,7 +140,7 @@ class Workload(Protocol):
         start (not its resume), when the workload counts it so (Argo)."""
         ...
 
-    def kill(self, api: ResourceApi, name: str, *, queued: bool = False, **options: Any) -> bool:
+    def kill(self, api: ResourceApi, name: str, *, queued: bool = False) -> bool:
         """Stop the workload (``queued``: it never started); True when it is gone already
         (the run is stopped now)."""
         ...

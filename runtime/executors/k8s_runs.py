@@ -104,7 +104,7 @@ class RunMeta:
             kind=spec.kind,
         )
 
-    def record(self, state: ObjectState, *, extra: dict[str, Any] | None = None) -> RunRecord:
+    def record(self, state: ObjectState) -> RunRecord:
         """A record of this run in ``state``."""
         return RunRecord(
             run_id=self.run_id,
@@ -117,8 +117,20 @@ class RunMeta:
             message=state.message,
             start_date=state.start_date,
             end_date=state.end_date,
-            extra=dict(extra) if extra is not None else {"name": self.run_name},
         )
+
+
+def ended(record: RunRecord, state: str, reason: str, message: str, now_ms: int) -> RunRecord:
+    """``record`` made final by the runner (a kill, a deleted workload, a refused launch)."""
+    return attrs.evolve(record, state=state, reason=reason, message=message, end_date=now_ms)
+
+
+def refused_record(spec: LaunchSpec, reason: str, message: str, now_ms: int) -> RunRecord:
+    """The record of a run that failed before its workload could run."""
+    state = ObjectState(
+        state=FAILED, reason=reason, message=message, start_date=now_ms, end_date=now_ms
+    )
+    return RunMeta.from_spec(spec).record(state)
 
 
 def arrival_of(obj: dict[str, Any]) -> int:
@@ -157,6 +169,8 @@ class TrackedRun:
     ended: bool = False
     #: Pods whose log tail was asked for.
     captured: frozenset[str] = frozenset()
+    #: The last lines of ``main``'s log, kept when its pod finished (bounded).
+    log_tail: str | None = None
 
 
 @attrs.frozen
@@ -258,21 +272,16 @@ def reconcile(
     outcome, fatal = _outcome(
         run, obj, diagnosis, now_ms=now_ms, pods_listed=pods_listed, waiting=waiting
     )
-    extra = dict(old.extra) if old is not None else {}
-    extra["name"] = meta.run_name
-    if pod is not None:
-        extra["pod"] = pod.name
     if old is not None and old.final:
         new = attrs.evolve(
             old,
             start_date=old.start_date or outcome.start_date,
             end_date=old.end_date or outcome.end_date,
-            extra=extra,
         )
     else:
         if outcome.state not in FINAL_STATES:
             outcome = attrs.evolve(outcome, end_date=None)
-        new = meta.record(outcome, extra=extra)
+        new = meta.record(outcome)
     effects: list[Effect] = []
     if new.final:
         run = attrs.evolve(run, killing=False)

@@ -1,16 +1,16 @@
-"""The Kubernetes executors' watch-fed run table: the ``RunTracking`` half of ``KubeExecutor``.
+"""The Kubernetes executor's runs: a ``RunTracker`` owns every run's state, under one lock.
 
-Two ``ResourceWatcher`` threads (the workloads, the pods; both by this agent's label selector)
-feed ``_observe_workload`` and ``_observe_pod``, which update the run's ``TrackedRun`` and
-``_refresh`` it: the pod's diagnosis (with its grace periods) and ``k8s_runs.reconcile`` give the
-new record, which goes to the ``RunTable`` (whose listeners send ``run_update`` and count
-metrics), and the effects (end the workload, capture a log tail) go to the background pool.
-``housekeeping`` lets grace periods run out and forgets runs whose workload is long gone, in one
-place: ``_forget``.
+``KubeExecutor`` tells it what it did (``holding`` / ``launched`` / ``released`` / ``refused`` /
+``killing`` / ``kill_failed`` / ``stopped``) and asks it ``pod_of`` / ``log_tail``; the two
+watches (workloads, pods) call ``sync_*`` / ``*_event``. Each updates the run's ``TrackedRun``
+and ``_refresh``-es it: the pod's diagnosis and ``k8s_runs.reconcile`` give the new record, put
+in the ``RunTable`` (whose listeners send ``run_update``), and the effects (end the workload,
+capture a log tail) go to the background pool. ``housekeeping`` lets grace periods run out and
+forgets runs long gone, in one place: ``_forget``.
 
 Runs waiting for a slot are suspended workloads (``k8s_queue``). Whenever a run becomes final
 or goes away, or a waiting one arrives, the queue is due, and at the end of each watch event,
-launch, kill and housekeeping ``_promote`` resumes, under the lock and in arrival order, what
+launch, kill and housekeeping ``promote_now`` resumes, under the lock and in arrival order, what
 fits; at start-up it is the same call, after re-adoption: a workload found suspended is simply a
 waiting run. Only the replica connected to the server promotes (``set_leading``).
 """
@@ -22,12 +22,13 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from runtime.errors import NotFound, RunnerError
 from runtime.executors.admission import Limits
+from runtime.executors.base import LaunchSpec
 from runtime.executors.k8s_background import Background
 from runtime.executors.k8s_diagnostics import DiagnosisTracker, Grace, PodView
 from runtime.executors.k8s_queue import Resume, WaitingRuns, waits
@@ -39,134 +40,153 @@ from runtime.executors.k8s_runs import (
     ObjectState,
     RunMeta,
     TrackedRun,
+    ended,
     reconcile,
+    refused_record,
 )
-from runtime.executors.k8s_watch import ResourceWatcher, workload_and_pod_watchers
+from runtime.executors.k8s_tuning import Tuning
 from runtime.executors.table import RunTable
 from runtime.messages import FAILED, STOPPED
-from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class RunTracking:
-    """The runs a Kubernetes executor tracks, fed by its watches (see the module docstring)."""
+class RunTracker:
+    """The runs of one Kubernetes executor (see the module docstring)."""
 
-    name: str
-    settings: Settings
-    resource: ClassVar[str]
-    kind_name: ClassVar[str]
-    namespace: str
-    label_selector: str
-    table: RunTable
-    workload: Workload
-    api: ResourceApi
-    terminate_on_failure: bool
-    _caller: Any
-    _started: bool
-    _clock: Callable[[], float]
-    _monotonic: Callable[[], float]
-
-    def _init_tracking(
+    def __init__(
         self,
         *,
-        grace: Grace | None,
-        retain_deleted_seconds: float,
-        vanish_grace_seconds: float,
-        housekeeping_seconds: float,
-        watch_options: dict[str, Any],
+        workload: Workload,
+        api: ResourceApi,
+        limits: Limits,
+        grace: Grace,
+        tail: Callable[[str], str | None],
+        tuning: Tuning,
     ) -> None:
-        self._tracker = DiagnosisTracker(
-            grace or Grace.from_settings(self.settings), self._monotonic
-        )
-        self._watch_options = watch_options
-        self._retain_deleted = retain_deleted_seconds
-        self._vanish_grace = vanish_grace_seconds
-        self._lock = threading.RLock()
+        self.workload, self.api = workload, api
+        self.name, self.kind = workload.name, workload.workloads.kind
+        self._tail = tail
+        self._clock, self._monotonic = tuning.clock, tuning.monotonic
+        self._terminate_on_failure = tuning.terminate_on_failure
+        self.retain_deleted = tuning.retain_deleted_seconds
+        self._vanish_grace = tuning.vanish_grace_seconds
+        self.table = RunTable()
+        self.lock = threading.RLock()
         #: Everything known about each run (see ``k8s_runs.TrackedRun``).
         self._runs: dict[str, TrackedRun] = {}
+        self._diagnoses = DiagnosisTracker(grace, self._monotonic)
         #: True once a pod list succeeded: from then on a run without a pod has none yet.
-        self._pods_listed = False
-        self._ready = False
-        self._watchers: list[ResourceWatcher] = []
-        self._workload_watcher: ResourceWatcher | None = None
+        self.pods_listed = False
+        #: True once a list of workloads succeeded.
+        self.ready = False
         self._background = Background(
-            f"{self.name}-aux", housekeeping_seconds, self.housekeeping, self.name
+            f"{self.name}-aux", tuning.housekeeping_seconds, self.housekeeping, self.name
         )
-        self._queue = WaitingRuns(Limits.from_settings(self.settings), self.name)
+        self._queue = WaitingRuns(limits, self.name)
 
-    @property
-    def core_api(self) -> Any:  # pragma: no cover - the executor's
-        raise NotImplementedError
-
-    def capture_log_tail(self, run_id: str, pod_name: str) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def object_state(self, obj: dict[str, Any]) -> ObjectState:
-        return self.workload.state(obj)
-
-    # -- the watches ---------------------------------------------------------------------------
-
-    def _make_watchers(self) -> None:
-        list_fn, list_args = self.api.lister(self.workload.workloads)
-        workloads, pods = workload_and_pod_watchers(
-            prefix=self.name,
-            kind=self.kind_name,
-            resource=self.resource,
-            workloads=(list_fn, list_args, self._sync_workloads, self._workload_event),
-            pods=(self.core_api.list_namespaced_pod, self._sync_pods, self._pod_event),
-            namespace=self.namespace,
-            label_selector=self.label_selector,
-            caller=self._caller,
-            **self._watch_options,
-        )
-        self._workload_watcher, self._watchers = workloads, [pods, workloads]
-
-    def _nudge_watchers(self) -> None:
-        for watcher in self._watchers:
-            watcher.nudge()
-
-    def _start_sync(self) -> None:
-        self._make_watchers()
-        # Pods first: the workloads' records are then built with their diagnostics.
-        for watcher in self._watchers:
-            try:
-                watcher.list_now()
-            except RunnerError as exc:
-                # The watch thread keeps retrying; ``ready`` waits for a successful list.
-                log.error("re-adoption: cannot list %s yet: %s", watcher.resource, exc)
-        self._promote(force=True)  # a workload left suspended is a waiting run
-        for watcher in self._watchers:
-            watcher.start()
+    def start(self) -> None:
+        """After re-adoption: keep house periodically."""
         self._background.start_housekeeping()
-        log.info(
-            "%s executor watching %s in namespace %s (%d runs re-adopted, %d waiting, ready=%s)",
-            self.name,
-            self.resource,
-            self.namespace,
-            len(self.table),
-            self.table.queued_count,
-            self._ready,
-        )
 
-    def _stop_sync(self) -> None:
-        for watcher in self._watchers:
-            watcher.stop(timeout=5.0)
+    def stop(self) -> None:
         self._background.stop()
         self._queue.stop()
-        self._started = False
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait for background work (log captures, ending failed workloads, resumes); True if
+        done."""
+        return self._background.wait_idle(timeout) and self._queue.wait_idle(timeout)
+
+    def holding(self, run_id: str) -> None:
+        """A launch is under way: not to be resumed before its config Secret exists."""
+        self._update(run_id, holding=True)
+
+    def launched(
+        self, spec: LaunchSpec, obj: dict[str, Any], state: ObjectState
+    ) -> Future[None] | None:
+        """The run's workload exists with its config Secret: recorded, and resumed if a slot is
+        free (before its first record: a run that starts at once never says it waited)."""
+        with self.lock:
+            run = self._update(spec.run_id, holding=False)
+            if run.obj is None or self.table.get(spec.run_id) is None:
+                meta = run.meta or RunMeta.from_object(obj) or RunMeta.from_spec(spec)
+                self._update(spec.run_id, meta=meta, obj=state, seen_at=self._monotonic())
+            self._queue.due()
+            own = self.promote_now().get(spec.run_id)
+            self._refresh(spec.run_id)
+        return own
+
+    def released(self, run_id: str) -> None:
+        """The launch is over: the run may be resumed by the queue (or forgotten, never seen)."""
+        with self.lock:
+            run = self._runs.get(run_id)
+            if run == TrackedRun(run_id=run_id, holding=True):
+                del self._runs[run_id]  # nothing was made: no stub left behind
+            elif run is not None and run.holding:
+                self._update(run_id, holding=False)
+
+    def refused(self, spec: LaunchSpec, *, reason: str, message: str) -> None:
+        """Failed before its workload could run: final, and forgotten like a deleted run."""
+        record = refused_record(spec, reason, message, self._now_ms())
+        with self.lock:
+            known = self.table.get(spec.run_id)
+            if known is not None and known.final:
+                return
+            self.table.put(record)
+            self._update(spec.run_id, deleted_at=self._monotonic())
+
+    def killing(self, run_id: str) -> tuple[str, bool] | None:
+        """A kill begins: the workload's name and whether the run waits for a slot (it is then
+        deleted, never started); ``None`` when the run is final already."""
+        record = self.table.get(run_id)
+        if record is None:
+            raise NotFound(f"run {run_id!r} is not known to this runner")
+        if record.final:
+            return None
+        name = record.run_name
+        with self.lock:
+            queued = waits(self.tracked(run_id))
+            self._update(run_id, killing=True)
+        return name, queued
+
+    def kill_failed(self, run_id: str) -> None:
+        self._update(run_id, killing=False)
+
+    def stopped(self, run_id: str, message: str) -> None:
+        """The run is stopped on request (its workload is gone, or will be)."""
+        with self.lock:
+            record = self.table.get(run_id)
+            if record is None or record.final:
+                return
+            self.table.put(ended(record, STOPPED, KILLED, message, self._now_ms()))
+
+    def pod_of(self, run_id: str) -> str | None:
+        """The name of the run's pod while it exists."""
+        with self.lock:
+            pod = self.tracked(run_id).pod
+        return None if pod is None or pod.deleted else pod.name
+
+    def log_tail(self, run_id: str) -> str:
+        """The log tail captured when the run's pod finished ("" when none was)."""
+        with self.lock:
+            return self.tracked(run_id).log_tail or ""
+
+    def tracked(self, run_id: str) -> TrackedRun:
+        """The tracked run (a blank one when unknown; not stored until updated)."""
+        return self._runs.get(run_id) or TrackedRun(run_id=run_id)
 
     # -- watch callbacks -----------------------------------------------------------------------
 
-    def _sync_workloads(self, items: Iterable[dict[str, Any]]) -> None:
+    def sync_workloads(self, items: Iterable[dict[str, Any]]) -> None:
         # Read into compact states outside the lock (the pages are fetched while reading), then
         # applied in one go, so that nobody sees half a list.
         observed = [
-            (meta, self.object_state(obj)) for obj in items if (meta := RunMeta.from_object(obj))
+            (meta, self.workload.state(obj)) for obj in items if (meta := RunMeta.from_object(obj))
         ]
         now = self._monotonic()
         seen: set[str] = set()
-        with self._lock:
+        with self.lock:
             for meta, state in observed:
                 seen.add(meta.run_id)
                 self._observe_state(meta, state)
@@ -175,32 +195,32 @@ class RunTracking:
                     continue
                 if now - (run.seen_at if run.seen_at is not None else now) >= self._vanish_grace:
                     self._workload_gone(run_id)
-        self._ready = True
-        self._promote()
+        self.ready = True
+        self.promote_now()
 
-    def _workload_event(self, kind: str, obj: dict[str, Any]) -> None:
+    def workload_event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = RunMeta.from_object(obj)
         if meta is None:
             return
-        with self._lock:
+        with self.lock:
             if kind == "DELETED":
-                run = self._run(meta.run_id)
+                run = self.tracked(meta.run_id)
                 self._runs[meta.run_id] = attrs.evolve(
                     run,
                     meta=run.meta or meta,
-                    obj=run.obj or self.object_state(obj),
+                    obj=run.obj or self.workload.state(obj),
                 )
                 self._workload_gone(meta.run_id)
             else:
-                self._observe_workload(obj, meta=meta)
-        self._promote()
+                self._observe_state(meta, self.workload.state(obj))
+        self.promote_now()
 
-    def _sync_pods(self, items: Iterable[dict[str, Any]]) -> None:
+    def sync_pods(self, items: Iterable[dict[str, Any]]) -> None:
         views = [view for view in map(PodView.from_pod, items) if view.run_id is not None]
         now = self._monotonic()
         seen: set[str] = set()
-        with self._lock:
-            self._pods_listed = True
+        with self.lock:
+            self.pods_listed = True
             for view in views:
                 seen.add(str(view.run_id))
                 self._observe_pod(view)
@@ -211,38 +231,27 @@ class RunTracking:
                 seen_at = run.pod_seen_at if run.pod_seen_at is not None else now
                 if now - seen_at >= self._vanish_grace:
                     self._observe_pod(attrs.evolve(known, deleted=True))
-        self._promote()
+        self.promote_now()
 
-    def _pod_event(self, kind: str, pod: dict[str, Any]) -> None:
+    def pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         view = PodView.from_pod(pod, deleted=kind == "DELETED")
         if view.run_id is None:
             return
-        with self._lock:
-            known = self._run(view.run_id).pod
+        with self.lock:
+            known = self.tracked(view.run_id).pod
             if view.deleted and known is not None and known.name != view.name:
                 return  # an older pod of the run went away; the newer one is what counts
             self._observe_pod(view)
-        self._promote()
-
-    # -- state -------------------------------------------------------------------------------
-
-    def _run(self, run_id: str) -> TrackedRun:
-        """The tracked run (a blank one when unknown; not stored until updated)."""
-        return self._runs.get(run_id) or TrackedRun(run_id=run_id)
+        self.promote_now()
 
     def _update(self, run_id: str, **changes: Any) -> TrackedRun:
-        with self._lock:
-            run = attrs.evolve(self._run(run_id), **changes)
+        with self.lock:
+            run = attrs.evolve(self.tracked(run_id), **changes)
             self._runs[run_id] = run
             return run
 
-    def _observe_workload(self, obj: dict[str, Any], *, meta: RunMeta | None = None) -> None:
-        meta = meta or RunMeta.from_object(obj)
-        if meta is not None:
-            self._observe_state(meta, self.object_state(obj))
-
     def _observe_state(self, meta: RunMeta, state: ObjectState) -> None:
-        with self._lock:
+        with self.lock:
             self._update(
                 meta.run_id, meta=meta, obj=state, seen_at=self._monotonic(), deleted_at=None
             )
@@ -250,45 +259,30 @@ class RunTracking:
 
     def _observe_pod(self, view: PodView) -> None:
         assert view.run_id is not None
-        with self._lock:
+        with self.lock:
             self._update(view.run_id, pod=view, pod_seen_at=self._monotonic())
             self._refresh(view.run_id)
 
     def _workload_gone(self, run_id: str) -> None:
         """The Workflow/Job was deleted (TTL, kill, or someone with kubectl)."""
-        with self._lock:
+        with self.lock:
             run = self._update(run_id, deleted_at=self._monotonic())
             self._queue.due()
             record = self.table.get(run_id)
             if record is None or record.final:
                 return
             if run.killing:
-                self._mark_stopped(run_id, f"{self.kind_name} {record.run_name} deleted on request")
+                self.stopped(run_id, f"{self.kind} {record.run_name} deleted on request")
                 return
-            message = f"{self.kind_name} {record.run_name} was deleted before the run finished"
-            self.table.put(
-                attrs.evolve(
-                    record, state=FAILED, reason="Deleted", message=message, end_date=self._now_ms()
-                )
-            )
-
-    def _mark_stopped(self, run_id: str, message: str) -> None:
-        with self._lock:
-            record = self.table.get(run_id)
-            if record is None or record.final:
-                return
-            self.table.put(
-                attrs.evolve(
-                    record, state=STOPPED, reason=KILLED, message=message, end_date=self._now_ms()
-                )
-            )
+            message = f"{self.kind} {record.run_name} was deleted before the run finished"
+            self.table.put(ended(record, FAILED, "Deleted", message, self._now_ms()))
 
     def _refresh(self, run_id: str) -> None:
         """Recompute one run's record from its workload and pod (caller holds the lock)."""
         run = self._runs.get(run_id)
         if run is None or run.meta is None or run.obj is None:
             return  # a pod seen before its workload: wait for the workload
-        diagnosis = self._tracker.observe(run_id, run.pod)
+        diagnosis = self._diagnoses.observe(run_id, run.pod)
         old = self.table.get(run_id)
         waiting = self._queue.limits.waiting_message(run.meta.pipeline_type) if waits(run) else None
         result = reconcile(
@@ -296,8 +290,8 @@ class RunTracking:
             old,
             diagnosis,
             now_ms=self._now_ms(),
-            pods_listed=self._pods_listed,
-            terminate_on_failure=self.terminate_on_failure,
+            pods_listed=self.pods_listed,
+            terminate_on_failure=self._terminate_on_failure,
             waiting=waiting,
         )
         if result is None:  # pragma: no cover - checked above
@@ -309,29 +303,29 @@ class RunTracking:
         if result.record.waiting and not (old is not None and old.waiting):
             self._queue.due()  # a run arrived
         if result.record.final:
-            self._tracker.forget(run_id)
+            self._diagnoses.forget(run_id)
         for effect in result.effects:
             if isinstance(effect, EndWorkload):
                 self._background.submit(partial(self._end_workload, effect))
             elif isinstance(effect, CaptureLog):
-                self._background.submit(partial(self.capture_log_tail, run_id, effect.pod_name))
+                self._background.submit(partial(self._capture_log_tail, run_id, effect.pod_name))
 
     def _end_workload(self, effect: EndWorkload) -> None:
         name, diagnosis = effect.name, effect.diagnosis
         try:
             self.workload.end(self.api, name, diagnosis)
-            log.info("ended %s %s: %s", self.kind_name, name, diagnosis.message)
+            log.info("ended %s %s: %s", self.kind, name, diagnosis.message)
         except NotFound:
             pass
         except RunnerError as exc:
-            log.warning("could not end %s %s (%s): %s", self.kind_name, name, diagnosis.reason, exc)
+            log.warning("could not end %s %s (%s): %s", self.kind, name, diagnosis.reason, exc)
 
     # -- housekeeping --------------------------------------------------------------------------
 
     def housekeeping(self) -> None:
         """Let grace periods run out, and forget runs whose workload is long gone."""
-        with self._lock:
-            for run_id in self._tracker.waiting():
+        with self.lock:
+            for run_id in self._diagnoses.waiting():
                 self._refresh(run_id)
             now = self._monotonic()
             for run_id, run in list(self._runs.items()):
@@ -340,9 +334,9 @@ class RunTracking:
                 record = self.table.get(run_id)
                 if record is not None and not record.final:
                     continue
-                if now - run.deleted_at >= self._retain_deleted:
+                if now - run.deleted_at >= self.retain_deleted:
                     self._forget(run_id)
-        self._promote(force=True)  # a resume that failed, a leadership gained
+        self.promote_now(force=True)  # a resume that failed, a leadership gained
 
     # -- the queue (k8s_queue) -----------------------------------------------------------------
 
@@ -352,15 +346,15 @@ class RunTracking:
     def promote(self) -> None:
         """Start the waiting runs that fit now (once connected, say); returns at once."""
         self._queue.due()
-        self._background.submit(self._promote)
+        self._background.submit(self.promote_now)
 
-    def _promote(self, *, force: bool = False) -> dict[str, Future[None]]:
+    def promote_now(self, *, force: bool = False) -> dict[str, Future[None]]:
         """Resume, in arrival order, the waiting runs that fit (when due, and leading); the
         futures of the resumes by run id. Never call it holding the lock: a launch waits for
         its own run's resume."""
-        with self._lock:
+        with self.lock:
             resumes = self._queue.pick(
-                self._runs.values(), self._run_final, self._now_ms(), force=force
+                self._runs.values(), self.run_final, self._now_ms(), force=force
             )
             for each in resumes:
                 self._update(each.run_id, resumed=True)
@@ -373,23 +367,32 @@ class RunTracking:
         except NotFound:
             return  # gone meanwhile: its watch event says how
         except RunnerError as exc:
-            log.warning("could not resume %s %s: %s", self.kind_name, each.name, exc)
-            with self._lock:
+            log.warning("could not resume %s %s: %s", self.kind, each.name, exc)
+            with self.lock:
                 self._update(each.run_id, resumed=False)
                 self._refresh(each.run_id)
             self._queue.due()  # tried again at the next look
             raise
-        log.debug("resumed %s %s", self.kind_name, each.name)
+        log.debug("resumed %s %s", self.kind, each.name)
 
-    def _run_final(self, run_id: str) -> bool:
+    def run_final(self, run_id: str) -> bool:
         record = self.table.get(run_id)
         return record is not None and record.final
+
+    def _capture_log_tail(self, run_id: str, pod_name: str) -> None:
+        """Keep the last lines of ``main``'s log in the record (bounded)."""
+        tail = self._tail(pod_name)
+        if tail is None:
+            return
+        with self.lock:
+            if run_id in self._runs:
+                self._update(run_id, log_tail=tail)
 
     def _forget(self, run_id: str) -> None:
         """Forget everything about a run: its tracked run, its record, its diagnosis."""
         self.table.remove(run_id)
         self._runs.pop(run_id, None)
-        self._tracker.forget(run_id)
+        self._diagnoses.forget(run_id)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)

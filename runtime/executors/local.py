@@ -44,7 +44,13 @@ from runtime.executors.deadlines import decide
 from runtime.executors.local_outcome import final_state, read_exit
 from runtime.executors.local_processes import Processes, command, contract_env
 from runtime.executors.local_queue import LocalQueue
-from runtime.executors.local_state import load_record, process_start_time, recover_pid, save_record
+from runtime.executors.local_state import (
+    LocalRun,
+    LocalRuns,
+    load_record,
+    process_start_time,
+    recover_pid,
+)
 from runtime.executors.table import RunRecord, RunTable
 from runtime.messages import FAILED, QUEUED, RUNNING, STOPPED
 from runtime.settings import Settings
@@ -65,9 +71,16 @@ class LocalExecutor:
         self.table = RunTable()
         self.runs_dir = Path(settings.state_dir).expanduser().resolve() / "runs"
         self._processes = Processes(settings)
-        self._queue = LocalQueue(self.table, self.runs_dir, Limits.from_settings(settings))
-        self._deadline = decide(settings, pipeline_type="", of_types=False)
         self._lock = threading.RLock()
+        #: What only this executor keeps about each run (its pid, a kill asked for, ...).
+        self.private = LocalRuns(self.runs_dir, self._lock)
+        self._queue = LocalQueue(
+            self.table,
+            self.runs_dir,
+            Limits.from_settings(settings),
+            queued_at=lambda run_id: self.private.get(run_id).queued_at,
+        )
+        self._deadline = decide(settings, pipeline_type="", of_types=False)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -114,14 +127,15 @@ class LocalExecutor:
                     kind=spec.kind,
                     state=QUEUED,
                     start_date=int(now * 1000),
-                    extra={"queuedAt": int(now * 1e6)},
                 )
+                self.private.put(spec.run_id, LocalRun(queued_at=int(now * 1e6)))
                 if spec.run_id not in self._queue.admitted(record):
                     waiting = self._queue.enqueue(spec, record)
                     self._persist(waiting)
                     self.table.put(waiting)
                     return
             except OSError as exc:
+                self.private.drop(spec.run_id)
                 raise ExecutorUnavailable(
                     f"STATE_DIR {self.runs_dir.parent} is not writable: {exc.strerror}"
                 ) from None
@@ -155,9 +169,9 @@ class LocalExecutor:
         except OSError as exc:
             self._fail(record, "LaunchFailed", str(exc))
             raise LaunchFailed(f"cannot start the local run: {exc}") from None
-        extra = {**record.extra, "pid": pid, "pidStart": process_start_time(pid)}
-        self.table.put(attrs.evolve(record, extra=extra))
-        running = attrs.evolve(record, state=RUNNING, extra=extra)
+        self.private.update(spec.run_id, pid=pid, pid_start=process_start_time(pid))
+        self.table.put(record)  # a run that did not wait is heard of first as queued
+        running = attrs.evolve(record, state=RUNNING)
         self._persist(running)
         self.table.put(running)
 
@@ -199,10 +213,9 @@ class LocalExecutor:
                 self._queue.drop(record)
                 self._end(record, STOPPED, "Killed", "stopped by a kill request before it started")
                 return
-            marked = attrs.evolve(record, extra={**record.extra, "killRequested": True})
-            self._persist(marked)
-            self.table.put(marked)
-        self._processes.stop(marked)
+            private = self.private.update(run_id, kill_requested=True)
+            self._persist(record)
+        self._processes.stop(run_id, private)
         self._finish(run_id)
 
     def set_leading(self, leading: Callable[[], bool]) -> None:
@@ -252,25 +265,26 @@ class LocalExecutor:
     # ------------------------------------------------------------------ internals
 
     def _persist(self, record: RunRecord) -> None:
-        save_record(self.runs_dir, record)
+        self.private.save(record)
 
     def _readopt(self) -> None:
         if not self.runs_dir.is_dir():
             return
         adopted = 0
         for path in sorted(self.runs_dir.glob("*/record.json")):
-            record = load_record(path)
-            if record is None:
+            loaded = load_record(path)
+            if loaded is None:
                 continue
-            if record.waiting:  # the queue: started by the monitor, in order
-                self.table.load(record)
-                continue
-            if not record.final and not record.extra.get("pid"):
-                record = recover_pid(self.runs_dir, record)
+            record, private = loaded
+            if not record.waiting and not record.final and not private.pid:
+                private = recover_pid(self.runs_dir, record, private)
+            self.private.put(record.run_id, private)
             self.table.load(record)
+            if record.waiting:  # the queue: started by the monitor, in order
+                continue
             if not record.final:
                 adopted += 1
-                if not self._processes.running(record):
+                if not self._processes.running(record.run_id, private):
                     self._finish(record.run_id)
         log.info(
             "local executor: %d runs on record, %d were active, %d waiting",
@@ -290,14 +304,8 @@ class LocalExecutor:
             if code is None:
                 code = returncode
             message = self._deadline.message if self._deadline else ""
-            state, reason, text = final_state(record, code, message)
-            self._end(
-                attrs.evolve(record, extra={**record.extra, "exitCode": code}),
-                state,
-                reason,
-                text,
-                end,
-            )
+            private = self.private.update(run_id, exit_code=code)
+            self._end(record, *final_state(private, code, message), end)
 
     def _end(
         self,
@@ -325,7 +333,7 @@ class LocalExecutor:
             for record in self.table.all():
                 if record.final or record.waiting or self._stopping.is_set():
                     continue
-                if not self._processes.running(record):
+                if not self._processes.running(record.run_id, self.private.get(record.run_id)):
                     self._finish(record.run_id)
                 else:
                     self._hold_to_deadline(record)
@@ -339,16 +347,16 @@ class LocalExecutor:
         if self._deadline is None or record.start_date is None:
             return
         now = int(time.time() * 1000)
-        since = record.extra.get("deadlineAt")
+        private = self.private.get(record.run_id)
+        since = private.deadline_at
         if since is None and now - record.start_date >= self._deadline.seconds * 1000:
             log.warning("run %s %s; stopping it", record.run_id, self._deadline.message)
             with self._lock:
-                marked = attrs.evolve(record, extra={**record.extra, "deadlineAt": now})
-                self._persist(marked)
-                self.table.put(marked)
-            self._processes.signal(marked, signal.SIGTERM)
+                private = self.private.update(record.run_id, deadline_at=now)
+                self._persist(record)
+            self._processes.signal(private, signal.SIGTERM)
         elif since is not None and now - since >= self.settings.kill_grace * 1000:
-            self._processes.signal(record, signal.SIGKILL)
+            self._processes.signal(private, signal.SIGKILL)
 
     def logs(self, run_id: str, after: int = 0) -> LogChunk:
         """The run's output (stdout and stderr, ``output.log``) from byte ``after``."""

@@ -1,8 +1,8 @@
 """How a ``local`` run ended, from what its supervisor recorded and what the runner asked for.
 
 The supervisor writes the process's exit status to ``exit.json`` (``local_supervisor``); the
-runner marks in the run's record what it did to it (``killRequested``: a kill,
-``deadlineAt``: the run outlived RUN_TIMEOUT_SECONDS and was stopped). ``final_state`` turns
+runner marks in the run's ``LocalRun`` what it did to it (``kill_requested``: a kill,
+``deadline_at``: the run outlived RUN_TIMEOUT_SECONDS and was stopped). ``final_state`` turns
 both into the run's final state, reason and message, so a runner restarted while the run went
 on reaches the same verdict as the one that watched it end.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.executors.deadlines import DEADLINE_EXCEEDED
-from runtime.executors.table import RunRecord
+from runtime.executors.local_state import LocalRun
 from runtime.messages import FAILED, STOPPED, SUCCESS
 
 
@@ -29,16 +29,16 @@ def read_exit(run_dir: Path) -> tuple[int | None, int | None]:
 
 
 def final_state(
-    record: RunRecord, code: int | None, deadline_message: str
+    private: LocalRun, code: int | None, deadline_message: str
 ) -> tuple[str, str | None, str | None]:
     """(state, reason, message) of a run whose process is gone with exit ``code``."""
-    if record.extra.get("killRequested"):
+    if private.kill_requested:
         return STOPPED, "Killed", "stopped by a kill request"
-    if record.extra.get("deadlineAt"):
+    if private.deadline_at is not None:
         return FAILED, DEADLINE_EXCEEDED, deadline_message
     if code == 0:
         return SUCCESS, None, None
-    if code is None and record.extra.get("launchInterrupted"):
+    if code is None and private.launch_interrupted:
         return (
             FAILED,
             "LaunchInterrupted",

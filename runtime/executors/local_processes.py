@@ -21,8 +21,7 @@ from pathlib import Path
 from runtime import proxy
 from runtime.config.backends import passed_through_variables
 from runtime.executors.base import LaunchSpec
-from runtime.executors.local_state import alive
-from runtime.executors.table import RunRecord
+from runtime.executors.local_state import LocalRun, alive
 from runtime.settings import VARIABLES, Settings
 
 log = logging.getLogger("runtime.executors.local")
@@ -80,40 +79,38 @@ class Processes:
         self._children[spec.run_id] = child
         return child.pid
 
-    def running(self, record: RunRecord) -> bool:
-        child = self._children.get(record.run_id)
+    def running(self, run_id: str, private: LocalRun) -> bool:
+        child = self._children.get(run_id)
         if child is not None:
             return child.poll() is None
-        pid = int(record.extra.get("pid", 0))
-        return bool(pid) and alive(pid, record.extra.get("pidStart"))
+        return bool(private.pid) and alive(private.pid, private.pid_start)
 
     def returncode(self, run_id: str) -> int | None:
         """A finished child's exit status (None: not this runner's child); forgets it."""
         child = self._children.pop(run_id, None)
         return child.returncode if child is not None else None
 
-    def signal(self, record: RunRecord, sig: signal.Signals) -> None:
-        pid = int(record.extra.get("pid", 0))
-        if not pid:
+    def signal(self, private: LocalRun, sig: signal.Signals) -> None:
+        if not private.pid:
             return
         try:
-            os.killpg(pid, sig)
+            os.killpg(private.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
 
-    def stop(self, record: RunRecord) -> None:
+    def stop(self, run_id: str, private: LocalRun) -> None:
         """SIGTERM the run's process group; SIGKILL after KILL_GRACE_SECONDS (blocks)."""
-        if not record.extra.get("pid"):
+        if not private.pid:
             return
         grace = self.settings.kill_grace
-        self.signal(record, signal.SIGTERM)
+        self.signal(private, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self.running(record):
+        while time.monotonic() < deadline and self.running(run_id, private):
             time.sleep(0.05)
-        if self.running(record):
-            log.warning("run %s ignored SIGTERM for %gs; sending SIGKILL", record.run_id, grace)
-            self.signal(record, signal.SIGKILL)
+        if self.running(run_id, private):
+            log.warning("run %s ignored SIGTERM for %gs; sending SIGKILL", run_id, grace)
+            self.signal(private, signal.SIGKILL)
             for _ in range(100):
-                if not self.running(record):
+                if not self.running(run_id, private):
                     break
                 time.sleep(0.02)

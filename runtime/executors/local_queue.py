@@ -1,7 +1,7 @@
 """The ``local`` executor's queue of runs waiting for a slot (MAX_ACTIVE_RUNS), on disk.
 
 A waiting run is its record in STATE_DIR (``queued``, reason ``MaxActiveRuns``, the time it
-arrived as ``queuedAt`` in epoch microseconds) and its launch spec beside it
+arrived, ``LocalRun.queued_at``, in epoch microseconds) and its launch spec beside it
 (``local_state.save_spec``): a restarted runner reads both back and starts the runs in the same
 order. ``admitted`` says which may start now (``admission.admit``), given the runs that are
 active in the run table; only the replica connected to the server starts any (``leading``).
@@ -21,10 +21,9 @@ from runtime.executors.local_state import drop_spec, load_spec, save_spec
 from runtime.executors.table import RunRecord, RunTable
 
 
-def arrival(record: RunRecord) -> Candidate:
+def arrival(record: RunRecord, queued_at: int) -> Candidate:
     """A run's place in the queue: when it was launched (epoch microseconds), then its name."""
-    place = (int(record.extra.get("queuedAt", 0)), record.run_name)
-    return Candidate(record.run_id, record.pipeline_type, place)
+    return Candidate(record.run_id, record.pipeline_type, (queued_at, record.run_name))
 
 
 @attrs.define
@@ -32,6 +31,8 @@ class LocalQueue:
     table: RunTable
     runs_dir: Path
     limits: Limits
+    #: A run's arrival in epoch microseconds (``LocalRun.queued_at``).
+    queued_at: Callable[[str], int]
     leading: Callable[[], bool] = lambda: True
 
     def admitted(self, newcomer: RunRecord | None = None) -> list[str]:
@@ -41,9 +42,9 @@ class LocalQueue:
             return []
         records = self.table.all()
         active = Counter(r.pipeline_type for r in records if not r.final and not r.waiting)
-        waiting = [arrival(r) for r in records if r.waiting]
+        waiting = [arrival(r, self.queued_at(r.run_id)) for r in records if r.waiting]
         if newcomer is not None:
-            waiting.append(arrival(newcomer))
+            waiting.append(arrival(newcomer, self.queued_at(newcomer.run_id)))
         return admit(self.limits, active, waiting)
 
     def enqueue(self, spec: LaunchSpec, record: RunRecord) -> RunRecord:

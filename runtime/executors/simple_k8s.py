@@ -32,7 +32,8 @@ pod's diagnostics.
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -40,9 +41,9 @@ from runtime.executors.admission import queues_runs
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.custom_config import JobParams, deep_merge, job_params, spec_files
 from runtime.executors.deadlines import Deadline, deadline_annotations, decide
-from runtime.executors.k8s_client import parse_time_ms
+from runtime.executors.k8s_client import KubeCaller, LazyApiClient, lazily, parse_time_ms
 from runtime.executors.k8s_diagnostics import Diagnosis
-from runtime.executors.k8s_executor import KubeExecutor
+from runtime.executors.k8s_executor import KubeExecutor, warn_unused
 from runtime.executors.k8s_pod import (
     check_name,
     job_run_id,
@@ -56,6 +57,7 @@ from runtime.executors.k8s_pod import (
 )
 from runtime.executors.k8s_resources import Resource, ResourceApi
 from runtime.executors.k8s_runs import ObjectState, annotated_failure, failure_annotations
+from runtime.executors.k8s_tuning import Tuning
 from runtime.executors.scheduling import (
     SIMPLEK8S_VARIABLE,
     Placement,
@@ -70,6 +72,7 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
+NAME = "simpleK8s"
 NO_PARAMS = JobParams()
 
 
@@ -255,6 +258,7 @@ def job_state(obj: dict[str, Any]) -> ObjectState:
 class Jobs:
     """The ``Workload`` of the simpleK8s executor: Jobs and CronJobs."""
 
+    name = NAME
     settings: Settings
     workloads: Resource
     schedules: Resource
@@ -287,7 +291,7 @@ class Jobs:
         # The Job controller starts a Job's deadline when it is resumed: nothing to add.
         api.patch(self.workloads, name, {"spec": {"suspend": False}})
 
-    def kill(self, api: ResourceApi, name: str, *, queued: bool = False, **options: Any) -> bool:
+    def kill(self, api: ResourceApi, name: str, *, queued: bool = False) -> bool:
         # Foreground: the pod goes first; a Job already gone counts as killed.
         api.delete(self.workloads, name, "Foreground")
         return True
@@ -305,48 +309,59 @@ class Jobs:
         return {}
 
 
-class SimpleK8sExecutor(KubeExecutor):
-    name: str = "simpleK8s"
-    resource: ClassVar[str] = "jobs.batch"
-    kind_name: ClassVar[str] = "Job"
-    workload: Jobs
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        batch_api: Any = None,
-        placements: dict[str, Placement] | None = None,
-        workflow_params: dict[str, Any] | None = None,
-        container_params: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        self._batch_api = batch_api
-        if placements is None:
-            placements = parse_pipeline_type_configs(
-                settings.simplek8s_pipeline_type_configs, "simpleK8s"
-            )
-        # Collate's chart sets the customConfig files in simple mode too (see custom_config).
-        workflow_params, container_params = spec_files(settings, workflow_params, container_params)
-        params = job_params(workflow_params)
-        for warning in params.warnings:
-            log.warning(warning)
-        workload = Jobs(
-            settings=settings,
-            workloads=Resource(
-                kind="Job", rbac="jobs.batch", api=lambda: self.batch_api, method="job"
-            ),
-            schedules=Resource(
-                kind="CronJob", rbac="cronjobs.batch", api=lambda: self.batch_api, method="cron_job"
-            ),
-            placements=placements,
-            params=params,
-            container_params=container_params,
+def jobs(
+    settings: Settings,
+    batch_api: Callable[[], Any],
+    *,
+    placements: dict[str, Placement] | None = None,
+    workflow_params: dict[str, Any] | None = None,
+    container_params: dict[str, Any] | None = None,
+) -> Jobs:
+    """The simpleK8s executor's ``Workload`` from settings (explicit arguments win: tests)."""
+    if placements is None:
+        placements = parse_pipeline_type_configs(
+            settings.simplek8s_pipeline_type_configs, "simpleK8s"
         )
-        super().__init__(settings, workload, **options)
+    # Collate's chart sets the customConfig files in simple mode too (see custom_config).
+    workflow_params, container_params = spec_files(settings, workflow_params, container_params)
+    params = job_params(workflow_params)
+    for warning in params.warnings:
+        log.warning(warning)
+    return Jobs(
+        settings=settings,
+        workloads=Resource(kind="Job", rbac="jobs.batch", api=batch_api, method="job"),
+        schedules=Resource(kind="CronJob", rbac="cronjobs.batch", api=batch_api, method="cron_job"),
+        placements=placements,
+        params=params,
+        container_params=container_params,
+    )
 
-    @property
-    def batch_api(self) -> Any:
-        if self._batch_api is None:
-            self._batch_api = BatchV1(self._clients.get())
-        return self._batch_api
+
+def from_settings(
+    settings: Settings,
+    *,
+    batch_api: Any = None,
+    tuning: Tuning | None = None,
+    clients: LazyApiClient | None = None,
+    core_api: Any = None,
+    caller: KubeCaller | None = None,
+    **workload: Any,
+) -> KubeExecutor:
+    """``EXECUTOR_TYPE=simpleK8s``: a ``KubeExecutor`` of ``Jobs``. ``batch_api`` (and the rest)
+    stand in for the cluster in tests and benches; ``workload``: ``jobs``' options. Variables
+    of the other executor are logged as warnings."""
+    clients = clients or LazyApiClient()
+    api = lazily(lambda: BatchV1(clients.get())) if batch_api is None else lambda: batch_api
+    executor = KubeExecutor(
+        jobs(settings, api, **workload),
+        pods=settings,
+        kube=settings,
+        capacity=settings,
+        agent_id=settings.agent_id,
+        tuning=tuning,
+        clients=clients,
+        core_api=core_api,
+        caller=caller,
+    )
+    warn_unused(NAME, settings)
+    return executor

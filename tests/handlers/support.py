@@ -18,11 +18,11 @@ from runtime import kube_rest
 from runtime.composition import build_context
 from runtime.context import Context
 from runtime.errors import SecretNotFound
-from runtime.executors.argo import ArgoExecutor
+from runtime.executors import argo, simple_k8s
 from runtime.executors.base import Executor
 from runtime.executors.k8s_executor import KubeExecutor
+from runtime.executors.k8s_tuning import Tuning
 from runtime.executors.local import LocalExecutor
-from runtime.executors.simple_k8s import SimpleK8sExecutor
 from runtime.secrets import SecretsService
 from tests.runtime.executors.k8s_support import (
     answer_secrets_like_the_api_server,
@@ -115,14 +115,16 @@ def kube(
 ) -> Kube:
     settings = make_settings(EXECUTOR_TYPE=kind, **(env or {}))
     core = autospec(kube_rest.CoreV1)
-    common: dict[str, Any] = {"core_api": core, "caller": no_sleep_caller(), **options}
+    common: dict[str, Any] = {"core_api": core, "caller": no_sleep_caller()}
+    tuning = {key: options.pop(key) for key in list(options) if key in attrs.fields_dict(Tuning)}
+    common.update(options, tuning=Tuning(**tuning))
     executor: KubeExecutor
     if kind == "argo":
         api = autospec(kube_rest.CustomObjects)
-        executor = ArgoExecutor(settings, custom_api=api, **common)
+        executor = argo.from_settings(settings, custom_api=api, **common)
     else:
         api = autospec(kube_rest.BatchV1)
-        executor = SimpleK8sExecutor(settings, batch_api=api, **common)
+        executor = simple_k8s.from_settings(settings, batch_api=api, **common)
     ctx, _ = build_context(
         settings, registry=CollectorRegistry(), executor=executor, dry_run=dry_run
     )

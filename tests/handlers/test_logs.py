@@ -7,7 +7,6 @@ import asyncio
 import json
 from pathlib import Path
 
-import attrs
 import pytest
 
 from handlers import logs
@@ -29,7 +28,9 @@ def k(request: pytest.FixtureRequest) -> Kube:
 
 def started(k: Kube, state: str) -> LaunchSpec:
     spec = make_spec()
-    k.executor._workload_event("ADDED", with_status(k.kind, k.executor.render(spec)[0], state))
+    k.executor.tracker.workload_event(
+        "ADDED", with_status(k.kind, k.executor.render(spec)[0], state)
+    )
     pod = {
         "metadata": {
             "name": spec.run_name + "-pod",
@@ -37,7 +38,7 @@ def started(k: Kube, state: str) -> LaunchSpec:
         },
         "status": {"phase": "Running"},
     }
-    k.executor._pod_event("ADDED", pod)
+    k.executor.tracker.pod_event("ADDED", pod)
     k.core.read_namespaced_pod_log.return_value = TEXT
     return spec
 
@@ -79,7 +80,7 @@ def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
     k.core.read_namespaced_pod_log.return_value = TEXT + "done\n"
     more = logs.handle(Logs(id="l", run_id=spec.run_id, after=end), k.ctx)
     assert (more.content, more.after) == ("done\n", str(len(TEXT.encode()) + 5))
-    k.executor._workload_event(
+    k.executor.tracker.workload_event(
         "MODIFIED", with_status(k.kind, k.executor.render(spec)[0], "success")
     )
     last = logs.handle(Logs(id="l", run_id=spec.run_id, after=more.after), k.ctx)
@@ -88,9 +89,9 @@ def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
 
 def test_a_run_whose_pod_is_gone_serves_the_captured_tail(k: Kube) -> None:
     spec = started(k, "success")
-    record = k.executor.table.get(spec.run_id)
-    assert record is not None
-    k.executor.table.put(attrs.evolve(record, extra={**record.extra, "log_tail": "last words\n"}))
+    assert k.executor.table.get(spec.run_id) is not None
+    tracker = k.executor.tracker
+    tracker._update(spec.run_id, log_tail="last words\n")
     pod = {
         "metadata": {
             "name": spec.run_name + "-pod",
@@ -98,7 +99,7 @@ def test_a_run_whose_pod_is_gone_serves_the_captured_tail(k: Kube) -> None:
         },
         "status": {"phase": "Succeeded"},
     }
-    k.executor._pod_event("DELETED", pod)
+    k.executor.tracker.pod_event("DELETED", pod)
     reply = logs.handle(Logs(id="l", run_id=spec.run_id), k.ctx)
     assert (reply.content, reply.after, reply.total) == ("last words\n", None, 11)
 

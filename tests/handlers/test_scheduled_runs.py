@@ -40,8 +40,8 @@ def test_a_scheduled_run_is_tracked_reported_and_controllable(k: Kube) -> None:
     k.executor.table.subscribe(lambda new, old: updates.append((new.run_id, new.state)))
     run = scheduled_run(k.kind, schedule_of(k), "1714557600", "queued")
     name, uid = run["metadata"]["name"], run["metadata"]["uid"]
-    k.executor._workload_event("ADDED", run)
-    k.executor._pod_event("ADDED", scheduled_pod(k.kind, run, "Running"))
+    k.executor.tracker.workload_event("ADDED", run)
+    k.executor.tracker.pod_event("ADDED", scheduled_pod(k.kind, run, "Running"))
 
     assert k.executor.table.get(name) is None, "the name is the run's runName, not its id"
     record = k.executor.table.get(uid)
@@ -81,8 +81,8 @@ def test_scheduled_runs_are_readopted_from_a_list(k: Kube) -> None:
     schedule = schedule_of(k)
     done = scheduled_run(k.kind, schedule, "1714557600", "success")
     failed = scheduled_run(k.kind, schedule, "1714644000", "failed")
-    k.executor._sync_pods([scheduled_pod(k.kind, failed, "Failed")])
-    k.executor._sync_workloads([done, failed])
+    k.executor.tracker.sync_pods([scheduled_pod(k.kind, failed, "Failed")])
+    k.executor.tracker.sync_workloads([done, failed])
     states = {r.run_id: r.state for r in k.executor.table.for_pipeline(FQN)}
     assert states == {done["metadata"]["uid"]: "success", failed["metadata"]["uid"]: "failed"}
 
@@ -90,5 +90,5 @@ def test_scheduled_runs_are_readopted_from_a_list(k: Kube) -> None:
 def test_objects_without_run_id_or_schedule_are_still_ignored(k: Kube) -> None:
     stray = scheduled_run(k.kind, schedule_of(k), "1", "running")
     del stray["metadata"]["annotations"]["hybrid-runner.io/schedule"]
-    k.executor._workload_event("ADDED", stray)
+    k.executor.tracker.workload_event("ADDED", stray)
     assert len(k.executor.table) == 0

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from runtime.executors import argo
 from runtime.executors.argo import (
-    ArgoExecutor,
     cron_workflow_manifest,
     workflow_manifest,
 )
@@ -35,7 +35,7 @@ DOC_SETTINGS = {"ARGO_PIPELINE_TYPE_CONFIGS": json.dumps(DOC_ARGO_PIPELINE_TYPE_
 
 
 def render(spec: Any = None, **env: str) -> dict[str, Any]:
-    executor = ArgoExecutor.from_settings(make_settings(**env))
+    executor = argo.from_settings(make_settings(**env))
     return workload_of(executor.render(spec or make_spec()))
 
 
@@ -110,7 +110,7 @@ def test_workflow_shape() -> None:
 
 
 def test_active_deadline_and_no_automount() -> None:
-    executor = ArgoExecutor.from_settings(
+    executor = argo.from_settings(
         make_settings(INGESTION_AUTOMOUNT_SA_TOKEN="false", RUN_TIMEOUT_SECONDS="7200")
     )
     workflow = executor.render(make_spec())[0]

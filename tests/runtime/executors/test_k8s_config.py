@@ -90,7 +90,7 @@ def test_a_secret_that_cannot_be_made_rolls_back_and_fails_the_run(h: Harness) -
     record = h.record()
     assert (record.state, record.reason) == ("failed", "Forbidden")
     # The watch then hears the deletion; the run stays failed for the reason it failed.
-    h.executor._workload_event("DELETED", h.workload(spec, suspended=True))
+    h.executor.tracker.workload_event("DELETED", h.workload(spec, suspended=True))
     assert h.record().reason == "Forbidden"
 
 
@@ -100,7 +100,9 @@ def test_a_workload_left_suspended_is_resumed_on_re_adoption(h: Harness) -> None
     spec = make_spec("left-behind")
     running = make_spec("running-one")
     # What start() lists: one workload still suspended, one that runs.
-    h.executor._sync_workloads([h.workload(spec, suspended=True), h.workload(running, "running")])
+    h.executor.tracker.sync_workloads(
+        [h.workload(spec, suspended=True), h.workload(running, "running")]
+    )
     assert h.executor.wait_idle(5)
     assert len(resume_calls(h)) == 1  # only the suspended one
     assert h.executor.table.get(spec.run_id).state == "queued"

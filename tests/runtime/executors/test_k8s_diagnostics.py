@@ -354,12 +354,12 @@ def test_an_unschedulable_pod_fails_its_run_after_the_configured_grace(kind: str
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": TAINT}
         ],
     }
-    h.executor._pod_event("ADDED", h.pod(spec, pending))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, pending))
     h.mono.advance(299)
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     assert (h.record().state, h.record().reason) == ("queued", "Unschedulable")
     h.mono.advance(2)
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     record = h.record()
     assert (record.state, record.reason) == ("failed", "Unschedulable")
     assert "past UNSCHEDULABLE_GRACE_SECONDS=300" in (record.message or "")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from runtime.errors import Conflict, ExecutorUnavailable, Forbidden, LaunchFailed, NotFound
-from runtime.executors.argo import ArgoExecutor
-from runtime.executors.simple_k8s import SimpleK8sExecutor
+from runtime.executors import argo, simple_k8s
+from runtime.executors.argo import STOP, ArgoWorkflows
 from tests.runtime.executors.k8s_harness import Harness, build
 from tests.runtime.executors.k8s_support import (
     api_error,
@@ -35,7 +35,8 @@ def test_launch_creates_the_rendered_manifest_and_records_queued(h: Harness) -> 
     assert record.state == "queued"
     assert record.run_name == spec.run_name
     assert record.pipeline_fqn == spec.pipeline_fqn
-    assert record.extra["name"] == spec.run_name
+    # The run is tracked by its workload's name, the run name.
+    assert h.executor.tracker.tracked(spec.run_id).meta.run_name == spec.run_name  # type: ignore[union-attr]
 
 
 def test_launch_409_adopts_the_existing_object(h: Harness) -> None:
@@ -43,7 +44,7 @@ def test_launch_409_adopts_the_existing_object(h: Harness) -> None:
     h.create.side_effect = api_error(409, "already exists")
     h.read.return_value = h.workload(spec, "running")
     # Its pod, already watched (a pod seen before its workload waits for it).
-    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
     h.executor.launch(spec)
     assert h.create.call_count == 1
     h.read.assert_called_once()
@@ -94,10 +95,10 @@ def test_a_refused_run_is_forgotten_like_a_deleted_one(h: Harness) -> None:
     h.create.side_effect = api_error(403, "forbidden")
     with pytest.raises(Forbidden):
         h.executor.launch(make_spec())
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     assert len(h.executor.table) == 1
-    h.mono.advance(h.executor._retain_deleted + 1)
-    h.executor.housekeeping()
+    h.mono.advance(h.executor.tracker.retain_deleted + 1)
+    h.executor.tracker.housekeeping()
     assert len(h.executor.table) == 0
 
 
@@ -119,10 +120,10 @@ def test_launch_gives_up_with_executor_unavailable(h: Harness) -> None:
 
 
 def test_render_needs_no_cluster() -> None:
-    executor = ArgoExecutor.from_settings(make_settings())
+    executor = argo.from_settings(make_settings())
     assert executor.render(make_spec())[0]["kind"] == "Workflow"
     assert not executor._clients.loaded
-    assert SimpleK8sExecutor.from_settings(make_settings()).render(make_spec())[0]["kind"] == "Job"
+    assert simple_k8s.from_settings(make_settings()).render(make_spec())[0]["kind"] == "Job"
 
 
 # -- kill -----------------------------------------------------------------------------------------
@@ -140,16 +141,17 @@ def test_kill_argo_patches_shutdown_terminate_then_watch_reports_stopped() -> No
     assert call.kwargs["plural"] == "workflows"
     assert call.kwargs["_content_type"] == "application/merge-patch+json"
     assert h.record().state == "running", "Argo ends the workflow; the watch reports it"
-    h.executor._workload_event("MODIFIED", h.workload(spec, "failed", shutdown="Terminate"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "failed", shutdown="Terminate"))
     assert (h.record().state, h.record().reason) == ("stopped", "Killed")
 
 
-def test_argo_stop_gracefully_uses_stop() -> None:
+def test_argo_kill_with_the_stop_shutdown_uses_stop() -> None:
     h = build("argo")
     spec = make_spec()
     h.launched(spec, "running")
-    assert isinstance(h.executor, ArgoExecutor)
-    h.executor.stop_gracefully(spec.run_id)
+    assert isinstance(h.executor.workload, ArgoWorkflows)
+    h.executor.workload.shutdown = STOP
+    h.executor.kill(spec.run_id)
     assert h.api.patch_namespaced_custom_object.call_args.kwargs["body"] == {
         "spec": {"shutdown": "Stop", "suspend": None}
     }
@@ -169,8 +171,8 @@ def test_kill_job_deletes_foreground_and_is_stopped_at_once() -> None:
     assert (record.state, record.reason) == ("stopped", "Killed")
     assert record.end_date == 1714557600000
     # Late events of the dying Job do not bring the run back or change its reason.
-    h.executor._workload_event("MODIFIED", h.workload(spec, "failed"))
-    h.executor._workload_event("DELETED", h.workload(spec, "running"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "failed"))
+    h.executor.tracker.workload_event("DELETED", h.workload(spec, "running"))
     assert (h.record().state, h.record().reason) == ("stopped", "Killed")
 
 
@@ -190,7 +192,7 @@ def test_kill_forbidden_leaves_the_run_as_it_was(h: Harness) -> None:
     with pytest.raises(Forbidden, match=f"lacks {verb} on"):
         h.executor.kill(spec.run_id)
     assert h.record().state == "running"
-    assert not h.executor._run(spec.run_id).killing
+    assert not h.executor.tracker.tracked(spec.run_id).killing
 
 
 def test_kill_unknown_or_finished(h: Harness) -> None:
@@ -211,17 +213,17 @@ def test_log_tail_is_captured_when_the_pod_finishes(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
     h.core.read_namespaced_pod_log.return_value = "x" * 5000 + "THE END"
-    h.executor._pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
+    h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
     call = h.core.read_namespaced_pod_log.call_args
     assert call.kwargs["container"] == "main"
     assert call.kwargs["tail_lines"] == 200
     assert call.kwargs["limit_bytes"] == 1000
     assert call.kwargs["_request_timeout"] > 0
-    tail = h.record().extra["log_tail"]
+    tail = h.executor.tracker.log_tail(spec.run_id)
     assert len(tail) == 1000 and tail.endswith("THE END")
     # Only once per pod.
-    h.executor._pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
+    h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
     assert h.core.read_namespaced_pod_log.call_count == 1
 
@@ -229,17 +231,17 @@ def test_log_tail_is_captured_when_the_pod_finishes(h: Harness) -> None:
 def test_logs_live_then_captured(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
-    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
     h.core.read_namespaced_pod_log.return_value = "line 1\nline 2\n"
     chunk = h.executor.logs(spec.run_id)
     # A running run: the end of what is there so far, and a cursor to poll from.
     assert (chunk.content, chunk.after, chunk.total) == ("line 1\nline 2\n", 14, 14)
     assert h.core.read_namespaced_pod_log.call_args.kwargs["container"] == "main"
     h.core.read_namespaced_pod_log.return_value = "tail\n"
-    h.executor._pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
+    h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
-    h.executor._workload_event("MODIFIED", h.workload(spec, "success"))
-    h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Succeeded"}))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "success"))
+    h.executor.tracker.pod_event("DELETED", h.pod(spec, {"phase": "Succeeded"}))
     h.core.read_namespaced_pod_log.side_effect = api_error(404)
     last = h.executor.logs(spec.run_id)
     assert (last.content, last.after, last.total) == ("tail\n", None, 5)
@@ -251,7 +253,7 @@ def test_logs_come_in_bounded_chunks_until_the_end(h: Harness) -> None:
     h.executor.log_chunk_bytes = 1000
     spec = make_spec()
     h.launched(spec, "success")
-    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Succeeded"}))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
     text = "".join(f"line {i} é€\n" for i in range(400))  # multi-byte characters too
     h.core.read_namespaced_pod_log.side_effect = None
@@ -287,13 +289,13 @@ def test_from_settings_warns_about_the_other_executors_variable(
 ) -> None:
     settings = make_settings(SIMPLEK8S_PIPELINE_TYPE_CONFIGS='{"metadata": {"nodeSelector": {}}}')
     with caplog.at_level("WARNING"):
-        ArgoExecutor.from_settings(settings)
+        argo.from_settings(settings)
     assert "SIMPLEK8S_PIPELINE_TYPE_CONFIGS is set but has no effect with EXECUTOR_TYPE=argo" in (
         caplog.text
     )
     caplog.clear()
     with caplog.at_level("WARNING"):
-        SimpleK8sExecutor.from_settings(settings)
+        simple_k8s.from_settings(settings)
     assert caplog.text == ""
 
 
@@ -303,7 +305,7 @@ def test_a_pod_ending_from_our_kill_reports_stopped_not_failed() -> None:
     spec = make_spec()
     h.launched(spec, "running")
     h.executor.kill(spec.run_id)
-    h.executor._pod_event(
+    h.executor.tracker.pod_event(
         "MODIFIED",
         h.pod(
             spec,

@@ -67,7 +67,7 @@ def launch(h: Harness, run_id: str, pipeline_type: str = "metadata") -> LaunchSp
 
 def finish(h: Harness, spec: LaunchSpec) -> None:
     """The run's workload, resumed and then finished, as the watch reports it."""
-    h.executor._workload_event("MODIFIED", h.workload(spec, "success"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "success"))
 
 
 def state(h: Harness, spec: LaunchSpec) -> tuple[str, str | None]:
@@ -106,8 +106,8 @@ def test_a_waiting_run_goes_queued_then_running_once_resumed(capped: Harness) ->
     finish(h, first)
     assert resumed_names(h)[-1] == third.run_name
     # The watch shows it resumed, then its pod runs.
-    h.executor._workload_event("MODIFIED", h.workload(third, "queued"))
-    h.executor._pod_event("ADDED", h.pod(third, {"phase": "Running"}))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(third, "queued"))
+    h.executor.tracker.pod_event("ADDED", h.pod(third, {"phase": "Running"}))
     assert [(s, r) for run, s, r in seen if run == third.run_id] == [
         ("queued", "MaxActiveRuns"),
         ("queued", None),
@@ -123,7 +123,7 @@ def test_argo_adds_the_time_a_workflow_waited_to_its_deadline_when_it_resumes_it
         first, waiting = launch(h, "run-0"), launch(h, "run-1")
         started = h.workload(waiting, suspended=True)
         started["status"] = {"phase": "Running", "startedAt": "2024-05-01T10:00:05Z"}
-        h.executor._workload_event("MODIFIED", started)
+        h.executor.tracker.workload_event("MODIFIED", started)
         h.wall.now = 1_714_557_605.0 + 4000.5  # it waited 4000.5 s, past its own deadline
         finish(h, first)
         assert resumed_names(h)[-1] == waiting.run_name
@@ -169,7 +169,7 @@ def test_only_the_leading_replica_resumes(capped: Harness) -> None:
     leading = False
     h.executor.set_leading(lambda: leading)
     specs = [launch(h, f"run-{i}") for i in range(3)]
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     assert resumed_names(h) == []
     assert h.executor.table.queued_count == 3
     leading = True
@@ -209,7 +209,7 @@ def test_a_restarted_runner_finds_the_queue_and_keeps_its_order() -> None:
             obj = h.workload(spec, suspended=True)
             obj["metadata"]["annotations"]["hybrid-runner.io/queued-at"] = str(at)
             objects.append(obj)
-        h.executor._sync_workloads(objects)
+        h.executor.tracker.sync_workloads(objects)
         assert resumed_names(h) == [early.run_name]
         finish(h, running)
         assert resumed_names(h) == [early.run_name, middle.run_name]
@@ -226,7 +226,7 @@ def test_a_scheduled_workload_created_suspended_joins_the_queue_by_creation_time
         del annotations["hybrid-runner.io/run-id"]
         annotations["hybrid-runner.io/schedule"] = "omsched-x"
         scheduled["metadata"]["creationTimestamp"] = "2024-05-01T10:00:30Z"
-        h.executor._workload_event("ADDED", scheduled)
+        h.executor.tracker.workload_event("ADDED", scheduled)
         uid = scheduled["metadata"]["uid"]
         assert state_of(h, uid) == ("queued", "MaxActiveRuns")
         finish(h, first)
@@ -250,6 +250,6 @@ def test_a_resume_that_fails_leaves_the_run_waiting_and_is_tried_again(capped: H
     finish(h, specs[0])
     assert h.executor.wait_idle(5)
     assert state(h, specs[2]) == ("queued", "MaxActiveRuns")
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     assert resumed_names(h)[-1] == specs[2].run_name
     assert state(h, specs[2]) == ("queued", None)

@@ -71,7 +71,8 @@ def test_the_pod_refines_the_workload_state(
     result = run(tracked(workload, pod), pods_listed=pods_listed)
     assert result.record.state == expected
     assert result.record.end_date is None
-    assert result.record.extra == {"name": META.run_name, **({"pod": "p"} if pod else {})}
+    assert result.record.run_name == META.run_name
+    assert result.run.pod == pod
     assert result.effects == ()
 
 
@@ -127,12 +128,12 @@ def test_a_generic_failure_takes_the_pods_diagnosis() -> None:
 
 def test_a_final_record_keeps_its_state_but_learns_dates_and_the_pod() -> None:
     old = META.record(ObjectState(state="stopped", reason="Killed", message="m"))
-    old = attrs.evolve(old, extra={"name": META.run_name, "log_tail": "bye"})
-    result = run(tracked("success", PodView(name="p", phase="Succeeded", started_ms=3)), old)
+    before = attrs.evolve(tracked("success", PodView(name="p", phase="Succeeded", started_ms=3)))
+    result = run(attrs.evolve(before, log_tail="bye"), old)
     record = result.record
     assert (record.state, record.reason, record.message) == ("stopped", "Killed", "m")
     assert (record.start_date, record.end_date) == (5, NOW)
-    assert record.extra == {"name": META.run_name, "log_tail": "bye", "pod": "p"}
+    assert (result.run.log_tail, result.run.pod) == ("bye", before.pod)
 
 
 def test_a_finished_pod_has_its_log_captured_once() -> None:

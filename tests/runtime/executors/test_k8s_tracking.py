@@ -28,29 +28,29 @@ def test_a_running_workload_is_queued_until_its_pod_runs(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec)
     # Argo says Running (a Job counts a pod active) before the pod is even seen.
-    h.executor._workload_event("MODIFIED", h.workload(spec, "running"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "running"))
     assert h.record().state == "queued"
-    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Pending"}))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Pending"}))
     assert h.record().state == "queued"
-    h.executor._pod_event("MODIFIED", h.pod(spec, {"phase": "Running"}))
+    h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Running"}))
     assert h.record().state == "running"
     assert [u[0] for u in h.updates] == ["queued", "running"]
 
 
 def test_without_a_pod_list_the_workload_state_is_trusted() -> None:
     h = build("argo")
-    h.executor._pods_listed = False  # the pod watch never listed (RBAC being fixed, say)
+    h.executor.tracker.pods_listed = False  # the pod watch never listed (RBAC being fixed, say)
     spec = make_spec()
     h.launched(spec)
-    h.executor._workload_event("MODIFIED", h.workload(spec, "running"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "running"))
     assert h.record().state == "running"
 
 
 def test_events_drive_state_and_pod_diagnostics(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec)
-    h.executor._workload_event("MODIFIED", h.workload(spec, "running"))
-    h.executor._pod_event(
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "running"))
+    h.executor.tracker.pod_event(
         "ADDED",
         h.pod(
             spec,
@@ -70,11 +70,11 @@ def test_events_drive_state_and_pod_diagnostics(h: Harness) -> None:
     record = h.record()
     assert (record.state, record.reason) == ("queued", "Unschedulable")
     assert "untolerated taint {dedicated: ingestion}" in (record.message or "")
-    h.executor._pod_event(
+    h.executor.tracker.pod_event(
         "MODIFIED", h.pod(spec, {"phase": "Running", "startTime": "2024-05-01T10:01:00Z"})
     )
     assert (h.record().state, h.record().reason) == ("running", None)
-    h.executor._workload_event("MODIFIED", h.workload(spec, "success"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "success"))
     assert h.record().state == "success"
     assert h.record().end_date == 1714557900000
     # Running only once the pod runs: never running -> queued -> running.
@@ -100,13 +100,13 @@ def test_image_pull_backoff_fails_after_grace_and_ends_the_workload(h: Harness) 
             }
         ],
     }
-    h.executor._pod_event("ADDED", h.pod(spec, waiting))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, waiting))
     assert h.record().reason is None, "within the report grace nothing is said yet"
     h.mono.advance(30)
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     assert (h.record().state, h.record().reason) == ("queued", "ImagePullBackOff")
     h.mono.advance(100)
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     record = h.record()
     assert (record.state, record.reason) == ("failed", "ImagePullBackOff")
     assert 'Back-off pulling image "img:nope"' in (record.message or "")
@@ -121,14 +121,14 @@ def test_image_pull_backoff_fails_after_grace_and_ends_the_workload(h: Harness) 
     # The ended workload's own failure does not replace the diagnosis.
     ended = h.workload(spec, "failed", shutdown="Terminate")
     ended["metadata"]["annotations"].update(body["metadata"]["annotations"])
-    h.executor._workload_event("MODIFIED", ended)
+    h.executor.tracker.workload_event("MODIFIED", ended)
     assert h.record().reason == "ImagePullBackOff"
 
 
 def test_oom_killed_pod_explains_a_failed_workload(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
-    h.executor._pod_event(
+    h.executor.tracker.pod_event(
         "MODIFIED",
         h.pod(
             spec,
@@ -144,7 +144,7 @@ def test_oom_killed_pod_explains_a_failed_workload(h: Harness) -> None:
             },
         ),
     )
-    h.executor._workload_event("MODIFIED", h.workload(spec, "failed"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "failed"))
     record = h.record()
     assert (record.state, record.reason) == ("failed", "OOMKilled")
     assert "memory limit 4096Mi" in (record.message or "")
@@ -158,10 +158,10 @@ def test_a_readopted_argo_oom_failure_says_how_to_raise_the_limit() -> None:
     spec = make_spec()
     oom = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
     status = {"phase": "Failed", "containerStatuses": [{"name": "main", "state": oom}]}
-    h.executor._sync_pods([h.pod(spec, status)])
+    h.executor.tracker.sync_pods([h.pod(spec, status)])
     failed = h.workload(spec, "failed")
     failed["status"]["message"] = "OOMKilled (exit code 137)"
-    h.executor._sync_workloads([failed])
+    h.executor.tracker.sync_workloads([failed])
     record = h.record()
     assert (record.state, record.reason) == ("failed", "OOMKilled")
     assert "raise config.ingestionPods.resources.limits.memory" in (record.message or "")
@@ -170,16 +170,16 @@ def test_a_readopted_argo_oom_failure_says_how_to_raise_the_limit() -> None:
 
 def test_pod_seen_before_its_workload_is_applied_when_the_workload_arrives(h: Harness) -> None:
     spec = make_spec()
-    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
     assert h.executor.table.get(spec.run_id) is None
-    h.executor._workload_event("ADDED", h.workload(spec, "queued"))
+    h.executor.tracker.workload_event("ADDED", h.workload(spec, "queued"))
     assert h.record().state == "running"
 
 
 def test_workload_deleted_while_running_is_a_failure(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
-    h.executor._workload_event("DELETED", h.workload(spec, "running"))
+    h.executor.tracker.workload_event("DELETED", h.workload(spec, "running"))
     record = h.record()
     assert (record.state, record.reason) == ("failed", "Deleted")
 
@@ -187,14 +187,14 @@ def test_workload_deleted_while_running_is_a_failure(h: Harness) -> None:
 def test_deleted_pod_while_running_is_pod_deleted_but_an_older_pod_is_ignored(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
-    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}, name="new-pod"))
-    h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="old-pod"))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Running"}, name="new-pod"))
+    h.executor.tracker.pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="old-pod"))
     assert h.record().state == "running"
-    h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="new-pod"))
+    h.executor.tracker.pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="new-pod"))
     # Judged once the grace has passed (the workload's own deletion may be on its way).
     assert h.record().state == "running"
     h.mono.advance(Grace().pod_deleted)
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     assert (h.record().state, h.record().reason) == ("failed", "PodDeleted")
 
 
@@ -204,13 +204,13 @@ def test_a_pod_deleted_with_its_workload_reports_the_workload_whichever_event_co
     """``kubectl delete job``: the pod watch may hear of the pod before the Job watch of the Job."""
     spec = make_spec()
     h.launched(spec, "running")
-    h.executor._pod_event("ADDED", h.pod(spec, {"phase": "Running"}, name="the-pod"))
-    h.executor._pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="the-pod"))
+    h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Running"}, name="the-pod"))
+    h.executor.tracker.pod_event("DELETED", h.pod(spec, {"phase": "Running"}, name="the-pod"))
     h.mono.advance(1)
-    h.executor.housekeeping()
-    h.executor._workload_event("DELETED", h.workload(spec, "running"))
+    h.executor.tracker.housekeeping()
+    h.executor.tracker.workload_event("DELETED", h.workload(spec, "running"))
     h.mono.advance(Grace().pod_deleted)
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     record = h.record()
     assert (record.state, record.reason) == ("failed", "Deleted")
     assert h.updates.count(("failed", "Deleted")) == 1
@@ -220,8 +220,8 @@ def test_a_pod_deleted_with_its_workload_reports_the_workload_whichever_event_co
 def test_final_records_never_change_state(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "failed")
-    h.executor._workload_event("MODIFIED", h.workload(spec, "running"))
-    h.executor._workload_event("MODIFIED", h.workload(spec, "success"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "running"))
+    h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "success"))
     assert h.record().state == "failed"
 
 
@@ -317,10 +317,10 @@ def test_resync_notices_objects_deleted_while_unwatched(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
     h.mono.advance(5)
-    h.executor._sync_workloads([])
+    h.executor.tracker.sync_workloads([])
     assert h.record().state == "running", "just launched: a list may predate it"
     h.mono.advance(60)
-    h.executor._sync_workloads([])
+    h.executor.tracker.sync_workloads([])
     assert (h.record().state, h.record().reason) == ("failed", "Deleted")
 
 
@@ -334,7 +334,7 @@ def test_a_resync_whose_list_fails_mid_way_reports_nothing_deleted(h: Harness) -
         raise ExecutorUnavailable("the API server went away between two pages")
 
     with pytest.raises(ExecutorUnavailable):
-        h.executor._sync_workloads(pages())
+        h.executor.tracker.sync_workloads(pages())
     assert h.record(spec.run_id).state == "running"
 
 
@@ -346,10 +346,10 @@ def test_pages_are_read_without_holding_the_executors_lock(h: Harness, what: str
     others: list[bool] = []
 
     def try_lock() -> None:
-        got = h.executor._lock.acquire(timeout=2)
+        got = h.executor.tracker.lock.acquire(timeout=2)
         others.append(got)
         if got:
-            h.executor._lock.release()
+            h.executor.tracker.lock.release()
 
     def pages() -> Iterator[dict[str, Any]]:
         thread = threading.Thread(target=try_lock)
@@ -360,7 +360,9 @@ def test_pages_are_read_without_holding_the_executors_lock(h: Harness, what: str
         else:
             yield h.pod(spec, {"phase": "Running"})
 
-    sync = h.executor._sync_workloads if what == "workloads" else h.executor._sync_pods
+    sync = (
+        h.executor.tracker.sync_workloads if what == "workloads" else h.executor.tracker.sync_pods
+    )
     sync(pages())
     assert others == [True]
     assert h.record(spec.run_id).state == ("success" if what == "workloads" else "running")
@@ -369,9 +371,9 @@ def test_pages_are_read_without_holding_the_executors_lock(h: Harness, what: str
 def test_finished_runs_are_forgotten_some_time_after_their_object_is_gone(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "success")
-    h.executor._workload_event("DELETED", h.workload(spec, "success"))
-    h.executor.housekeeping()
+    h.executor.tracker.workload_event("DELETED", h.workload(spec, "success"))
+    h.executor.tracker.housekeeping()
     assert h.executor.table.get(spec.run_id) is not None
     h.mono.advance(3601)
-    h.executor.housekeeping()
+    h.executor.tracker.housekeeping()
     assert h.executor.table.get(spec.run_id) is None

@@ -189,7 +189,7 @@ async def test_kill_escalates_to_sigkill_after_the_grace_period(executor: LocalE
     while "stand-in:" not in (log.read_text() if log.exists() else ""):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
-    pid = int(executor.table.get("run-1").extra["pid"])  # type: ignore[union-attr]
+    pid = executor.private.get("run-1").pid
     started = time.monotonic()
     await asyncio.to_thread(executor.kill, "run-1")
     elapsed = time.monotonic() - started
@@ -231,7 +231,7 @@ async def test_a_run_whose_process_vanished_is_marked_lost(tmp_path: Path) -> No
     first = LocalExecutor(settings_for(state))
     await first.start()
     await asyncio.to_thread(first.launch, spec("gone", standIn={"seconds": 60}))
-    pid = int(first.table.get("gone").extra["pid"])  # type: ignore[union-attr]
+    pid = first.private.get("gone").pid
     await first.stop()
     os.killpg(pid, signal.SIGKILL)  # supervisor and run die without writing an exit status
     await asyncio.sleep(0.2)
@@ -339,7 +339,7 @@ async def test_a_run_past_run_timeout_seconds_is_stopped_and_fails_deadline_exce
         started = time.monotonic()
         behaviour = {"seconds": 30, "lines": 30, "ignoreTerm": ignore_term}
         await asyncio.to_thread(ex.launch, spec(standIn=behaviour))
-        pid = int(ex.table.get("run-1").extra["pid"])  # type: ignore[union-attr]
+        pid = ex.private.get("run-1").pid
         record = await settle(ex, "run-1")
         elapsed = time.monotonic() - started
     finally:

@@ -25,7 +25,7 @@ TOKEN = "eyJ-bot-token-of-the-config"
 def started_order(ex: LocalExecutor, run_ids: list[str]) -> list[str]:
     """The runs by the time their process started (``start_date`` of a run that ran)."""
     records = [ex.table.get(r) for r in run_ids]
-    ran = [r for r in records if r is not None and r.extra.get("pid")]
+    ran = [r for r in records if r is not None and ex.private.get(r.run_id).pid]
     return [r.run_id for r in sorted(ran, key=lambda r: (r.start_date or 0, r.run_id))]
 
 
@@ -79,7 +79,7 @@ async def test_killing_a_waiting_run_stops_it_before_it_starts(capped: LocalExec
     assert "before it started" in str(killed.message)
     await settle(ex, "run-0")
     await asyncio.sleep(0.3)  # the monitor looked at the queue again after run-0
-    assert "pid" not in record(ex, "run-1").extra
+    assert not ex.private.get("run-1").pid
     assert not (ex.runs_dir / run_name("run-1") / "output.log").exists()
     assert not (ex.runs_dir / run_name("run-1") / "start.json").exists()
 
@@ -130,7 +130,7 @@ async def test_per_type_caps_let_other_types_go_ahead(tmp_path: Path) -> None:
         await asyncio.to_thread(ex.launch, other)
         assert record(ex, "meta-1").reason == "MaxActiveRuns"
         assert record(ex, "prof-0").reason is None, "another type is not held up"
-        assert record(ex, "prof-0").extra.get("pid"), "it started at once"
+        assert ex.private.get("prof-0").pid, "it started at once"
         assert (await settle(ex, "meta-1")).state == "success"
     finally:
         await ex.stop()

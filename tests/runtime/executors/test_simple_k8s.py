@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from runtime.executors import simple_k8s
 from runtime.executors.base import ScheduleSpec
 from runtime.executors.scheduling import PIPELINE_TYPES, parse_pipeline_type_configs
 from runtime.executors.simple_k8s import (
-    SimpleK8sExecutor,
     cron_job_manifest,
     job_manifest,
     job_state,
@@ -35,7 +35,7 @@ DOC_SETTINGS = {"SIMPLEK8S_PIPELINE_TYPE_CONFIGS": json.dumps(DOC_SIMPLEK8S_PIPE
 
 
 def render(spec: Any = None, **env: str) -> dict[str, Any]:
-    executor = SimpleK8sExecutor.from_settings(make_settings(**env))
+    executor = simple_k8s.from_settings(make_settings(**env))
     return workload_of(executor.render(spec or make_spec()))
 
 
@@ -79,7 +79,7 @@ def test_every_pipeline_type_is_valid_and_placed(pipeline_type: str) -> None:
 
 
 def test_job_shape() -> None:
-    executor = SimpleK8sExecutor.from_settings(
+    executor = simple_k8s.from_settings(
         make_settings(ARGO_SECONDS_AFTER_COMPLETION_TTL="600", RUN_TIMEOUT_SECONDS="3600")
     )
     job = executor.render(make_spec())[0]
@@ -168,7 +168,7 @@ def test_custom_config_applies_to_scheduled_jobs_and_warns_about_argo_only_keys(
     c_file = tmp_path / "container-params.yaml"
     c_file.write_text("imagePullPolicy: Always\n")
     with caplog.at_level(logging.WARNING, logger="runtime.executors.simple_k8s"):
-        executor = SimpleK8sExecutor.from_settings(
+        executor = simple_k8s.from_settings(
             make_settings(
                 ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH=str(wf_file),
                 ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH=str(c_file),
