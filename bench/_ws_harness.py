@@ -15,8 +15,8 @@ import psutil  # type: ignore[import-untyped]
 from aiohttp import WSMsgType, web
 
 from bench._common import latency_summary, now_ns
-from runtime import codec
-from runtime.messages import PROTOCOL_VERSION, Hello, Welcome
+from runtime.wire import codec
+from runtime.wire.messages import PROTOCOL_VERSION, Hello, Welcome
 
 
 class Harness:

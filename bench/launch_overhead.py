@@ -22,7 +22,8 @@ from prometheus_client import CollectorRegistry
 
 from bench._common import latency_summary, now_ns, write_result
 from runtime.composition import build_context, build_dispatcher
-from runtime.executors import argo, simple_k8s
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
 from runtime.settings import Settings
 from tests.conftest import sample
 

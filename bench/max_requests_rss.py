@@ -35,7 +35,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 
 from bench._common import AGENT, ROOT, new_token, runner_env, stop_process, write_result
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 MIB = 1024 * 1024
 MAX_FRAME = 4 * MIB

@@ -54,7 +54,7 @@ from bench._ws_harness import (
     drive_measured,
     frames,
 )
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 
 async def prepare_run(ws: web.WebSocketResponse) -> None:
@@ -212,20 +212,20 @@ async def reference_section(reps: int, n_seq: int, n_win: int, warmup: int) -> d
 # context, handler. "spawn" (one task per frame, made by the read loop) is outside _answer.
 # A label may sum several functions; "~" marks a C builtin.
 PROFILED: dict[str, tuple[str, ...]] = {
-    "answer": ("runtime/connection.py:_answer",),
-    "handle_frame": ("runtime/dispatch.py:handle_frame",),
-    "decode": ("runtime/codec.py:decode_request",),
-    "dispatch": ("runtime/dispatch.py:dispatch",),
-    "run": ("runtime/dispatch.py:_run",),
+    "answer": ("runtime/serving/connection.py:_answer",),
+    "handle_frame": ("runtime/serving/dispatch.py:handle_frame",),
+    "decode": ("runtime/wire/codec.py:decode_request",),
+    "dispatch": ("runtime/serving/dispatch.py:dispatch",),
+    "run": ("runtime/serving/dispatch.py:_run",),
     "handler": ("handlers/status.py:handle",),
-    "context": ("runtime/dispatch.py:_context_for",),
+    "context": ("runtime/serving/dispatch.py:_context_for",),
     "timeout": ("asyncio/timeouts.py:__aenter__", "asyncio/timeouts.py:__aexit__"),
     "wait_for": ("asyncio/tasks.py:wait_for",),
     "labels": ("prometheus_client/metrics.py:labels",),
     "inc": ("prometheus_client/metrics.py:inc",),
     "observe": ("prometheus_client/metrics.py:observe",),
-    "encode": ("runtime/codec.py:encode",),
-    "send": ("runtime/connection.py:_send",),
+    "encode": ("runtime/wire/codec.py:encode",),
+    "send": ("runtime/serving/connection.py:_send",),
     "socket_send": ("~:<method 'send' of '_socket.socket' objects>",),
     "spawn": ("asyncio/tasks.py:create_task",),
 }

@@ -19,19 +19,19 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from handlers.routes import ROUTES
-from runtime import proxy
-from runtime.app import Runner
 from runtime.config.backends import runs_pods
-from runtime.connection import Connection
-from runtime.context import Context, RunnerState
-from runtime.dispatch import Dispatcher
+from runtime.egress import proxy
 from runtime.executors import build_executor, check_executor
 from runtime.executors.base import Executor
 from runtime.executors.table import RunTable
-from runtime.logsetup import redactor, request_logger
-from runtime.metrics import Metrics
-from runtime.router import Router
+from runtime.observability.logsetup import redactor, request_logger
+from runtime.observability.metrics import Metrics
 from runtime.secrets import build_secrets, check_store
+from runtime.serving.app import Runner
+from runtime.serving.connection import Connection
+from runtime.serving.context import Context, RunnerState
+from runtime.serving.dispatch import Dispatcher
+from runtime.serving.router import Router
 from runtime.settings import Settings
 
 log = logging.getLogger("runtime.composition")

@@ -43,7 +43,7 @@ from collections.abc import Iterable
 
 from runtime.config.backends import runs_pods
 from runtime.executors import executor_entry
-from runtime.rbac import WORKLOAD_VERBS, Rule
+from runtime.kubeapi.rbac import WORKLOAD_VERBS, Rule
 from runtime.secrets import StoreEntry, store_entry
 
 __all__ = [

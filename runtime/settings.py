@@ -16,25 +16,25 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from runtime import proxy
 from runtime.config.backends import EXECUTOR_TYPES as _EXECUTOR_TYPES
 from runtime.config.backends import SECRETS_MANAGERS as _SECRETS_MANAGERS
 from runtime.config.backends import runs_pods
 from runtime.config.capacity import CapacitySettings
 from runtime.config.connection import ConnectionSettings
 from runtime.config.dispatch import DispatchSettings
+from runtime.config.env_parsers import text
+from runtime.config.executor_choice import choose_executor
 from runtime.config.fields import Variable, variables_of
 from runtime.config.local import LocalExecutorSettings
+from runtime.config.no_proxy import NoProxy
 from runtime.config.observability import LOG_FORMATS, LOG_LEVELS, ObservabilitySettings
 from runtime.config.pods import INGESTION_IMAGE_ID, IngestionPodSettings
 from runtime.config.policy import PolicySettings
 from runtime.config.proxy import ProxySettings
 from runtime.config.secrets import SecretsSettings
 from runtime.config.workloads import KubernetesExecutorSettings
-from runtime.env_parsers import text
-from runtime.errors import ConfigError
-from runtime.executor_choice import choose_executor
-from runtime.no_proxy import NoProxy
+from runtime.egress import proxy
+from runtime.wire.errors import ConfigError
 
 __all__ = [
     "EXECUTOR_TYPES",

@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.app import Runner
 from runtime.composition import build_runner
-from runtime.demo import local_runner_env
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.demo import local_runner_env
+from runtime.devkit.reference_server import ReferenceServer
+from runtime.serving.app import Runner
 from runtime.settings import Settings
 
 MESSAGES = Path(__file__).parent / "messages"

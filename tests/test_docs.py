@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from runtime import errors
-from runtime.messages import REQUEST_TYPES
 from runtime.settings import defaults_table
+from runtime.wire import errors
+from runtime.wire.messages import REQUEST_TYPES
 
 ROOT = Path(__file__).parent.parent
 

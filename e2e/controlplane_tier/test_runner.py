@@ -28,7 +28,7 @@ from e2e.runner_kit import (
     pipeline_config,
     run_frame,
 )
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 MESSAGES = Path(__file__).resolve().parents[2] / "tests" / "messages"
 

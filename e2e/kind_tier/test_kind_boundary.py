@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 from e2e.kind.backend import KubeBackend
 from e2e.kind_tier.kind_kit import Release, run_frame, serving
 from e2e.runner_kit import EXECUTORS, eventually, new_run_id
-from runtime.naming import run_name
+from runtime.executors.naming import run_name
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]
 FINAL = ("success", "failed", "stopped", "partialSuccess")

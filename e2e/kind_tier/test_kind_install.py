@@ -24,7 +24,7 @@ import yaml
 
 from e2e.kind.backend import CHART, CHART_DEFAULT_IMAGE, REPO, run
 from e2e.runner_kit import eventually
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 pytestmark = [pytest.mark.timeout(900)]
 README = REPO / "README.md"

@@ -23,7 +23,7 @@ import pytest_asyncio
 from e2e.kind.backend import KubeBackend
 from e2e.kind_tier.kind_kit import Release, run_frame, serving
 from e2e.runner_kit import AGENT, EXECUTORS, new_run_id
-from runtime.naming import run_name
+from runtime.executors.naming import run_name
 from tests.squid_proxy import Squid, running_squid
 from tests.tlsutil import make_ca_and_server_cert
 

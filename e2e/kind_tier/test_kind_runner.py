@@ -26,7 +26,7 @@ import pytest_asyncio
 
 from e2e.kind_tier.kind_kit import TAINT_VALUE, Release, installed, run_frame
 from e2e.runner_kit import AGENT, EXECUTORS, eventually, new_run_id
-from runtime.naming import run_name
+from runtime.executors.naming import run_name
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]
 FINAL = ("success", "failed", "stopped", "partialSuccess")

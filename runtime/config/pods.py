@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 
 from runtime.config.backends import EXECUTOR_TYPES, executors_described
+from runtime.config.env_parsers import choice, csv, extra_envs, int_range, parse_bool, text
 from runtime.config.fields import setting
-from runtime.env_parsers import choice, csv, extra_envs, int_range, parse_bool, text
 
 #: Kubernetes refuses a runAsUser / runAsGroup / fsGroup outside 0..2^31-1.
 LINUX_ID = int_range(0, 2_147_483_647)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import attrs
 
 from runtime.config.backends import SECRETS_MANAGERS
+from runtime.config.env_parsers import choice, parse_bool, positive_float, text
 from runtime.config.fields import setting
-from runtime.env_parsers import choice, parse_bool, positive_float, text
 
 
 @attrs.frozen(kw_only=True, slots=False)

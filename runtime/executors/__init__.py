@@ -20,7 +20,7 @@ import attrs
 from runtime.config.backends import EXECUTOR_TYPES, runs_pods
 from runtime.executors.base import Executor
 from runtime.executors.images import missing_tag_warning
-from runtime.rbac import CONFIG_SECRET_RULE, POD_RULES, WORKLOAD_VERBS, Rule
+from runtime.kubeapi.rbac import CONFIG_SECRET_RULE, POD_RULES, WORKLOAD_VERBS, Rule
 from runtime.settings import Settings
 
 log = logging.getLogger("runtime.executors")
@@ -45,7 +45,7 @@ class ExecutorEntry:
 
 
 def _build_local(settings: Settings) -> Executor:
-    from runtime.executors.local import LocalExecutor
+    from runtime.executors.local.executor import LocalExecutor
     from runtime.executors.scheduling import unused_variables
 
     for warning in unused_variables("local", settings):
@@ -54,13 +54,13 @@ def _build_local(settings: Settings) -> Executor:
 
 
 def _build_argo(settings: Settings) -> Executor:
-    from runtime.executors import argo
+    from runtime.executors.kube import argo
 
     return argo.from_settings(settings)
 
 
 def _build_simple_k8s(settings: Settings) -> Executor:
-    from runtime.executors import simple_k8s
+    from runtime.executors.kube import jobs as simple_k8s
 
     return simple_k8s.from_settings(settings)
 

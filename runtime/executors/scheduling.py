@@ -44,13 +44,13 @@ from typing import Any, Literal
 import attrs
 
 from runtime.config.backends import ARGO_CONFIGS, EXECUTOR_TYPES, SIMPLEK8S_CONFIGS
-from runtime.env_parsers import json_type as _type
-from runtime.errors import ConfigError
-from runtime.executors.custom_config import job_params, spec_files
-from runtime.executors.placement_json import ArgoEntry, JobsEntry, structure_entry
-from runtime.pipeline_types import PIPELINE_TYPES as PIPELINE_TYPES
-from runtime.pipeline_types import suggest
+from runtime.config.env_parsers import json_type as _type
+from runtime.config.pipeline_types import PIPELINE_TYPES as PIPELINE_TYPES
+from runtime.config.pipeline_types import suggest
+from runtime.executors.kube.custom_config import job_params, spec_files
+from runtime.executors.kube.placement import ArgoEntry, JobsEntry, structure_entry
 from runtime.settings import VARIABLES, Settings
+from runtime.wire.errors import ConfigError
 
 ARGO_VARIABLE = ARGO_CONFIGS
 SIMPLEK8S_VARIABLE = SIMPLEK8S_CONFIGS

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import attrs
 
-from runtime.messages import RunView
+from runtime.wire.messages import RunView
 
 Listener = Callable[["RunRecord", "RunRecord | None"], None]
 #: The reason of a run waiting for a slot (``admission.WAITING``).

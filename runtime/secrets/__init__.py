@@ -15,13 +15,13 @@ from collections.abc import Callable
 import attrs
 
 from runtime.config.backends import SECRETS_MANAGERS, runs_pods
-from runtime.errors import ConfigError
-from runtime.metrics import Metrics
-from runtime.rbac import Rule
+from runtime.kubeapi.rbac import Rule
+from runtime.observability.metrics import Metrics
 from runtime.secrets.base import SECRET_PREFIX, SecretStore, find_references
 from runtime.secrets.scope import SecretScope
 from runtime.secrets.service import SecretsService
 from runtime.settings import Settings
+from runtime.wire.errors import ConfigError
 
 __all__ = [
     "SECRET_PREFIX",

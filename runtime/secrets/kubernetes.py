@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kubernetes import client
 
-    from runtime.kube_rest import CoreV1
+    from runtime.kubeapi.rest import CoreV1
 
-from runtime.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
+from runtime.wire.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
 
 #: The key OpenMetadata's Kubernetes secrets manager reads from the Secret.
 VALUE_KEY = "value"
@@ -99,7 +99,7 @@ class KubernetesSecretStore:
 
     def _core_api(self) -> CoreV1:
         # Plain REST, not the client's CoreV1Api: that one imports some 250 models (85 MB).
-        from runtime import kube_rest
+        from runtime.kubeapi import rest as kube_rest
 
         with self._lock:
             if self._api is None:
@@ -139,7 +139,7 @@ def _load_api_client() -> client.ApiClient:
     """In-cluster configuration (the runner's pod), else the local kubeconfig."""
     from kubernetes import client, config
 
-    from runtime.kube_rest import direct_configuration
+    from runtime.kubeapi.rest import direct_configuration
 
     configuration = direct_configuration()
     try:

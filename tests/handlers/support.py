@@ -14,16 +14,17 @@ from typing import Any
 import attrs
 from prometheus_client import CollectorRegistry
 
-from runtime import kube_rest
 from runtime.composition import build_context
-from runtime.context import Context
-from runtime.errors import SecretNotFound
-from runtime.executors import argo, simple_k8s
 from runtime.executors.base import Executor
-from runtime.executors.k8s_executor import KubeExecutor
-from runtime.executors.k8s_tuning import Tuning
-from runtime.executors.local import LocalExecutor
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
+from runtime.executors.kube.executor import KubeExecutor
+from runtime.executors.kube.tuning import Tuning
+from runtime.executors.local.executor import LocalExecutor
+from runtime.kubeapi import rest as kube_rest
 from runtime.secrets import SecretsService
+from runtime.serving.context import Context
+from runtime.wire.errors import SecretNotFound
 from tests.runtime.executors.k8s_support import (
     answer_secrets_like_the_api_server,
     autospec,

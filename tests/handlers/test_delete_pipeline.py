@@ -10,9 +10,9 @@ import attrs
 import pytest
 
 from handlers import delete_pipeline
-from runtime.errors import NotFound, Unsupported
 from runtime.executors.base import ScheduleSpec
-from runtime.messages import DeletePipeline
+from runtime.wire.errors import NotFound, Unsupported
+from runtime.wire.messages import DeletePipeline
 from tests.handlers.support import (
     KINDS,
     Kube,

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from handlers import deploy_pipeline
-from runtime import codec
-from runtime.errors import Conflict, InvalidMessage, SecretNotFound, Unsupported
-from runtime.executors.k8s_pod import SCHEDULE_ANNOTATION
-from runtime.messages import DeployPipeline
+from runtime.executors.kube.pod import SCHEDULE_ANNOTATION
+from runtime.wire import codec
+from runtime.wire.errors import Conflict, InvalidMessage, SecretNotFound, Unsupported
+from runtime.wire.messages import DeployPipeline
 from tests.conftest import MESSAGES
 from tests.handlers.support import KINDS, Kube, kube, local_context
 from tests.runtime.executors.k8s_support import (

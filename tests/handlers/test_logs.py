@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from handlers import logs
-from runtime import codec
-from runtime.demo import STAND_IN
-from runtime.errors import InvalidMessage, NotFound
+from runtime.devkit.demo import STAND_IN
 from runtime.executors.base import LOG_CHUNK_BYTES, LaunchSpec
-from runtime.messages import Logs, LogsResult, Reply
+from runtime.wire import codec
+from runtime.wire.errors import InvalidMessage, NotFound
+from runtime.wire.messages import Logs, LogsResult, Reply
 from tests.handlers.support import KINDS, Kube, kube, local_context, with_status
 from tests.runtime.executors.k8s_support import make_spec
 

@@ -11,7 +11,7 @@ import pytest
 
 from handlers import kill, logs, status
 from runtime.executors.base import ScheduleSpec
-from runtime.messages import Kill, Logs, Status
+from runtime.wire.messages import Kill, Logs, Status
 from tests.handlers.support import (
     KINDS,
     Kube,

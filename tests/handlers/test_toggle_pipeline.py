@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from handlers import toggle_pipeline
-from runtime.errors import Conflict, NotFound, Unsupported
 from runtime.executors.base import ScheduleSpec
-from runtime.messages import TogglePipeline
+from runtime.wire.errors import Conflict, NotFound, Unsupported
+from runtime.wire.messages import TogglePipeline
 from tests.handlers.support import KINDS, Kube, kube, local_context
 from tests.runtime.executors.k8s_support import api_error
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from runtime.metrics import Metrics
+from runtime.observability.metrics import Metrics
 from tests.backend_names import NO_SUCH_EXECUTOR, NO_SUCH_STORE
 from tests.helm.helmkit import CHART_DIR, MINIMAL, bundle_argo, chart, merge, render
 

@@ -1,5 +1,5 @@
 """A small HTTP server on 127.0.0.1 that answers like the Kubernetes API server, for the tests of
-the runner's plain REST calls (runtime.kube_rest) and of the stores built on them.
+the runner's plain REST calls (runtime.kubeapi.rest) and of the stores built on them.
 
 It keeps objects by their API path, lists a collection (one path level below it), streams
 watch events, serves pod logs as text, answers a configured error as a ``Status`` object, and

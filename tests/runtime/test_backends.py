@@ -17,14 +17,14 @@ from runtime import permissions
 from runtime.composition import check_backends
 from runtime.config import backends
 from runtime.config.backends import ExecutorType, SecretsManager, passed_through_variables
-from runtime.errors import ConfigError
 from runtime.executors import EXECUTORS, ExecutorEntry, build_executor, validate_settings_for
-from runtime.executors.local_processes import _RUNNER_ONLY
+from runtime.executors.local.processes import _RUNNER_ONLY
 from runtime.executors.scheduling import unused_variables
-from runtime.metrics import Metrics
-from runtime.rbac import Rule
+from runtime.kubeapi.rbac import Rule
+from runtime.observability.metrics import Metrics
 from runtime.secrets import STORES, StoreEntry, build_secrets, build_store
 from runtime.settings import VARIABLES, Settings
+from runtime.wire.errors import ConfigError
 from tests.backend_names import NO_SUCH_EXECUTOR, NO_SUCH_STORE, UNKNOWN_PREFIX
 
 NOMAD_RULE = Rule(("nomad.example.com",), ("jobs",), ("create", "get", "list", "watch"))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 from tests.conftest import AGENT, MakeRunner, http_get, metric_value, sample, server_token, wait_for
 from tests.faultproxy import FaultProxy
 from tests.tlsutil import make_ca_and_server_cert

@@ -10,8 +10,8 @@ import pytest
 
 from runtime.composition import check_backends
 from runtime.config.backends import EXECUTOR_TYPES, SECRETS_MANAGERS
-from runtime.errors import ConfigError
 from runtime.settings import VARIABLES, Settings
+from runtime.wire.errors import ConfigError
 from tests.backend_names import NO_SUCH_EXECUTOR, NO_SUCH_STORE
 
 BASE = {"AGENT_ID": "a", "AUTH_TOKEN": "t0ken-value", "SERVER_URL": "wss://example.test/ws"}

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from runtime import cli
 from runtime.composition import build_runner
-from runtime.errors import ConfigError
 from runtime.settings import Settings
+from runtime.wire.errors import ConfigError
 from tests.runtime.test_backends import NOMAD, NOMAD_TYPE, NomadExecutor, register_executor
 
 #: What ``hybrid-runner run`` requires besides the backends' own variables.

@@ -1,5 +1,5 @@
 """The harness of the Kubernetes executors' unit tests: an executor of either kind on
-autospec'd ``runtime.kube_rest`` classes, a fake clock, and shortcuts to the API mocks."""
+autospec'd ``runtime.kubeapi.rest`` classes, a fake clock, and shortcuts to the API mocks."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Any
 
 import attrs
 
-from runtime import kube_rest
-from runtime.executors import argo, simple_k8s
 from runtime.executors.base import LaunchSpec
-from runtime.executors.k8s_diagnostics import Grace
-from runtime.executors.k8s_executor import KubeExecutor
-from runtime.executors.k8s_tuning import Tuning
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
+from runtime.executors.kube.diagnostics import Grace
+from runtime.executors.kube.executor import KubeExecutor
+from runtime.executors.kube.tuning import Tuning
 from runtime.executors.table import RunRecord
+from runtime.kubeapi import rest as kube_rest
 from tests.runtime.executors.k8s_support import (
     FakeClock,
     answer_secrets_like_the_api_server,

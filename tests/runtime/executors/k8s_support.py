@@ -32,10 +32,10 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes_validate import utils as kv_utils
 
-from runtime import kube_rest
 from runtime.executors.base import LaunchSpec
-from runtime.executors.k8s_client import KubeCaller
-from runtime.naming import run_name
+from runtime.executors.kube.client import KubeCaller
+from runtime.executors.naming import run_name
+from runtime.kubeapi import rest as kube_rest
 from runtime.settings import Settings
 
 ARGO_MODULE = "github.com/argoproj/argo-workflows/v3"

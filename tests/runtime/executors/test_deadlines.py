@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.executors import argo, simple_k8s
 from runtime.executors.deadlines import duration
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
+from runtime.wire.errors import ConfigError
 from tests.runtime.executors.k8s_harness import build
 from tests.runtime.executors.k8s_support import make_settings, make_spec
 

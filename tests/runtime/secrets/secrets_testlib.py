@@ -14,7 +14,7 @@ from unittest import mock
 
 import boto3
 
-from runtime import kube_rest
+from runtime.kubeapi import rest as kube_rest
 from runtime.secrets.aws import AwsSecretStore
 from runtime.secrets.azure import AzureKeyVaultStore
 from runtime.secrets.gcp import GcpSecretStore
@@ -27,7 +27,7 @@ AWS_REGION = "eu-west-1"
 
 @functools.cache
 def _core_v1_autospec() -> Any:
-    # The store's plain REST CoreV1 (runtime.kube_rest), whose signatures the mock keeps.
+    # The store's plain REST CoreV1 (runtime.kubeapi.rest), whose signatures the mock keeps.
     return mock.create_autospec(kube_rest.CoreV1, instance=True)
 
 

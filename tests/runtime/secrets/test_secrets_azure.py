@@ -9,15 +9,15 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService
+from runtime.secrets.azure import AzureKeyVaultStore
+from runtime.wire.errors import (
     InvalidSecretReference,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService
-from runtime.secrets.azure import AzureKeyVaultStore
 from tests.runtime.secrets.azure_server import FakeKeyVault, StaticTokenCredential
 from tests.runtime.secrets.secrets_testlib import azure_store, nested_document, timed
 

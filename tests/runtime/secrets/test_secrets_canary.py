@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from runtime import kube_rest
-from runtime.errors import RunnerError, SecretNotFound
-from runtime.metrics import Metrics
+from runtime.kubeapi import rest as kube_rest
+from runtime.observability.metrics import Metrics
 from runtime.secrets import SecretsService, SecretStore
 from runtime.secrets.kubernetes import KubernetesSecretStore
+from runtime.wire.errors import RunnerError, SecretNotFound
 from tests.runtime.kube_api_server import KubeApiServer
 from tests.runtime.secrets.azure_server import FakeKeyVault
 from tests.runtime.secrets.gcp_server import FakeSecretManager

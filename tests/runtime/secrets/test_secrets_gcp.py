@@ -7,15 +7,15 @@ import time
 import google.auth
 import pytest
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService
+from runtime.secrets.gcp import GcpSecretStore
+from runtime.wire.errors import (
     InvalidSecretReference,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService
-from runtime.secrets.gcp import GcpSecretStore
 from tests.runtime.secrets.gcp_server import FakeSecretManager, crc32c
 from tests.runtime.secrets.secrets_testlib import GCP_PROJECT, gcp_store, nested_document, timed
 

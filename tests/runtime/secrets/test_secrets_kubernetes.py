@@ -18,16 +18,16 @@ import pytest
 import urllib3
 from kubernetes import client, config
 
-from runtime import kube_rest
-from runtime.errors import (
+from runtime.kubeapi import rest as kube_rest
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService
+from runtime.secrets.kubernetes import KubernetesSecretStore
+from runtime.wire.errors import (
     InvalidSecretReference,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService
-from runtime.secrets.kubernetes import KubernetesSecretStore
 from tests.runtime.secrets.secrets_testlib import core_v1_mock, nested_document, timed
 
 NAMESPACE = "ingestion"

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService, find_references
+from runtime.wire.errors import (
     InvalidSecretReference,
     RunnerError,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService, find_references
 
 
 class FakeStore:
