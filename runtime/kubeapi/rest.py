@@ -14,31 +14,14 @@ so either can be handed to an executor or a secret store, and tests autospec the
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from urllib.parse import quote
 
-from kubernetes.client.exceptions import ApiException
+from runtime.kubeapi.request import KubeApi
 
-JSON = "application/json"
 _CORE = "/api/v1/namespaces/{namespace}"
 _BATCH = "/apis/batch/v1/namespaces/{namespace}"
 _CUSTOM = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
-
-
-def direct_configuration() -> Any:
-    """A client ``Configuration`` that never takes the egress proxy.
-
-    The library reads HTTPS_PROXY / HTTP_PROXY from the environment (``getproxies()``, again
-    whenever ``host`` is set), and the runner exports them for the cloud SDKs
-    (``runtime.egress.proxy``); the Kubernetes API is in the cluster and must be reached directly.
-    Setting ``proxy`` stops both readings. A kubeconfig's own ``proxy-url`` still applies, as
-    in kubectl: the loaders set it afterwards."""
-    from kubernetes import client
-
-    configuration = client.Configuration()
-    configuration.proxy = None
-    configuration.no_proxy = None
-    return configuration
 
 
 def query_name(argument: str) -> str:
@@ -49,10 +32,11 @@ def query_name(argument: str) -> str:
 
 
 class Rest:
-    """One request: the library builds the URL, auth headers and body; the answer is JSON."""
+    """One request through ``KubeApi.send``, addressed as the generated methods address it."""
 
     def __init__(self, api_client: Any) -> None:
         self.api_client = api_client
+        self._api = KubeApi(lambda: api_client)
 
     def __call__(
         self,
@@ -68,34 +52,19 @@ class Rest:
         ``_preload_content`` (False: the open urllib3 response, for watches) and
         ``_content_type`` (a patch's)."""
         timeout = options.pop("_request_timeout", None)
-        preload = options.pop("_preload_content", True)
-        headers = {"Accept": "*/*" if text else JSON}
+        stream = not options.pop("_preload_content", True)
         content_type = options.pop("_content_type", None)
-        if body is not None:
-            headers["Content-Type"] = content_type or JSON
-        query = [(query_name(k), v) for k, v in options.items() if v is not None]
-        request = self.api_client.param_serialize(
-            method=method,
-            resource_path=path,
-            path_params=path_params,
-            query_params=query,
-            header_params=headers,
+        query = {query_name(k): v for k, v in options.items() if v is not None}
+        return self._api.send(
+            method,
+            path.format(**{k: quote(v, safe="") for k, v in path_params.items()}),
+            query=query,
             body=body,
-            auth_settings=["BearerToken"],
+            content_type=content_type,
+            text=text,
+            stream=stream,
+            timeout=timeout,
         )
-        response = self.api_client.call_api(*request, _request_timeout=timeout)
-        if not preload:
-            if not 200 <= response.status <= 299:
-                response.read()
-                raise ApiException.from_response(http_resp=response, body=None, data=None)
-            return response.response
-        data = response.read() or b""
-        decoded = data.decode("utf-8", "replace")
-        if not 200 <= response.status <= 299:
-            raise ApiException.from_response(http_resp=response, body=decoded, data=None)
-        if text:
-            return decoded
-        return json.loads(decoded) if decoded else {}
 
 
 class _Collection:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +43,8 @@ class KubeApiState:
     #: collection path -> events streamed to a watch of it
     events: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
     seen: list[Seen] = attrs.Factory(list)
+    #: Seconds every answer waits (a slow API server).
+    delay: float = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         path, query, body = self._record()
+        if self.state.delay:
+            time.sleep(self.state.delay)
         if path in self.state.errors:
             status, message = self.state.errors[path]
             status_obj = {"kind": "Status", "status": "Failure", "message": message}
@@ -146,6 +151,10 @@ class KubeApiServer:
         configuration.api_key = {"BearerToken": TOKEN}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
         return client.ApiClient(configuration)
+
+    def requests(self, method: str, path_end: str = "") -> list[Seen]:
+        """The requests recorded with ``method`` whose path ends with ``path_end``."""
+        return [s for s in self.state.seen if s.method == method and s.path.endswith(path_end)]
 
     def close(self) -> None:
         self._server.shutdown()

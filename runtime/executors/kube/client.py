@@ -6,50 +6,31 @@ Two things live here:
   kubeconfig (``KUBECONFIG`` or ``~/.kube/config``). Executors take an injectable ``ApiClient``
   (tests, the local control plane) and only load one on first use, so ``invoke --dry-run``
   renders manifests on a machine without any cluster.
-* ``KubeCaller``: every API call goes through it. It adds an explicit ``_request_timeout``,
-  retries what is worth retrying (429, 500, 502, 503, 504, connection errors and timeouts) with a
-  bounded exponential backoff, and turns what is left into the runner's error types with a
-  message an operator can act on: a 403 names the verb, the resource and the namespace the
-  runner's Role is missing.
+* ``KubeCaller``: ``runtime.kubeapi.request.KubeApi``'s timeout, bounded retries (429, 500,
+  502, 503, 504, connection errors and timeouts) and error mapping (a 403 names the verb, the
+  resource and the namespace the runner's Role is missing) around an executor's call.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import attrs
-import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 
-from runtime.kubeapi.rest import direct_configuration
-from runtime.wire.errors import (
-    Conflict,
-    ExecutorUnavailable,
-    Forbidden,
-    LaunchFailed,
-    NotFound,
-    RunnerError,
-)
+from runtime.kubeapi.request import RETRYABLE_STATUSES as RETRYABLE_STATUSES
+from runtime.kubeapi.request import TRANSPORT_ERRORS as TRANSPORT_ERRORS
+from runtime.kubeapi.request import KubeApi, direct_configuration
+from runtime.kubeapi.request import Op as Op
+from runtime.kubeapi.request import api_message as api_message
+from runtime.kubeapi.request import map_api_error as map_api_error
+from runtime.wire.errors import ExecutorUnavailable
 
 log = logging.getLogger(__name__)
-
-#: Statuses after which the same call may succeed: throttling and server-side trouble.
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Transport failures: refused/reset connections, DNS, TLS handshakes, read timeouts.
-TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    urllib3.exceptions.HTTPError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
 
 
 def load_api_client(kubeconfig: str | None = None) -> k8s.ApiClient:
@@ -119,72 +100,9 @@ def lazily(make: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
-def api_message(exc: ApiException) -> str:
-    """The API server's own explanation (``Status.message``), else the HTTP reason."""
-    body: Any = exc.body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str) and body:
-        try:
-            decoded = json.loads(body)
-        except ValueError:
-            return body.strip()[:500]
-        if isinstance(decoded, dict) and decoded.get("message"):
-            return str(decoded["message"])
-    return str(exc.reason or f"HTTP {exc.status}")
-
-
-@attrs.frozen
-class Op:
-    """What an API call does, for retries' log lines and error messages."""
-
-    verb: str
-    resource: str
-    namespace: str
-    name: str | None = None
-
-    def __str__(self) -> str:
-        what = f"{self.resource} {self.name}" if self.name else self.resource
-        return f"{self.verb} {what} in namespace {self.namespace}"
-
-
-class KubeCaller:
-    """Runs one API call with a timeout, bounded retries and error mapping.
-
-    ``attempts`` counts the first try. Between tries the delay doubles from ``backoff`` up to
-    ``max_backoff``; with the defaults a failing call gives up after about 1.5 s, well inside
-    the dispatcher's request timeout.
-    """
-
-    def __init__(
-        self,
-        *,
-        timeout: float = 10.0,
-        attempts: int = 4,
-        backoff: float = 0.2,
-        max_backoff: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self._sleep = sleep
-        self._failing = False
-        self._recovery_listeners: list[Callable[[], None]] = []
-
-    def on_recovery(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (on the calling thread) when a call succeeds after one gave up:
-        the API server is back, and whoever is backing off can try again now."""
-        self._recovery_listeners.append(listener)
-
-    def _succeeded(self) -> None:
-        if self._failing:
-            self._failing = False
-            for listener in self._recovery_listeners:
-                listener()
+class KubeCaller(KubeApi):
+    """``KubeApi``'s retries and error mapping around a call given as a function (the
+    executors' calls until they send ``KubeApi.request``s themselves)."""
 
     def __call__(
         self,
@@ -196,64 +114,7 @@ class KubeCaller:
     ) -> Any:
         """``fn(*args, **kwargs, _request_timeout=...)``, described by ``op``."""
         kwargs.setdefault("_request_timeout", timeout or self.timeout)
-        delay = self.backoff
-        last: str = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                result = fn(*args, **kwargs)
-            except ApiException as exc:
-                if exc.status not in RETRYABLE_STATUSES:
-                    self._succeeded()  # the API server answered: it is up
-                    raise map_api_error(exc, op) from None
-                last = f"HTTP {exc.status}: {api_message(exc)}"
-            except TRANSPORT_ERRORS as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                self._succeeded()
-                return result
-            if attempt < self.attempts:
-                log.debug(
-                    "%s failed (%s); retry %d/%d in %.2fs",
-                    op,
-                    last,
-                    attempt,
-                    self.attempts - 1,
-                    delay,
-                )
-                self._sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
-        self._failing = True
-        raise ExecutorUnavailable(
-            f"Kubernetes API unavailable: could not {op} after {self.attempts} attempts ({last})"
-        )
-
-
-def map_api_error(exc: ApiException, op: Op) -> RunnerError:
-    """The runner error for a non-retryable API failure."""
-    message = api_message(exc)
-    verb, resource, namespace, name = op.verb, op.resource, op.namespace, op.name
-    status = exc.status
-    if status == 403:
-        return Forbidden(
-            f"the runner's Role lacks {verb} on {resource} in namespace {namespace} "
-            f"(API server: {message})"
-        )
-    if status == 401:
-        return Forbidden(
-            "the Kubernetes API server rejected the runner's credentials (401 Unauthorized); "
-            "check the service account token or kubeconfig"
-        )
-    if status == 404:
-        what = f"{resource} {name}" if name else resource
-        return NotFound(f"{what} not found in namespace {namespace} ({message})")
-    if status == 409:
-        return Conflict(f"{resource} {name} already exists in namespace {namespace} ({message})")
-    if status in (400, 422):
-        return LaunchFailed(f"the API server refused to {op}: {message}")
-    return ExecutorUnavailable(
-        f"could not {op}: HTTP {status}: {message}",
-        retryable=False,
-    )
+        return self.retrying(op, lambda: fn(*args, **kwargs))
 
 
 _serializer: k8s.ApiClient | None = None
