@@ -3,16 +3,16 @@
 It keeps the ingestion pod's contract (same env variables, configurable command), writes every
 run's record and output under ``STATE_DIR/runs/<runName>/`` so a restarted runner still answers
 ``status`` for earlier runs and learns how runs ended while it was down, and kills a run's whole
-process group with SIGTERM, then SIGKILL after a grace period (``local_processes``). ``logs``
+process group with SIGTERM, then SIGKILL after a grace period (``processes``). ``logs``
 serves a run's ``output.log`` in byte-offset chunks. There is no scheduler here: the schedule
 methods answer ``Unsupported`` (use ``argo`` or ``simpleK8s`` for scheduled pipelines).
 
 A launch over MAX_ACTIVE_RUNS / MAX_ACTIVE_RUNS_PER_TYPE is recorded as waiting (its record
-``queued`` / ``MaxActiveRuns`` and its launch spec, ``local_state``) and started in arrival
+``queued`` / ``MaxActiveRuns`` and its launch spec, ``state``) and started in arrival
 order (``admission``) by the monitor thread when a slot frees, also after a restart, by the
 replica connected to the server only. The monitor also holds runs to RUN_TIMEOUT_SECONDS: past
 it, SIGTERM, then SIGKILL after KILL_GRACE_SECONDS, and the run fails ``DeadlineExceeded``
-(``local_outcome``).
+(``outcome``).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from runtime.executors.local.state import (
     LocalRun,
     LocalRuns,
     load_record,
+    probe_state_dir,
     process_start_time,
     recover_pid,
 )
@@ -235,23 +236,13 @@ class LocalExecutor:
         # Answered from a probe at most every HEALTH_TTL seconds: `status` asks on every call.
         now = time.monotonic()
         if now - self._health_at > HEALTH_TTL:
-            self._health = self._probe_state_dir()
+            self._health = probe_state_dir(self.runs_dir)
             self._health_at = now
         return dict(self._health)
 
-    def _probe_state_dir(self) -> dict[str, str]:
-        probe = self.runs_dir / ".probe"
-        try:
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            probe.write_text("ok")
-            probe.unlink()
-        except OSError as exc:
-            return {"stateDir": f"not writable: {exc.strerror}"}
-        return {"stateDir": "ok"}
-
     async def start(self) -> None:
         # Fail fast: with an unwritable STATE_DIR every run would fail while /readyz said ready.
-        state = (await asyncio.to_thread(self._probe_state_dir))["stateDir"]
+        state = (await asyncio.to_thread(probe_state_dir, self.runs_dir))["stateDir"]
         if state != "ok":
             raise StartupError(
                 f"STATE_DIR: {self.runs_dir.parent} is {state}; the local executor keeps its "

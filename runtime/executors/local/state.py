@@ -206,3 +206,15 @@ def load_spec(run_dir: Path) -> LaunchSpec | None:
 
 def drop_spec(run_dir: Path) -> None:
     (run_dir / START_FILE).unlink(missing_ok=True)
+
+
+def probe_state_dir(runs_dir: Path) -> dict[str, str]:
+    """The executor's health: whether its runs' directory can be written right now."""
+    probe = runs_dir / ".probe"
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return {"stateDir": f"not writable: {exc.strerror}"}
+    return {"stateDir": "ok"}
