@@ -56,22 +56,6 @@ _VERBS = {"POST": "create", "GET": "get", "PUT": "update", "PATCH": "patch", "DE
 Timeout = float | tuple[float, float]
 
 
-def direct_configuration() -> Any:
-    """A client ``Configuration`` that never takes the egress proxy.
-
-    The library reads HTTPS_PROXY / HTTP_PROXY from the environment (``getproxies()``, again
-    whenever ``host`` is set), and the runner exports them for the cloud SDKs
-    (``runtime.egress.proxy``); the Kubernetes API is in the cluster and must be reached directly.
-    Setting ``proxy`` stops both readings. A kubeconfig's own ``proxy-url`` still applies, as
-    in kubectl: the loaders set it afterwards."""
-    from kubernetes import client
-
-    configuration = client.Configuration()
-    configuration.proxy = None
-    configuration.no_proxy = None
-    return configuration
-
-
 @attrs.frozen
 class Op:
     """What an API call does, for retries' log lines and error messages."""

@@ -139,22 +139,17 @@ class KubernetesSecretStore:
 
 def _load_api_client() -> client.ApiClient:
     """In-cluster configuration (the runner's pod), else the local kubeconfig."""
-    from kubernetes import client, config
+    from kubernetes import client
 
-    from runtime.kubeapi.request import direct_configuration
+    from runtime.kubeapi.loading import NoConfiguration, load_configuration
 
-    configuration = direct_configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        try:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (config.ConfigException, OSError) as exc:
-            raise SecretStoreUnavailable(
-                "no Kubernetes configuration: not running in a pod and no usable kubeconfig "
-                f"({exc})",
-                retryable=False,
-            ) from None
+        configuration, _source = load_configuration()
+    except NoConfiguration as exc:
+        raise SecretStoreUnavailable(
+            f"no Kubernetes configuration: not running in a pod and no usable kubeconfig ({exc})",
+            retryable=False,
+        ) from None
     # urllib3 would retry a refused connection three times; preflight wants a prompt answer.
     configuration.retries = 1
     return client.ApiClient(configuration)

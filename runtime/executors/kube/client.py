@@ -20,11 +20,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
+from runtime.kubeapi.loading import NoConfiguration, load_configuration
 from runtime.kubeapi.request import RETRYABLE_STATUSES as RETRYABLE_STATUSES
 from runtime.kubeapi.request import TRANSPORT_ERRORS as TRANSPORT_ERRORS
-from runtime.kubeapi.request import KubeApi, direct_configuration
+from runtime.kubeapi.request import KubeApi
 from runtime.kubeapi.request import Op as Op
 from runtime.kubeapi.request import api_message as api_message
 from runtime.kubeapi.request import map_api_error as map_api_error
@@ -39,21 +39,13 @@ def load_api_client(kubeconfig: str | None = None) -> k8s.ApiClient:
     ``kubeconfig`` overrides the file; by default the kubernetes library uses ``KUBECONFIG``
     (which may list several files) or ``~/.kube/config``.
     """
-    configuration = direct_configuration()
     try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        source = "in-cluster service account"
-    except k8s_config.ConfigException:
-        try:
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, client_configuration=configuration
-            )
-        except (k8s_config.ConfigException, OSError, TypeError) as exc:
-            raise ExecutorUnavailable(
-                "cannot reach Kubernetes: not running in a pod with a service account, and no "
-                f"usable kubeconfig (KUBECONFIG or ~/.kube/config): {exc}"
-            ) from None
-        source = "kubeconfig"
+        configuration, source = load_configuration(kubeconfig)
+    except NoConfiguration as exc:
+        raise ExecutorUnavailable(
+            "cannot reach Kubernetes: not running in a pod with a service account, and no "
+            f"usable kubeconfig (KUBECONFIG or ~/.kube/config): {exc}"
+        ) from None
     # Two long-lived watch streams plus concurrent launches from the handler threads.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
     log.info("kubernetes API at %s (%s)", configuration.host, source)
