@@ -120,11 +120,13 @@ class KubeApi:
         text: bool = False,
         timeout: Timeout | None = None,
     ) -> Any:
-        """One request, retried and its failure mapped; ``verb``: the RBAC verb when it is
-        not the method's (``list``)."""
+        """One request, retried and its failure mapped. ``name``: the object's; a create
+        (a POST without ``subresource``) goes to the collection, and ``name`` names the new
+        object in its errors. ``verb``: the RBAC verb when it is not the method's (``list``)."""
         what = f"{resource.rbac}/{subresource}" if subresource else resource.rbac
         op = Op(verb or _VERBS[method], what, namespace, name)
-        path = resource.path(namespace, name, subresource)
+        creates = method == "POST" and subresource is None
+        path = resource.path(namespace, None if creates else name, subresource)
         return self.retrying(
             op,
             lambda: self.send(

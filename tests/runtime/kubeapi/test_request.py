@@ -15,7 +15,7 @@ import pytest
 
 from runtime.kubeapi.request import KubeApi
 from runtime.kubeapi.resource import JOBS, PODS, SECRETS, Resource
-from runtime.wire.errors import ExecutorUnavailable, Forbidden, NotFound
+from runtime.wire.errors import Conflict, ExecutorUnavailable, Forbidden, NotFound
 from tests.runtime.kube_api_server import TOKEN, KubeApiServer
 
 NS = "ingestion"
@@ -96,6 +96,25 @@ def test_a_503_is_retried_with_backoff_then_given_up(server: KubeApiServer) -> N
     server.state.objects[JOBS.path(NS, "om-1")] = {"metadata": {"name": "om-1"}}
     assert kube.request("GET", JOBS, NS, "om-1")["metadata"]["name"] == "om-1"
     assert recovered == [True]
+
+
+def test_a_transient_429_is_retried_and_a_replace_is_a_put(server: KubeApiServer) -> None:
+    path = SECRETS.path(NS, "cfg")
+    server.state.objects[path] = {"metadata": {"name": "cfg"}, "data": {"old": "eA=="}}
+    server.state.failures[path] = [(429, "slow down")]
+    kube, sleeps = api(server)
+    kube.request("PUT", SECRETS, NS, "cfg", body={"metadata": {"name": "cfg"}, "data": {}})
+    assert sleeps == [0.2]
+    assert [s.method for s in server.state.seen] == ["PUT", "PUT"]
+    assert server.state.objects[path] == {"metadata": {"name": "cfg"}, "data": {}}
+
+
+def test_a_second_create_of_a_name_is_a_conflict(server: KubeApiServer) -> None:
+    kube, _ = api(server)
+    body = {"metadata": {"name": "om-1"}}
+    kube.request("POST", JOBS, NS, body=body)
+    with pytest.raises(Conflict, match=r"jobs\.batch om-1 already exists in namespace ingestion"):
+        kube.request("POST", JOBS, NS, "om-1", body=body)
 
 
 def test_a_pod_log_is_text_and_query_options_pass_as_given(server: KubeApiServer) -> None:
