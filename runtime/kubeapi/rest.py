@@ -92,7 +92,7 @@ class _Collection:
 
 
 class CoreV1:
-    """Pods (listed, watched, their logs read) and Secrets (read; the runs' config Secrets
+    """Pods (listed, watched) and Secrets (read; the runs' config Secrets
     created and replaced), as ``CoreV1Api`` names them."""
 
     def __init__(self, api_client: Any) -> None:
@@ -100,10 +100,6 @@ class CoreV1:
 
     def list_namespaced_pod(self, namespace: str, **options: Any) -> Any:
         return self._rest("GET", _CORE + "/pods", {"namespace": namespace}, **options)
-
-    def read_namespaced_pod_log(self, name: str, namespace: str, **options: Any) -> Any:
-        where = {"namespace": namespace, "name": name}
-        return self._rest("GET", _CORE + "/pods/{name}/log", where, text=True, **options)
 
     def read_namespaced_secret(self, name: str, namespace: str, **options: Any) -> Any:
         where = {"namespace": namespace, "name": name}

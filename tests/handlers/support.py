@@ -8,6 +8,7 @@ whose references starting with ``missing-`` do not exist.
 from __future__ import annotations
 
 import copy
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from tests.runtime.executors.k8s_support import (
     make_settings,
     no_sleep_caller,
 )
+from tests.runtime.kube_api_server import KubeApiServer
 
 KINDS = ("argo", "simpleK8s")
 
@@ -64,6 +66,8 @@ class Kube:
     api: Any
     core: Any
     store: FakeStore
+    #: The HTTP fake of the API server, for the calls that go through ``KubeApi.request``.
+    server: KubeApiServer
 
     def method(self, argo: str, jobs: str) -> Any:
         return getattr(self.api, argo if self.kind == "argo" else jobs)
@@ -97,6 +101,10 @@ class Kube:
         """The config Secrets created, in order (bodies as sent)."""
         return [c.kwargs["body"] for c in self.core.create_namespaced_secret.call_args_list]
 
+    def pod_log(self, pod: str, text: str) -> None:
+        """What the log of pod ``pod`` reads."""
+        self.server.pod_log("ingestion", pod, text)
+
     def stored(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """``manifest`` as the API server returns it."""
         obj = copy.deepcopy(manifest)
@@ -116,7 +124,12 @@ def kube(
 ) -> Kube:
     settings = make_settings(EXECUTOR_TYPE=kind, **(env or {}))
     core = autospec(kube_rest.CoreV1)
-    common: dict[str, Any] = {"core_api": core, "caller": no_sleep_caller()}
+    server = KubeApiServer()
+    api_client = server.api_client()
+    common: dict[str, Any] = {
+        "core_api": core,
+        "caller": no_sleep_caller(client=lambda: api_client),
+    }
     tuning = {key: options.pop(key) for key in list(options) if key in attrs.fields_dict(Tuning)}
     common.update(options, tuning=Tuning(**tuning))
     executor: KubeExecutor
@@ -130,7 +143,10 @@ def kube(
         settings, registry=CollectorRegistry(), executor=executor, dry_run=dry_run
     )
     ctx, store = with_store(ctx)
-    made = Kube(kind=kind, ctx=ctx, executor=executor, api=api, core=core, store=store)
+    made = Kube(
+        kind=kind, ctx=ctx, executor=executor, api=api, core=core, store=store, server=server
+    )
+    weakref.finalize(made, server.close)
     answer_secrets_like_the_api_server(core)
     # An unconfigured call answers like the API server would (the stored object), not with a
     # MagicMock.

@@ -39,7 +39,7 @@ def started(k: Kube, state: str) -> LaunchSpec:
         "status": {"phase": "Running"},
     }
     k.executor.tracker.pod_event("ADDED", pod)
-    k.core.read_namespaced_pod_log.return_value = TEXT
+    k.pod_log(spec.run_name + "-pod", TEXT)
     return spec
 
 
@@ -67,8 +67,9 @@ def test_chunks_follow_each_other_until_the_end_of_a_finished_run(k: Kube) -> No
     ]
     assert replies[-1].after is None
     assert "after" not in codec.unstructure(replies[-1])
-    kwargs = k.core.read_namespaced_pod_log.call_args.kwargs
-    assert (kwargs["container"], kwargs["name"]) == ("main", spec.run_name + "-pod")
+    read = k.server.log_reads()[-1]
+    assert read.query["container"] == "main"
+    assert read.path.endswith(f"/pods/{spec.run_name}-pod/log")
 
 
 def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
@@ -77,7 +78,7 @@ def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
     assert text == TEXT
     end = replies[-1].after
     assert end == str(len(TEXT.encode()))  # the end so far: poll again from here
-    k.core.read_namespaced_pod_log.return_value = TEXT + "done\n"
+    k.pod_log(spec.run_name + "-pod", TEXT + "done\n")
     more = logs.handle(Logs(id="l", run_id=spec.run_id, after=end), k.ctx)
     assert (more.content, more.after) == ("done\n", str(len(TEXT.encode()) + 5))
     k.executor.tracker.workload_event(
@@ -121,7 +122,7 @@ def test_a_full_chunk_reply_stays_far_below_the_frame_limit() -> None:
     k = kube("simpleK8s")
     spec = started(k, "success")
     # The worst case for JSON: control characters, each escaped as six bytes.
-    k.core.read_namespaced_pod_log.return_value = "\x01" * (LOG_CHUNK_BYTES * 3)
+    k.pod_log(spec.run_name + "-pod", "\x01" * (LOG_CHUNK_BYTES * 3))
     reply = logs.handle(Logs(id="l", run_id=spec.run_id), k.ctx)
     assert len(reply.content) == LOG_CHUNK_BYTES
     frame = codec.encode(Reply(id="l", ok=True, result=reply))

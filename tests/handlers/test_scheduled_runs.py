@@ -59,10 +59,10 @@ def test_a_scheduled_run_is_tracked_reported_and_controllable(k: Kube) -> None:
     by_pipeline = asyncio.run(status.handle(Status(id="s", pipeline_fqn=FQN), k.ctx))
     assert [r.run_id for r in by_pipeline.runs] == [uid]  # type: ignore[union-attr]
 
-    k.core.read_namespaced_pod_log.return_value = "scheduled output\n"
+    k.pod_log(name + "-pod", "scheduled output\n")
     chunk = logs.handle(Logs(id="l", run_id=uid), k.ctx)
     assert chunk.content == "scheduled output\n"
-    assert k.core.read_namespaced_pod_log.call_args.kwargs["name"] == name + "-pod"
+    assert k.server.log_reads()[-1].path.endswith(f"/pods/{name}-pod/log")
 
     killed = kill.handle(Kill(id="k", run_id=uid), k.ctx)
     if k.kind == "argo":

@@ -44,6 +44,8 @@ class KubeApiState:
     errors: dict[str, tuple[int, str]] = attrs.Factory(dict)
     #: path -> answers for its next requests, one each (a transient 503, a 429), then as usual
     failures: dict[str, list[tuple[int, str]]] = attrs.Factory(dict)
+    #: The ``_request_timeout`` of each request, as the client was given it (in order).
+    timeouts: list[Any] = attrs.Factory(list)
     #: Seconds a watch stream stays open after its events (a server holding it open).
     watch_hold: float = 0.0
     #: collection path -> events streamed to a watch of it
@@ -164,6 +166,18 @@ def _merge(target: Any, patch: Any) -> Any:
     return merged
 
 
+class _TimedClient(client.ApiClient):  # type: ignore[misc]
+    """A real ``ApiClient`` that notes each request's timeout (the server cannot see it)."""
+
+    def __init__(self, configuration: Any, timeouts: list[Any]) -> None:
+        super().__init__(configuration)
+        self._timeouts = timeouts
+
+    def call_api(self, *args: Any, **kwargs: Any) -> Any:
+        self._timeouts.append(kwargs.get("_request_timeout"))
+        return super().call_api(*args, **kwargs)
+
+
 class KubeApiServer:
     """The server on a free port; ``api_client()`` is a real ``ApiClient`` pointed at it."""
 
@@ -179,7 +193,14 @@ class KubeApiServer:
         configuration = client.Configuration(host=self.url)
         configuration.api_key = {"BearerToken": TOKEN}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
-        return client.ApiClient(configuration)
+        return _TimedClient(configuration, self.state.timeouts)
+
+    def pod_log(self, namespace: str, pod: str, text: str) -> None:
+        """What the pod's log reads (from now on)."""
+        self.state.logs[f"/api/v1/namespaces/{namespace}/pods/{pod}/log"] = text
+
+    def log_reads(self) -> list[Seen]:
+        return self.requests("GET", "/log")
 
     def requests(self, method: str, path_end: str = "") -> list[Seen]:
         """The requests recorded with ``method`` whose path ends with ``path_end``."""

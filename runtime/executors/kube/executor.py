@@ -91,14 +91,12 @@ class KubeExecutor:
         self._clock, self._stall = tuning.clock, float(kube.watch_stall_seconds)
         self._tuning = tuning
         self._clients, self._core_api = clients or LazyApiClient(), core_api
-        self._caller = caller or KubeCaller()
+        self._caller = caller or KubeCaller(self._clients.get)
         # A launch that gets through after an outage ends the watches' backoff at once.
         self._caller.on_recovery(self._nudge_watchers)
         self.api = ResourceApi(self._caller, self.namespace)
         self.configs = ConfigSecrets(self.api, pods, secrets_resource(lambda: self.core_api))
-        self._pod_logs = PodLogs(
-            caller=self._caller, core_api=lambda: self.core_api, namespace=self.namespace
-        )
+        self._pod_logs = PodLogs(kube=self._caller, namespace=self.namespace)
         self._pod_logs.set_limits(
             tuning.log_tail_lines, tuning.log_tail_bytes, tuning.max_log_bytes
         )

@@ -9,14 +9,14 @@ finishes, before TTLs or pod GC remove it, and kept (bounded) in its ``TrackedRu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from runtime.executors.base import LOG_CHUNK_BYTES, LogChunk, log_chunk
-from runtime.executors.kube.client import KubeCaller, Op
 from runtime.executors.kube.pod import MAIN_CONTAINER
+from runtime.kubeapi.request import KubeApi
+from runtime.kubeapi.resource import PODS
 from runtime.wire.errors import RunnerError
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 class PodLogs:
     """Reads the ``main`` container's log of a run's pod."""
 
-    caller: KubeCaller
-    core_api: Callable[[], Any]
+    kube: KubeApi
     namespace: str
     tail_lines: int = 200
     tail_bytes: int = 64 * 1024
@@ -37,16 +36,16 @@ class PodLogs:
         self.tail_lines, self.tail_bytes, self.max_bytes = tail_lines, tail_bytes, max_bytes
 
     def _read(self, pod_name: str, **limits: Any) -> Any:
-        op = Op("get", "pods/log", self.namespace, pod_name)
-        fn = self.core_api().read_namespaced_pod_log
-        return self.caller(
-            op, fn, name=pod_name, namespace=self.namespace, container=MAIN_CONTAINER, **limits
+        """``limits``: ``limitBytes``, ``tailLines``, as the API server names them."""
+        query = {"container": MAIN_CONTAINER, **limits}
+        return self.kube.request(
+            "GET", PODS, self.namespace, pod_name, subresource="log", query=query, text=True
         )
 
     def live(self, pod_name: str) -> str | None:
         """The whole live log (up to ``max_bytes``), or None when it cannot be read."""
         try:
-            return str(self._read(pod_name, limit_bytes=self.max_bytes))
+            return str(self._read(pod_name, limitBytes=self.max_bytes))
         except RunnerError as exc:
             log.debug("live log of %s unavailable: %s", pod_name, exc)
             return None
@@ -54,7 +53,7 @@ class PodLogs:
     def tail(self, pod_name: str) -> str | None:
         """The last lines of the log (bounded), or None when it cannot be read."""
         try:
-            text = self._read(pod_name, tail_lines=self.tail_lines, limit_bytes=self.tail_bytes)
+            text = self._read(pod_name, tailLines=self.tail_lines, limitBytes=self.tail_bytes)
         except RunnerError as exc:
             log.debug("no log tail for pod %s: %s", pod_name, exc)
             return None

@@ -4,6 +4,7 @@ autospec'd ``runtime.kubeapi.rest`` classes, a fake clock, and shortcuts to the 
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Any
 
 import attrs
@@ -23,6 +24,7 @@ from tests.runtime.executors.k8s_support import (
     make_settings,
     no_sleep_caller,
 )
+from tests.runtime.kube_api_server import KubeApiServer
 
 TAINT = "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: ingestion}."
 
@@ -35,6 +37,8 @@ class Harness:
     core: Any
     wall: FakeClock
     mono: FakeClock
+    #: The HTTP fake of the API server, for the calls that go through ``KubeApi.request``.
+    server: KubeApiServer
     updates: list[tuple[str, str | None]] = attrs.field(factory=list)
 
     # The workload API's methods, whatever the executor.
@@ -131,6 +135,10 @@ class Harness:
                 "ADDED", self.pod(spec, {"phase": "Running", "startTime": "2024-05-01T10:01:00Z"})
             )
 
+    def pod_log(self, spec: LaunchSpec, text: str) -> None:
+        """What the log of ``spec``'s pod reads."""
+        self.server.pod_log("ingestion", spec.run_name + "-pod", text)
+
     def record(self, run_id: str = "run-0001") -> RunRecord:
         record = self.executor.table.get(run_id)
         assert record is not None
@@ -152,7 +160,12 @@ def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: A
         "grace": Grace(image_pull_report=10, image_pull=120),
         "log_tail_bytes": 1000,
     }
-    common: dict[str, Any] = {"core_api": core, "caller": no_sleep_caller()}
+    server = KubeApiServer()
+    api_client = server.api_client()
+    common: dict[str, Any] = {
+        "core_api": core,
+        "caller": no_sleep_caller(client=lambda: api_client),
+    }
     for key, value in options.items():
         (tuning if key in attrs.fields_dict(Tuning) else common)[key] = value
     common["tuning"] = Tuning(**tuning)
@@ -163,7 +176,10 @@ def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: A
     else:
         api = autospec(kube_rest.BatchV1)
         executor = simple_k8s.from_settings(settings, batch_api=api, **common)
-    harness = Harness(kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono)
+    harness = Harness(
+        kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono, server=server
+    )
+    weakref.finalize(harness, server.close)
     answer_secrets_like_the_api_server(core)
     executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
     # As after start(): the pods are listed (none yet), so a run without a pod has none yet.

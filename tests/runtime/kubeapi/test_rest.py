@@ -133,16 +133,6 @@ def test_the_caller_maps_a_404_to_not_found_naming_the_object(server: KubeApiSer
     assert "jobs.batch om-7 not found in namespace ingestion" in caught.value.message
 
 
-def test_a_pod_log_is_text(server: KubeApiServer) -> None:
-    path = f"/api/v1/namespaces/{NS}/pods/om-1-pod/log"
-    server.state.logs[path] = "line 1\nline {2}\n"
-    text = CoreV1(server.api_client()).read_namespaced_pod_log(
-        name="om-1-pod", namespace=NS, container="main", tail_lines=200
-    )
-    assert text == "line 1\nline {2}\n"
-    assert server.state.seen[-1].query == {"container": "main", "tailLines": "200"}
-
-
 def test_a_secret_is_read_as_json(server: KubeApiServer) -> None:
     path = f"/api/v1/namespaces/{NS}/secrets/db"
     server.state.objects[path] = {"kind": "Secret", "data": {"value": "cHc="}}

@@ -9,6 +9,7 @@ import pytest
 from runtime.executors.kube import argo
 from runtime.executors.kube import jobs as simple_k8s
 from runtime.executors.kube.argo import STOP, ArgoWorkflows
+from runtime.kubeapi.resource import PODS
 from runtime.wire.errors import Conflict, ExecutorUnavailable, Forbidden, LaunchFailed, NotFound
 from tests.runtime.executors.k8s_harness import Harness, build
 from tests.runtime.executors.k8s_support import (
@@ -213,37 +214,37 @@ def test_kill_unknown_or_finished(h: Harness) -> None:
 def test_log_tail_is_captured_when_the_pod_finishes(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
-    h.core.read_namespaced_pod_log.return_value = "x" * 5000 + "THE END"
+    h.pod_log(spec, "x" * 5000 + "THE END")
     h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
-    call = h.core.read_namespaced_pod_log.call_args
-    assert call.kwargs["container"] == "main"
-    assert call.kwargs["tail_lines"] == 200
-    assert call.kwargs["limit_bytes"] == 1000
-    assert call.kwargs["_request_timeout"] > 0
+    (read,) = h.server.log_reads()
+    assert read.query["container"] == "main"
+    assert read.query["tailLines"] == "200"
+    assert read.query["limitBytes"] == "1000"
+    assert h.server.state.timeouts[-1] > 0
     tail = h.executor.tracker.log_tail(spec.run_id)
     assert len(tail) == 1000 and tail.endswith("THE END")
     # Only once per pod.
     h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
-    assert h.core.read_namespaced_pod_log.call_count == 1
+    assert len(h.server.log_reads()) == 1
 
 
 def test_logs_live_then_captured(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
     h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
-    h.core.read_namespaced_pod_log.return_value = "line 1\nline 2\n"
+    h.pod_log(spec, "line 1\nline 2\n")
     chunk = h.executor.logs(spec.run_id)
     # A running run: the end of what is there so far, and a cursor to poll from.
     assert (chunk.content, chunk.after, chunk.total) == ("line 1\nline 2\n", 14, 14)
-    assert h.core.read_namespaced_pod_log.call_args.kwargs["container"] == "main"
-    h.core.read_namespaced_pod_log.return_value = "tail\n"
+    assert h.server.log_reads()[-1].query["container"] == "main"
+    h.pod_log(spec, "tail\n")
     h.executor.tracker.pod_event("MODIFIED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
     h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "success"))
     h.executor.tracker.pod_event("DELETED", h.pod(spec, {"phase": "Succeeded"}))
-    h.core.read_namespaced_pod_log.side_effect = api_error(404)
+    h.server.state.errors[PODS.path("ingestion", spec.run_name + "-pod", "log")] = (404, "boom")
     last = h.executor.logs(spec.run_id)
     assert (last.content, last.after, last.total) == ("tail\n", None, 5)
     with pytest.raises(NotFound):
@@ -257,8 +258,7 @@ def test_logs_come_in_bounded_chunks_until_the_end(h: Harness) -> None:
     h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Succeeded"}))
     assert h.executor.wait_idle()
     text = "".join(f"line {i} é€\n" for i in range(400))  # multi-byte characters too
-    h.core.read_namespaced_pod_log.side_effect = None
-    h.core.read_namespaced_pod_log.return_value = text
+    h.pod_log(spec, text)
     pieces: list[str] = []
     after = 0
     calls = 0
