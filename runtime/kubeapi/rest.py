@@ -92,31 +92,13 @@ class _Collection:
 
 
 class CoreV1:
-    """Pods (listed, watched) and Secrets (read; the runs' config Secrets
-    created and replaced), as ``CoreV1Api`` names them."""
+    """Pods (listed, watched), as ``CoreV1Api`` names them."""
 
     def __init__(self, api_client: Any) -> None:
         self._rest = Rest(api_client)
 
     def list_namespaced_pod(self, namespace: str, **options: Any) -> Any:
         return self._rest("GET", _CORE + "/pods", {"namespace": namespace}, **options)
-
-    def read_namespaced_secret(self, name: str, namespace: str, **options: Any) -> Any:
-        where = {"namespace": namespace, "name": name}
-        return self._rest("GET", _CORE + "/secrets/{name}", where, **options)
-
-    def create_namespaced_secret(self, namespace: str, body: Any, **options: Any) -> Any:
-        return self._rest(
-            "POST", _CORE + "/secrets", {"namespace": namespace}, body=body, **options
-        )
-
-    def replace_namespaced_secret(
-        self, name: str, namespace: str, body: Any, **options: Any
-    ) -> Any:
-        # PUT, not PATCH: a patch answers with the whole stored object, so the ``patch`` verb on
-        # secrets would let the runner read any Secret; ``update`` returns only what it wrote.
-        where = {"namespace": namespace, "name": name}
-        return self._rest("PUT", _CORE + "/secrets/{name}", where, body=body, **options)
 
 
 class BatchV1:

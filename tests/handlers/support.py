@@ -27,12 +27,11 @@ from runtime.secrets import SecretsService
 from runtime.serving.context import Context
 from runtime.wire.errors import SecretNotFound
 from tests.runtime.executors.k8s_support import (
-    answer_secrets_like_the_api_server,
     autospec,
     make_settings,
     no_sleep_caller,
 )
-from tests.runtime.kube_api_server import KubeApiServer
+from tests.runtime.kube_api_server import KubeApiServer, Seen
 
 KINDS = ("argo", "simpleK8s")
 
@@ -99,7 +98,12 @@ class Kube:
     @property
     def secrets_created(self) -> list[dict[str, Any]]:
         """The config Secrets created, in order (bodies as sent)."""
-        return [c.kwargs["body"] for c in self.core.create_namespaced_secret.call_args_list]
+        return [seen.body for seen in self.server.requests("POST", "/secrets")]
+
+    @property
+    def secrets_replaced(self) -> list[Seen]:
+        """The config Secrets replaced (PUT), in order."""
+        return self.server.requests("PUT", "")
 
     def pod_log(self, pod: str, text: str) -> None:
         """What the log of pod ``pod`` reads."""
@@ -147,7 +151,6 @@ def kube(
         kind=kind, ctx=ctx, executor=executor, api=api, core=core, store=store, server=server
     )
     weakref.finalize(made, server.close)
-    answer_secrets_like_the_api_server(core)
     # An unconfigured call answers like the API server would (the stored object), not with a
     # MagicMock.
     made.create_schedule.side_effect = lambda *_, body, **__: made.stored(body)

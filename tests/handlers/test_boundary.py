@@ -45,7 +45,7 @@ async def answer(k: Kube, frame: dict[str, Any]) -> dict[str, Any]:
 def nothing_created(k: Kube) -> None:
     k.method("create_namespaced_custom_object", "create_namespaced_job").assert_not_called()
     k.create_schedule.assert_not_called()
-    k.core.create_namespaced_secret.assert_not_called()
+    assert k.secrets_created == []
 
 
 @pytest.fixture(params=KINDS)

@@ -144,9 +144,9 @@ def test_redeploy_is_idempotent_409_replaces_the_spec_in_place(k: Kube) -> None:
     assert ops[0]["op"] == "replace" and ops[0]["path"] == "/spec"
     assert ops[0]["value"] == {**new_body["spec"], "suspend": True}  # disabled, as asked
     # The schedule's Secret is replaced (PUT) with the new config, owned by the same object.
-    put = k.core.replace_namespaced_secret.call_args.kwargs
-    assert put["name"] == first.schedule_name
-    assert put["body"]["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    put = k.secrets_replaced[-1]
+    assert put.path.endswith(f"/secrets/{first.schedule_name}")
+    assert put.body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     assert {
         "op": "add",
         "path": "/metadata/labels/hybrid-runner.io~1agent-id",
@@ -263,7 +263,7 @@ def test_dry_run_renders_and_creates_nothing(k: Kube) -> None:
     dry = kube(k.kind, dry_run=True)
     result = deploy_pipeline.handle(message(), dry.ctx)
     dry.create_schedule.assert_not_called()
-    dry.core.create_namespaced_secret.assert_not_called()
+    assert dry.secrets_created == []
     manifest = workload_of(dry.ctx.rendered)
     assert manifest["metadata"]["name"] == result.schedule_name
     deploy_pipeline.handle(message(), k.ctx)

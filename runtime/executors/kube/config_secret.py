@@ -12,20 +12,16 @@ or ``patch``: a PUT answers with what it wrote, where those would answer with an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from runtime.config.pods import IngestionPodSettings
 from runtime.executors.kube.pod import config_secret
-from runtime.executors.kube.resources import Resource, ResourceApi
+from runtime.executors.kube.resources import ResourceApi
+from runtime.kubeapi.resource import SECRETS
 from runtime.wire.errors import Conflict, LaunchFailed
-
-
-def secrets_resource(core_api: Callable[[], Any]) -> Resource:
-    """Core Secrets, through ``runtime.kubeapi.rest.CoreV1``'s ``*_namespaced_secret``."""
-    return Resource(kind="Secret", rbac="secrets", api=core_api, method="secret")
 
 
 @attrs.define
@@ -34,7 +30,6 @@ class ConfigSecrets:
 
     api: ResourceApi
     settings: IngestionPodSettings
-    secrets: Resource
     #: Dry runs print the data's size only (``invoke --reveal-config`` turns it off).
     redact_renders: bool = True
 
@@ -50,9 +45,12 @@ class ConfigSecrets:
             raise LaunchFailed(f"the API server returned {owner.get('kind')} {name} without a uid")
         body = config_secret(self.settings, name=name, config=config, labels=labels, owner=owner)
         try:
-            self.api.create(self.secrets, body)
+            self.api.create_object(SECRETS, body)
         except Conflict:
-            self.api.replace(self.secrets, name, body)
+            # PUT, not PATCH: a patch answers with the whole stored object, so the ``patch``
+            # verb on secrets would let the runner read any Secret; ``update`` returns only
+            # what it wrote.
+            self.api.replace_object(SECRETS, name, body)
 
     def render(
         self, owner: Mapping[str, Any], config: dict[str, Any], labels: dict[str, str]

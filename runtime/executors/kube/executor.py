@@ -37,7 +37,7 @@ from runtime.config.workloads import KubernetesExecutorSettings
 from runtime.executors.admission import QUEUED_AT_ANNOTATION, Limits
 from runtime.executors.base import LaunchSpec, LogChunk, PipelineDeletion, ScheduleRef, ScheduleSpec
 from runtime.executors.kube.client import KubeCaller, LazyApiClient, get_path
-from runtime.executors.kube.config_secret import ConfigSecrets, secrets_resource
+from runtime.executors.kube.config_secret import ConfigSecrets
 from runtime.executors.kube.diagnostics import Grace
 from runtime.executors.kube.logs import PodLogs, chunk
 from runtime.executors.kube.pod import RUN_ID_ANNOTATION, selector
@@ -95,7 +95,7 @@ class KubeExecutor:
         # A launch that gets through after an outage ends the watches' backoff at once.
         self._caller.on_recovery(self._nudge_watchers)
         self.api = ResourceApi(self._caller, self.namespace)
-        self.configs = ConfigSecrets(self.api, pods, secrets_resource(lambda: self.core_api))
+        self.configs = ConfigSecrets(self.api, pods)
         self._pod_logs = PodLogs(kube=self._caller, namespace=self.namespace)
         self._pod_logs.set_limits(
             tuning.log_tail_lines, tuning.log_tail_bytes, tuning.max_log_bytes

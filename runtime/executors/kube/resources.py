@@ -22,6 +22,7 @@ from runtime.executors.kube.client import KubeCaller, Op, to_dict
 from runtime.executors.kube.diagnostics import Diagnosis
 from runtime.executors.kube.listing import Listing, Slim
 from runtime.executors.kube.runs import ObjectState
+from runtime.kubeapi import resource as kube
 from runtime.wire.errors import LaunchFailed, NotFound
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -60,11 +61,22 @@ class Resource:
 
 
 class ResourceApi:
-    """Create, get, patch, delete and list any ``Resource`` in one namespace."""
+    """Create, get, patch, delete and list any ``Resource`` in one namespace. A
+    ``runtime.kubeapi.resource.Resource`` (the config Secrets) goes through
+    ``KubeApi.request``."""
 
     def __init__(self, caller: KubeCaller, namespace: str) -> None:
         self.caller = caller
         self.namespace = namespace
+
+    def create_object(self, res: kube.Resource, body: dict[str, Any]) -> dict[str, Any]:
+        name = body["metadata"]["name"]
+        created = self.caller.request("POST", res, self.namespace, name, body=body)
+        return created if isinstance(created, dict) else {}
+
+    def replace_object(self, res: kube.Resource, name: str, body: dict[str, Any]) -> None:
+        """PUT ``body`` as the whole object (unconditionally: no resourceVersion)."""
+        self.caller.request("PUT", res, self.namespace, name, body=body)
 
     def call(self, verb: str, res: Resource, *, target: str | None = None, **kwargs: Any) -> Any:
         op = Op(_RBAC_VERBS.get(verb, verb), res.rbac, self.namespace, target or kwargs.get("name"))

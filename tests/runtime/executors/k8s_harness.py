@@ -19,7 +19,6 @@ from runtime.executors.table import RunRecord
 from runtime.kubeapi import rest as kube_rest
 from tests.runtime.executors.k8s_support import (
     FakeClock,
-    answer_secrets_like_the_api_server,
     autospec,
     make_settings,
     no_sleep_caller,
@@ -180,7 +179,6 @@ def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: A
         kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono, server=server
     )
     weakref.finalize(harness, server.close)
-    answer_secrets_like_the_api_server(core)
     executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
     # As after start(): the pods are listed (none yet), so a run without a pod has none yet.
     executor.tracker.sync_pods([])

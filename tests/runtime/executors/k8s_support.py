@@ -216,21 +216,6 @@ def autospec(cls: type) -> Any:
     return LazyAutospec(cls)
 
 
-def answer_secrets_like_the_api_server(core: Any) -> None:
-    """The config Secrets' create answers with the stored object, and 409 for a name that
-    exists (a re-sent launch, a redeploy), as the API server does."""
-    names: set[str] = set()
-
-    def create(namespace: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        name = body["metadata"]["name"]
-        if name in names:
-            raise api_error(409, f'secrets "{name}" already exists')
-        names.add(name)
-        return body
-
-    core.create_namespaced_secret.side_effect = create
-
-
 # -- golden files ------------------------------------------------------------------------------
 
 

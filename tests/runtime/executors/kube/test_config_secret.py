@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from runtime.kubeapi.resource import SECRETS
 from runtime.wire.errors import Forbidden
 from tests.runtime.executors.k8s_harness import Harness
 from tests.runtime.executors.k8s_support import api_error, make_spec
@@ -32,9 +33,9 @@ def test_launch_creates_suspended_then_the_owned_secret_then_resumes(h: Harness)
     workload = h.create.call_args.kwargs["body"]
     assert workload["spec"]["suspend"] is True
     assert TOKEN not in json.dumps(workload), "the token is never in the workload's spec"
-    (call,) = h.core.create_namespaced_secret.call_args_list
-    secret = call.kwargs["body"]
-    assert call.kwargs["namespace"] == "ingestion"
+    (call,) = h.server.requests("POST", "/secrets")
+    secret = call.body
+    assert call.path == SECRETS.path("ingestion")
     assert secret["metadata"]["name"] == spec.run_name
     assert secret["metadata"]["ownerReferences"] == [
         {
@@ -57,11 +58,11 @@ def test_a_resent_launch_of_a_suspended_workload_replaces_the_secret_and_resumes
     spec = spec_with_token()
     h.create.side_effect = api_error(409, "already exists")
     h.read.return_value = h.workload(spec, suspended=True)
-    h.core.create_namespaced_secret.side_effect = api_error(409, "already exists")
+    h.server.state.objects[SECRETS.path("ingestion", spec.run_name)] = {"kind": "Secret"}
     h.executor.launch(spec)
-    put = h.core.replace_namespaced_secret.call_args.kwargs
-    assert put["name"] == spec.run_name
-    assert json.loads(put["body"]["stringData"]["config"]) == spec.config
+    (put,) = h.server.requests("PUT", "/secrets/" + spec.run_name)
+    assert put.path == SECRETS.path("ingestion", spec.run_name)
+    assert json.loads(put.body["stringData"]["config"]) == spec.config
     assert len(resume_calls(h)) == 1
 
 
@@ -70,14 +71,14 @@ def test_a_resent_launch_of_a_running_workload_touches_nothing(h: Harness) -> No
     h.create.side_effect = api_error(409, "already exists")
     h.read.return_value = h.workload(spec, "running")
     h.executor.launch(spec)
-    h.core.create_namespaced_secret.assert_not_called()
+    assert h.server.requests("POST", "/secrets") == []
     assert resume_calls(h) == []
 
 
 def test_a_secret_that_cannot_be_made_rolls_back_and_fails_the_run(h: Harness) -> None:
     spec = spec_with_token()
     h.create.return_value = h.workload(spec, suspended=True)
-    h.core.create_namespaced_secret.side_effect = api_error(403, "secrets is forbidden")
+    h.server.state.errors[SECRETS.path("ingestion")] = (403, "secrets is forbidden")
     with pytest.raises(Forbidden) as caught:
         h.executor.launch(spec)
     assert "the runner's Role lacks create on secrets in namespace ingestion" in str(caught.value)
