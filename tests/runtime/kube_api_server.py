@@ -166,7 +166,7 @@ def _merge(target: Any, patch: Any) -> Any:
     return merged
 
 
-class _TimedClient(client.ApiClient):  # type: ignore[misc]
+class _TimedClient(client.ApiClient):
     """A real ``ApiClient`` that notes each request's timeout (the server cannot see it)."""
 
     def __init__(self, configuration: Any, timeouts: list[Any]) -> None:

@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -190,7 +190,7 @@ class LazyAutospec:
 
     def __init__(self, cls: type) -> None:
         object.__setattr__(self, "_cls", cls)
-        object.__setattr__(self, "_instance", cls.__new__(cls))
+        object.__setattr__(self, "_instance", object.__new__(cls))
         object.__setattr__(self, "_methods", {})
 
     def __getattr__(self, name: str) -> Any:
@@ -423,7 +423,7 @@ class ListWatch:
 
     def __init__(
         self,
-        lists: list[list[dict[str, Any]] | Exception],
+        lists: Sequence[list[dict[str, Any]] | Exception],
         watches: list[list[dict[str, Any] | Exception]] | None = None,
         *,
         hold: float = 0.2,

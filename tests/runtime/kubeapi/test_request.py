@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def server() -> Iterator[KubeApiServer]:
     made.close()
 
 
-def api(server: KubeApiServer, **options: float) -> tuple[KubeApi, list[float]]:
+def api(server: KubeApiServer, **options: Any) -> tuple[KubeApi, list[float]]:
     sleeps: list[float] = []
     return KubeApi(server.api_client, sleep=sleeps.append, **options), sleeps
 

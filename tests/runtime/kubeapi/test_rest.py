@@ -142,7 +142,7 @@ def test_a_watch_streams_events_as_dicts(server: KubeApiServer) -> None:
         {"type": "ADDED", "object": pod},
         {"type": "DELETED", "object": pod},
     ]
-    stream = RawWatch().stream(
+    stream = RawWatch().stream(  # type: ignore[no-untyped-call]
         CoreV1(server.api_client()).list_namespaced_pod,
         NS,
         label_selector="agent=a",

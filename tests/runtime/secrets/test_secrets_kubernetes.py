@@ -49,7 +49,7 @@ def v1secret(name: str, **data: str) -> dict[str, Any]:
     return secret
 
 
-class FaultyClient(client.ApiClient):  # type: ignore[misc]
+class FaultyClient(client.ApiClient):
     """A real ``ApiClient`` whose transport raises ``failures[name]`` for Secret ``name``, as
     urllib3 or the library would (no HTTP answer), and records each call's timeout."""
 

@@ -234,7 +234,7 @@ def wf(
     message: str | None = None,
     nodes: dict[str, Any] | None = None,
     annotations: dict[str, str] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "metadata": {"name": "om-x", "annotations": annotations or {}},
         "spec": {},
@@ -296,7 +296,7 @@ def wf(
         ),
     ],
 )
-def test_phase_mapping(obj: dict, state: str, reason: str | None) -> None:
+def test_phase_mapping(obj: dict[str, Any], state: str, reason: str | None) -> None:
     result = workflow_state(obj)
     assert result.state == state
     assert result.reason == reason

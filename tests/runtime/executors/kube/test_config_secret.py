@@ -6,9 +6,11 @@ a workload left suspended by a stopped runner is resumed when it is re-adopted."
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from runtime.executors.base import LaunchSpec
 from runtime.kubeapi.resource import SECRETS
 from runtime.wire.errors import Forbidden
 from tests.runtime.executors.k8s_harness import Harness
@@ -17,11 +19,11 @@ from tests.runtime.executors.k8s_support import api_error, make_spec
 TOKEN = "eyJ-canary-bot-token"
 
 
-def spec_with_token() -> object:
+def spec_with_token() -> LaunchSpec:
     return make_spec(config={"workflowConfig": {"securityConfig": {"jwtToken": TOKEN}}})
 
 
-def resume_calls(h: Harness) -> list[dict[str, object]]:
+def resume_calls(h: Harness) -> list[dict[str, Any]]:
     patch = h.api.patch_namespaced_custom_object if h.kind == "argo" else h.api.patch_namespaced_job
     return [c.kwargs["body"] for c in patch.call_args_list]
 
@@ -106,8 +108,10 @@ def test_a_workload_left_suspended_is_resumed_on_re_adoption(h: Harness) -> None
     )
     assert h.executor.wait_idle(5)
     assert len(resume_calls(h)) == 1  # only the suspended one
-    assert h.executor.table.get(spec.run_id).state == "queued"
-    assert h.executor.table.get(spec.run_id).reason is None, "resumed: it waits for nothing"
+    record = h.executor.table.get(spec.run_id)
+    assert record is not None
+    assert record.state == "queued"
+    assert record.reason is None, "resumed: it waits for nothing"
 
 
 def test_the_dry_run_shows_the_secret_redacted(h: Harness) -> None:

@@ -76,7 +76,7 @@ def test_a_slim_workload_keeps_what_its_state_is_read_from_and_drops_the_templat
 
 
 def test_a_slim_workflow_keeps_its_shutdown_and_nodes_but_not_its_stored_templates() -> None:
-    workflow = {
+    workflow: dict[str, Any] = {
         "metadata": {"name": "wf"},
         "spec": {"shutdown": "Terminate", "templates": [{"name": "main"}]},
         "status": {
@@ -85,7 +85,7 @@ def test_a_slim_workflow_keeps_its_shutdown_and_nodes_but_not_its_stored_templat
             "storedTemplates": {"main": {"container": {"image": "x"}}},
         },
     }
-    slim = slim_workload(workflow)
+    slim: Any = slim_workload(workflow)
     assert slim["spec"] == {"shutdown": "Terminate"}
     assert slim["status"]["nodes"] == workflow["status"]["nodes"]
     assert "storedTemplates" not in slim["status"]
@@ -142,7 +142,7 @@ def test_a_listing_asks_for_the_next_page_only_when_the_last_is_read() -> None:
     assert len(server.calls) == 2
     names += [obj["metadata"]["name"] for obj in listing]  # a second loop goes on
     assert len(server.calls) == 3 and len(set(names)) == 250
-    assert (listing.complete, listing.resource_version) == (True, "777")
+    assert (listing.complete, listing.resource_version) == (True, "777")  # type: ignore[comparison-overlap]
 
 
 def test_a_page_that_fails_mid_listing_raises_to_the_reader() -> None:

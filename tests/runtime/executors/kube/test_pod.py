@@ -21,18 +21,17 @@ from runtime.executors.kube.pod import (
     run_id_of,
     run_labels,
     schedule_container,
-    schedule_name,
     selector,
     workflow_run_id,
 )
-from runtime.executors.naming import label_value
+from runtime.executors.naming import label_value, schedule_name
 from runtime.wire.errors import LaunchFailed
 from tests.runtime.executors.k8s_support import make_settings, make_spec
 
 CONTRACT_ORDER = ["config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN"]
 
 
-def env_dict(container: dict, *secrets: dict) -> dict[str, str]:
+def env_dict(container: dict[str, Any], *secrets: dict[str, Any]) -> dict[str, str]:
     """The container's environment as the kubelet sets it: ``secretKeyRef`` entries read from
     ``secrets`` (Secret manifests)."""
     data = {(s["metadata"]["name"], k): v for s in secrets for k, v in s["stringData"].items()}
@@ -43,12 +42,12 @@ def env_dict(container: dict, *secrets: dict) -> dict[str, str]:
     return env
 
 
-def run_secret(spec) -> dict:
+def run_secret(spec: Any) -> dict[str, Any]:
     """The config Secret ``spec``'s launch creates."""
     return config_secret(make_settings(), name=spec.run_name, config=spec.config, labels={})
 
 
-def env_values(container: dict) -> dict[str, str]:
+def env_values(container: dict[str, Any]) -> dict[str, str]:
     """The entries with a literal value (a secretKeyRef has none)."""
     return {e["name"]: e["value"] for e in container["env"] if "value" in e}
 

@@ -36,7 +36,7 @@ def answer_creates_like_the_api_server(h: Harness) -> None:
     """A create answers with the object as sent (suspended, annotated), plus a uid."""
 
     def create(**kwargs: Any) -> dict[str, Any]:
-        body = copy.deepcopy(kwargs["body"])
+        body: dict[str, Any] = copy.deepcopy(kwargs["body"])
         body["metadata"]["uid"] = "uid-" + body["metadata"]["name"]
         body["metadata"]["resourceVersion"] = "1"
         return body

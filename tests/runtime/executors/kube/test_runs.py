@@ -3,6 +3,8 @@ Pure: no cluster, no clock, no executor."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -26,7 +28,7 @@ IMAGE = Diagnosis(reason="ImagePullBackOff", message="cannot pull img", fatal=Tr
 PENDING = Diagnosis(reason="Unschedulable", message="0/3 nodes", fatal=False)
 
 
-def tracked(state: str, pod: PodView | None = None, **changes: object) -> TrackedRun:
+def tracked(state: str, pod: PodView | None = None, **changes: Any) -> TrackedRun:
     run = TrackedRun(run_id="r1", meta=META, obj=ObjectState(state=state, start_date=5), pod=pod)
     return attrs.evolve(run, **changes)
 

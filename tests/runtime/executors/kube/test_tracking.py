@@ -261,9 +261,10 @@ def test_start_readopts_from_lists_and_stop_is_prompt(kind: str) -> None:
     )
     h.list.side_effect = workloads
     h.core.list_namespaced_pod.side_effect = pods
-    assert not h.executor.ready
-    asyncio.run(h.executor.start())
-    assert h.executor.ready
+    executor: Any = h.executor  # mypy would keep `ready` narrowed to False across start()
+    assert not executor.ready
+    asyncio.run(executor.start())
+    assert executor.ready
     assert h.executor.health()["kubernetes"] == "ok"
     states = {r.run_id: (r.state, r.reason) for r in h.executor.table.all()}
     assert states["r-run"] == ("queued", "Unschedulable")
