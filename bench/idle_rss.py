@@ -34,7 +34,7 @@ from bench._common import (
     stop_process,
     write_result,
 )
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 MIB = 1024 * 1024
 FINAL = {"success", "failed", "partialSuccess", "stopped"}

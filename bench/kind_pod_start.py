@@ -1,7 +1,7 @@
 """On kind with real pods: request -> pod Running, and the runner's share of it (target < 5%).
 
-The measurement is the kind tier's own scenario (e2e/test_kind_runner.py): the runner image
-installed with the chart, launching real pods for both executors. The runner's part is its
+The measurement is the kind tier's own scenario (e2e/kind_tier/test_kind_runner.py): the runner
+image installed with the chart, launching real pods for both executors. The runner's part is its
 reply (sent once the Workflow / Job exists); the rest is Argo's controller or the Job
 controller, the scheduler, the kubelet and the container start. This script runs that test with
 more samples and records the figures; it needs the kind tier (`bash e2e/kind/build.sh`, root).
@@ -15,7 +15,7 @@ import argparse
 
 from bench._common import e2e_figures, write_result
 
-TEST = "e2e/test_kind_runner.py::test_request_to_running_time_and_the_runners_share"
+TEST = "e2e/kind_tier/test_kind_runner.py::test_request_to_running_time_and_the_runners_share"
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry
 
 from bench._common import latency_summary, now_ns, write_result
 from runtime.composition import build_context, build_dispatcher
-from runtime.executors.argo import ArgoExecutor
-from runtime.executors.simple_k8s import SimpleK8sExecutor
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
 from runtime.settings import Settings
 from tests.conftest import sample
 
@@ -59,9 +59,9 @@ async def measure(executor_type: str, count: int) -> dict[str, Any]:
     s = settings(executor_type)
     executor: Any
     if executor_type == "argo":
-        executor = ArgoExecutor(s, custom_api=InstantCustomObjects())
+        executor = argo.from_settings(s, custom_api=InstantCustomObjects())
     else:
-        executor = SimpleK8sExecutor(s, batch_api=InstantBatch())
+        executor = simple_k8s.from_settings(s, batch_api=InstantBatch())
     context, router = build_context(s, registry=CollectorRegistry(), executor=executor)
     dispatcher = build_dispatcher(context, router)
     frame = sample("run_pipeline.json")

@@ -34,9 +34,8 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-from bench import report as template
 from bench._common import AGENT, ROOT, new_token, runner_env, stop_process, write_result
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 MIB = 1024 * 1024
 MAX_FRAME = 4 * MIB
@@ -173,41 +172,6 @@ async def main(quick: bool, source: Path) -> dict[str, Any]:
         "flat": all(p["second_half_growth_mib"] < 5.0 for p in phases.values()),
         "phases": phases,
     }
-
-
-PHASES = ("max_frames", "max_ids", "log_chunks", "long_ids")
-
-
-def section(data: dict[str, Any], summary: list[str]) -> list[str]:
-    """The docs/performance.md section and summary row (rendered by bench/run_all.py; the prose
-    is in bench/performance.md.tmpl)."""
-    limit = data["targets"]["second_half_growth_mib_max"]
-    worst = max(p["second_half_growth_mib"] for p in data["phases"].values())
-    summary.append(
-        template.text(
-            "summary.max_requests.row",
-            limit=f"{limit:g}",
-            worst=f"{worst:+.1f}",
-            peak=f"{data['rss_peak_mib']:.1f}",
-            idle=f"{data['rss_idle_mib']:.1f}",
-            verdict=template.verdict(data["flat"]),
-        )
-    )
-    rows = [
-        {
-            "phase": template.text(f"phrase.phase.{name}") if name in PHASES else name,
-            "requests": f"{p['requests']:,}",
-            "replies": ", ".join(
-                f"{code} {count:,}" for code, count in sorted(p["replies"].items())
-            ),
-            "start": f"{p['rss_start_mib']:.1f}",
-            "end": f"{p['rss_end_mib']:.1f}",
-            "max": f"{p['rss_max_mib']:.1f}",
-            "growth": f"{p['second_half_growth_mib']:+.1f}",
-        }
-        for name, p in data["phases"].items()
-    ]
-    return template.section("max_requests", rows=template.rows("max_requests.row", rows))
 
 
 def report(data: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from bench._common import (
     stop_process,
     write_result,
 )
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 DOWN_SECONDS = 2.0
 STEP_SECONDS = 1.0

@@ -1,14 +1,15 @@
 """docs/performance.md's prose, read from ``bench/performance.md.tmpl``, and the formatting of
 its numbers.
 
-The page's sentences, headings, table headers and row layouts live in the template; the code
-that renders a section (``bench/run_all.py``, ``bench/kind_sections.py``,
-``bench/max_requests_rss.py``) only computes the values that fill it.
+The page's sentences, headings, table headers and row layouts live in the template; each
+benchmark's section is rendered by its sibling ``bench/<benchmark>_page.py``, which only computes
+the values that fill it, and ``bench/run_all.py`` puts the sections together.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -16,6 +17,17 @@ from typing import Any
 TEMPLATE = Path(__file__).with_name("performance.md.tmpl")
 MB = 1_000_000
 MIB = 1024 * 1024
+
+
+@dataclass
+class Page:
+    """What a section renders from: every benchmark's result by name, run_all's own record of the
+    runs (``bench/results/run_all.json``), and the summary table's rows, which each section
+    appends to in page order."""
+
+    results: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+    summary: list[str] = field(default_factory=list)
 
 
 @functools.cache

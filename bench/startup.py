@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from bench._common import AGENT, new_token, runner_env, write_result
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 
 
 async def ready_after(server: ReferenceServer, token: str, state: Path) -> float:

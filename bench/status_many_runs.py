@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench._common import ROOT, latency_summary, new_token, now_ns, runner_env, write_result
-from runtime import codec
 from runtime.composition import build_context, build_dispatcher
+from runtime.executors.naming import run_name
 from runtime.executors.table import RunRecord, RunTable
-from runtime.naming import run_name
 from runtime.settings import Settings
+from runtime.wire import codec
 
 SIZES = (0, 100, 1_000, 10_000, 100_000)
 RUNS_PER_PIPELINE = 10
@@ -80,8 +80,6 @@ def make_records(n: int, rng: random.Random) -> list[RunRecord]:
                 message=message,
                 start_date=start,
                 end_date=end,
-                extra={"pid": rng.randrange(1000, 4_000_000), "pidStart": str(rng.randrange(10**9))}
-                | ({"exitCode": 0 if state == "success" else 1} if end else {}),
             )
         )
     return records

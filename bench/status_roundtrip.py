@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from bench._common import (
     AGENT,
@@ -43,158 +43,18 @@ from bench._common import (
     stop_process,
     write_result,
 )
-from runtime import codec
-from runtime.fake_server import ReferenceServer
-from runtime.messages import PROTOCOL_VERSION, Hello, Welcome
-
-WINDOW = 16
-
-
-class Harness:
-    """The server side: accepts one runner on /ws and one echo peer on /echo."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-        self.peers: dict[str, web.WebSocketResponse] = {}
-        self.arrived: dict[str, asyncio.Event] = {
-            "runner": asyncio.Event(),
-            "echo": asyncio.Event(),
-        }
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/ws", self._runner_ws)
-        app.router.add_get("/echo", self._echo_ws)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        self._closing.set()
-        for ws in self.peers.values():
-            await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def url(self, path: str) -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
-
-    async def _runner_ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
-        await ws.prepare(request)
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
-            await ws.close(code=4401, message=b"bad token")
-            return ws
-        first = await ws.receive(timeout=10)
-        hello = codec.decode_runner_frame(first.data)
-        assert isinstance(hello, Hello)
-        assert hello.protocol == PROTOCOL_VERSION
-        welcome = Welcome(protocol=PROTOCOL_VERSION, server_version="1.11.1", heartbeat_seconds=60)
-        await ws.send_str(codec.encode(welcome))
-        return await self._hold("runner", ws)
-
-    async def _echo_ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
-        await ws.prepare(request)
-        return await self._hold("echo", ws)
-
-    async def _hold(self, name: str, ws: web.WebSocketResponse) -> web.WebSocketResponse:
-        # The benchmark is the only reader of this socket; the handler just keeps it open.
-        self.peers[name] = ws
-        self.arrived[name].set()
-        await self._closing.wait()
-        return ws
-
-
-_ids = iter(range(1, 1 << 62))
-RUN_ID = "5b0f6c1e-bench-4a7e-9d0c-status-roundtrip"
-PIPELINE_FQN = "bench_mysql.bench_metadata_ingestion"
-# What is asked: the runner's own status, and one run's status (a finished local run).
-QUERIES: dict[str, str] = {
-    "status": "",
-    "status_run": f',"runId":"{RUN_ID}"',
-}
-
-
-def frames(n: int, query: str = "status") -> list[tuple[str, str]]:
-    """n ``status`` frames with fresh ids of a fixed width (same size every time)."""
-    extra = QUERIES[query]
-    out = []
-    for _ in range(n):
-        rid = f"q{next(_ids):010d}"
-        out.append((rid, f'{{"type":"status","id":"{rid}"{extra}}}'))
-    return out
-
-
-async def drive(
-    ws: web.WebSocketResponse, n: int, window: int, query: str = "status"
-) -> dict[str, float]:
-    """Send n frames keeping ``window`` in flight; per-frame latency and overall throughput."""
-    todo = frames(n, query)
-    sent: dict[str, int] = {}
-    latencies: list[int] = []
-    it = iter(todo)
-    started = now_ns()
-    for _ in range(min(window, n)):
-        rid, text = next(it)
-        sent[rid] = now_ns()
-        await ws.send_str(text)
-    remaining = n
-    while remaining:
-        msg = await ws.receive(timeout=30)
-        t = now_ns()
-        if msg.type != WSMsgType.TEXT:
-            raise RuntimeError(f"peer went away: {msg.type!r}")
-        data = json.loads(msg.data)
-        if data.get("type") != "reply":
-            continue  # heartbeat / run_update
-        if not data.get("ok", False):
-            raise RuntimeError(f"error reply: {data}")
-        latencies.append(t - sent.pop(data["id"]))
-        remaining -= 1
-        nxt = next(it, None)
-        if nxt is not None:
-            sent[nxt[0]] = now_ns()
-            await ws.send_str(nxt[1])
-    elapsed = now_ns() - started
-    return {"throughput_rps": n / (elapsed / 1e9), **latency_summary(latencies)}
-
-
-def cpu_seconds(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)
-
-
-async def drive_measured(
-    ws: web.WebSocketResponse, n: int, window: int, query: str, peer: psutil.Process
-) -> dict[str, float]:
-    """``drive`` plus the CPU the peer process and this (server-side) process used meanwhile."""
-    me = psutil.Process()
-    peer0, me0 = cpu_seconds(peer), cpu_seconds(me)
-    result = await drive(ws, n, window, query)
-    peer_cpu, my_cpu = cpu_seconds(peer) - peer0, cpu_seconds(me) - me0
-    elapsed = n / result["throughput_rps"]
-    return {
-        **result,
-        "peer_cpu_util": peer_cpu / elapsed,
-        "peer_cpu_us_per_request": peer_cpu / n * 1e6,
-        "harness_cpu_util": my_cpu / elapsed,
-    }
-
-
-async def ask(ws: web.WebSocketResponse, frame: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """One request, waiting for its reply (skipping events); the reply and its size."""
-    await ws.send_str(json.dumps(frame, separators=(",", ":")))
-    while True:
-        msg = await ws.receive(timeout=10)
-        data = json.loads(msg.data)
-        if data.get("id") == frame["id"]:
-            return data, len(msg.data)
+from bench._ws_harness import (
+    PIPELINE_FQN,
+    QUERIES,
+    RUN_ID,
+    WINDOW,
+    Harness,
+    ask,
+    drive,
+    drive_measured,
+    frames,
+)
+from runtime.devkit.reference_server import ReferenceServer
 
 
 async def prepare_run(ws: web.WebSocketResponse) -> None:
@@ -245,49 +105,67 @@ async def raw_section(reps: int, n_seq: int, n_win: int, warmup: int) -> dict[st
                 ]
             )
             await asyncio.wait_for(harness.arrived["echo"].wait(), 30)
-            ews = harness.peers["echo"]
-            peers = {"echo": ews, "runner": rws}
+            peers = {"echo": harness.peers["echo"], "runner": rws}
             procs = {"echo": psutil.Process(echo.pid), "runner": psutil.Process(runner.pid)}
-            for ws in peers.values():
-                for query in QUERIES:
-                    await drive(ws, warmup, 1, query)
-                    await drive(ws, warmup, WINDOW, query)
-            modes = (("sequential", n_seq, 1), (f"window{WINDOW}", n_win, WINDOW))
-            samples: dict[tuple[str, str, str], list[dict[str, float]]] = {}
-            for rep in range(reps):
-                for query in QUERIES:
-                    for mode, n, window in modes:
-                        # Alternate which goes first so drift does not favour one side.
-                        order = ["echo", "runner"] if rep % 2 == 0 else ["runner", "echo"]
-                        for name in order:
-                            result = await drive_measured(
-                                peers[name], n, window, query, procs[name]
-                            )
-                            samples.setdefault((query, mode, name), []).append(result)
-            out: dict[str, Any] = {
-                "sizes": {q: {"request_bytes": a, "reply_bytes": b} for q, (a, b) in sizes.items()}
-            }
-            for (query, mode, name), reps_ in samples.items():
-                slot = out.setdefault(query, {}).setdefault(mode, {})
-                slot[name] = median_of(reps_)
-                slot.setdefault("reps", {})[name] = reps_
-            for query in QUERIES:
-                for mode, _, _ in modes:
-                    slot = out[query][mode]
-                    # Runner and echo of one repetition ran back to back: pair them, so that
-                    # load from other processes, which comes and goes, hits both sides alike.
-                    paired = [
-                        r["throughput_rps"] / e["throughput_rps"]
-                        for r, e in zip(slot["reps"]["runner"], slot["reps"]["echo"], strict=True)
-                    ]
-                    slot["throughput_ratio"] = statistics.median(paired)
-                    slot["throughput_ratio_reps"] = paired
-            return out
+            samples = await measure(peers, procs, reps, (n_seq, n_win), warmup)
+            return summarize(samples, sizes)
         finally:
             await stop_process(runner)
             if echo is not None:
                 await stop_process(echo)
             await harness.stop()
+
+
+MODES = ("sequential", f"window{WINDOW}")
+Samples = dict[tuple[str, str, str], list[dict[str, float]]]
+
+
+async def measure(
+    peers: dict[str, web.WebSocketResponse],
+    procs: dict[str, psutil.Process],
+    reps: int,
+    counts: tuple[int, int],
+    warmup: int,
+) -> Samples:
+    """Every repetition of every query and mode on both peers, echo and runner back to back."""
+    for ws in peers.values():
+        for query in QUERIES:
+            await drive(ws, warmup, 1, query)
+            await drive(ws, warmup, WINDOW, query)
+    modes = tuple(zip(MODES, counts, (1, WINDOW), strict=True))
+    samples: Samples = {}
+    for rep in range(reps):
+        for query in QUERIES:
+            for mode, n, window in modes:
+                # Alternate which goes first so drift does not favour one side.
+                order = ["echo", "runner"] if rep % 2 == 0 else ["runner", "echo"]
+                for name in order:
+                    result = await drive_measured(peers[name], n, window, query, procs[name])
+                    samples.setdefault((query, mode, name), []).append(result)
+    return samples
+
+
+def summarize(samples: Samples, sizes: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """The medians per query, mode and peer, and the runner/echo throughput ratios."""
+    out: dict[str, Any] = {
+        "sizes": {q: {"request_bytes": a, "reply_bytes": b} for q, (a, b) in sizes.items()}
+    }
+    for (query, mode, name), reps_ in samples.items():
+        slot = out.setdefault(query, {}).setdefault(mode, {})
+        slot[name] = median_of(reps_)
+        slot.setdefault("reps", {})[name] = reps_
+    for query in QUERIES:
+        for mode in MODES:
+            slot = out[query][mode]
+            # Runner and echo of one repetition ran back to back: pair them, so that
+            # load from other processes, which comes and goes, hits both sides alike.
+            paired = [
+                r["throughput_rps"] / e["throughput_rps"]
+                for r, e in zip(slot["reps"]["runner"], slot["reps"]["echo"], strict=True)
+            ]
+            slot["throughput_ratio"] = statistics.median(paired)
+            slot["throughput_ratio_reps"] = paired
+    return out
 
 
 async def reference_section(reps: int, n_seq: int, n_win: int, warmup: int) -> dict[str, Any]:
@@ -334,20 +212,20 @@ async def reference_section(reps: int, n_seq: int, n_win: int, warmup: int) -> d
 # context, handler. "spawn" (one task per frame, made by the read loop) is outside _answer.
 # A label may sum several functions; "~" marks a C builtin.
 PROFILED: dict[str, tuple[str, ...]] = {
-    "answer": ("runtime/connection.py:_answer",),
-    "handle_frame": ("runtime/dispatch.py:handle_frame",),
-    "decode": ("runtime/codec.py:decode_request",),
-    "dispatch": ("runtime/dispatch.py:dispatch",),
-    "run": ("runtime/dispatch.py:_run",),
+    "answer": ("runtime/serving/connection.py:_answer",),
+    "handle_frame": ("runtime/serving/dispatch.py:handle_frame",),
+    "decode": ("runtime/wire/codec.py:decode_request",),
+    "dispatch": ("runtime/serving/dispatch.py:dispatch",),
+    "run": ("runtime/serving/dispatch.py:_run",),
     "handler": ("handlers/status.py:handle",),
-    "context": ("runtime/dispatch.py:_context_for",),
+    "context": ("runtime/serving/dispatch.py:_context_for",),
     "timeout": ("asyncio/timeouts.py:__aenter__", "asyncio/timeouts.py:__aexit__"),
     "wait_for": ("asyncio/tasks.py:wait_for",),
     "labels": ("prometheus_client/metrics.py:labels",),
     "inc": ("prometheus_client/metrics.py:inc",),
     "observe": ("prometheus_client/metrics.py:observe",),
-    "encode": ("runtime/codec.py:encode",),
-    "send": ("runtime/connection.py:_send",),
+    "encode": ("runtime/wire/codec.py:encode",),
+    "send": ("runtime/serving/connection.py:_send",),
     "socket_send": ("~:<method 'send' of '_socket.socket' objects>",),
     "spawn": ("asyncio/tasks.py:create_task",),
 }

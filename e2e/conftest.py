@@ -1,13 +1,13 @@
 """Fixtures of the real-cluster suite: its two tiers, namespaces, waiting helpers.
 
-* The **local control plane** (fixture ``cluster``): the Docker-free control plane built by
+* The **local control plane** (fixture ``cluster``; tests in ``e2e/controlplane_tier/`` and
+  ``e2e/resolver_tier/``): the Docker-free control plane built by
   ``bash e2e/controlplane/build.sh``, kwok's simulated pods; scale, apiserver faults, RBAC.
-* The **kind tier** (fixture ``kube``, marker ``kind``): a kind cluster with real pods, the runner
-  installed with the project's Helm chart (``e2e/kind/``), built offline by
-  ``bash e2e/kind/build.sh`` or, on a machine with Docker, kind, kubectl, helm and a registry,
-  the plain online path. ``E2E_BACKEND=existing`` points the kind tier's tests at any cluster
-  from KUBECONFIG instead; ``E2E_BACKEND=local`` skips the kind tier, ``E2E_BACKEND=kind`` the
-  local one.
+* The **kind tier** (fixture ``kube``, marker ``kind``; tests in ``e2e/kind_tier/``): a kind cluster
+  with real pods, the runner installed with the project's Helm chart (``e2e/kind/``), built offline
+  by ``bash e2e/kind/build.sh`` or, on a machine with Docker, kind, kubectl, helm and a registry,
+  the plain online path. ``E2E_BACKEND=existing`` points the kind tier's tests at any cluster from
+  KUBECONFIG instead; ``E2E_BACKEND=local`` skips the kind tier, ``E2E_BACKEND=kind`` the local one.
 
 Both run in one session: the kind tier's tests are moved to the end and the local control
 plane is stopped before the first of them starts (two clusters at once would share 2 cores).

@@ -31,9 +31,9 @@ from kubernetes.config import kube_config
 from prometheus_client import CollectorRegistry
 
 from e2e.controlplane.cluster import LocalControlPlane
-from runtime.app import Runner
 from runtime.composition import build_runner
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
+from runtime.serving.app import Runner
 from runtime.settings import Settings
 
 AGENT = "e2e-agent"

@@ -2,32 +2,14 @@
 
 Handlers import from here only (``from runtime.api import Context, NotFound, ...``); the
 import-linter contracts in ``pyproject.toml`` make that a rule (``uv run lint-imports``). The
-names are defined where they belong and re-exported unchanged, so ``runtime.api.Context`` is
-``runtime.context.Context``. Adding a name here is a decision about the surface: a handler that
-needs something the runtime does not export yet gets it added here, not imported from the
-module behind it.
+names are defined where they belong and re-exported unchanged, so ``runtime.api.Context``
+is ``runtime.serving.context.Context``. Adding a name here is a decision about the surface: a
+handler that needs something the runtime does not export yet gets it added here, not imported
+from the module behind it.
 """
 
 from __future__ import annotations
 
-from runtime.context import Context, RunnerState
-from runtime.cron import check_cron, check_timezone
-from runtime.errors import (
-    Conflict,
-    ExecutorUnavailable,
-    Forbidden,
-    InvalidMessage,
-    InvalidSecretReference,
-    LaunchFailed,
-    NotFound,
-    Refused,
-    RunnerError,
-    SecretForbidden,
-    SecretNotFound,
-    SecretStoreUnavailable,
-    Timeout,
-    Unsupported,
-)
 from runtime.executors.base import (
     FAILED,
     FINAL_STATES,
@@ -43,8 +25,29 @@ from runtime.executors.base import (
     ScheduleRef,
     ScheduleSpec,
 )
+from runtime.executors.cron import check_cron, check_timezone
 from runtime.executors.images import ImagePolicy, resolve_image
-from runtime.messages import (
+from runtime.executors.naming import run_name
+from runtime.executors.run_config import with_version_validation
+from runtime.serving.context import Context, RunnerState
+from runtime.serving.router import Handler
+from runtime.wire.errors import (
+    Conflict,
+    ExecutorUnavailable,
+    Forbidden,
+    InvalidMessage,
+    InvalidSecretReference,
+    LaunchFailed,
+    NotFound,
+    Refused,
+    RunnerError,
+    SecretForbidden,
+    SecretNotFound,
+    SecretStoreUnavailable,
+    Timeout,
+    Unsupported,
+)
+from runtime.wire.messages import (
     AgentStatus,
     CheckConnection,
     DeletePipeline,
@@ -62,9 +65,6 @@ from runtime.messages import (
     Status,
     TogglePipeline,
 )
-from runtime.naming import run_name
-from runtime.router import Handler
-from runtime.server_connection import with_version_validation
 
 # Every name imported above; the imports say where each is defined.
 __all__ = [

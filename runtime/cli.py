@@ -6,15 +6,16 @@ import argparse
 import asyncio
 import sys
 
-from runtime.errors import ConfigError, RunnerError, StartupError
-from runtime.logsetup import configure
-from runtime.proxy import export_environment
+from runtime.egress.proxy import export_environment
+from runtime.observability.logsetup import configure
 from runtime.settings import Settings, defaults_table
+from runtime.wire.errors import ConfigError, RunnerError, StartupError
 
 
 def _settings(require_server: bool) -> Settings:
     """The settings of ``run`` and ``invoke``; the one place the process environment is
-    changed: the effective proxy variables are exported for the cloud SDKs (runtime.proxy)."""
+    changed: the effective proxy variables are exported for the cloud SDKs
+    (runtime.egress.proxy)."""
     try:
         settings = Settings.from_env(require_server=require_server)
     except ConfigError as exc:
@@ -50,7 +51,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
 def cmd_invoke(args: argparse.Namespace) -> int:
     settings = _settings(require_server=False)
     configure(settings.log_level, settings.log_format)
-    from runtime.harness import invoke
+    from runtime.devkit.harness import invoke
 
     try:
         return asyncio.run(
@@ -69,7 +70,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_fake_server(args: argparse.Namespace) -> int:
     configure("INFO", "text")
-    from runtime.fake_server import serve_forever
+    from runtime.devkit.reference_server import serve_forever
 
     tokens: dict[str, str | None] = {t: None for t in args.token}
     try:
@@ -80,7 +81,7 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from runtime.demo import run_demo
+    from runtime.devkit.demo import run_demo
 
     return asyncio.run(run_demo(verbose=args.verbose))
 

@@ -19,19 +19,19 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from handlers.routes import ROUTES
-from runtime import proxy
-from runtime.app import Runner
-from runtime.backends import EXECUTORS
-from runtime.connection import Connection
-from runtime.context import Context, RunnerState
-from runtime.dispatch import Dispatcher
-from runtime.executors import build_executor
+from runtime.config.backends import runs_pods
+from runtime.egress import proxy
+from runtime.executors import build_executor, check_executor
 from runtime.executors.base import Executor
 from runtime.executors.table import RunTable
-from runtime.logsetup import redactor, request_logger
-from runtime.metrics import Metrics
-from runtime.router import Router
-from runtime.secrets import build_secrets
+from runtime.observability.logsetup import redactor, request_logger
+from runtime.observability.metrics import Metrics
+from runtime.secrets import build_secrets, check_store
+from runtime.serving.app import Runner
+from runtime.serving.connection import Connection
+from runtime.serving.context import Context, RunnerState
+from runtime.serving.dispatch import Dispatcher
+from runtime.serving.router import Router
 from runtime.settings import Settings
 
 log = logging.getLogger("runtime.composition")
@@ -44,6 +44,15 @@ def runner_version() -> str:
         return "0.0.0+unknown"
 
 
+def check_backends(settings: Settings) -> None:
+    """Start-up's check of the chosen backends, before anything is built: the executor's
+    ``check`` (its warnings logged) and the store's. Raises ``ConfigError`` naming the
+    variable."""
+    for warning in check_executor(settings):
+        log.warning("%s", warning)
+    check_store(settings)
+
+
 def build_context(
     settings: Settings,
     *,
@@ -54,8 +63,8 @@ def build_context(
     redactor.add(settings.auth_token)
     for secret in proxy.secrets(settings):
         redactor.add(secret)
-    runs_pods = EXECUTORS[settings.executor_type].runs_pods
-    for note in proxy.start_up_notes(settings, runs_pods=runs_pods):
+    check_backends(settings)
+    for note in proxy.start_up_notes(settings, runs_pods=runs_pods(settings.executor_type)):
         log.warning("%s", note)
     router = Router(ROUTES)
     metrics = Metrics(registry)

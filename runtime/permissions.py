@@ -4,7 +4,8 @@ Why this module exists: the Helm chart grants the runner's service account a Rol
 ingestion pods' service account another. If those Roles were written only in YAML they would
 drift from what the code really calls: a missing verb shows up as a 403 in a customer's cluster
 weeks later, an extra one is privilege nobody reviewed. So the rules live next to the code that
-needs them, in each backend's entry of ``runtime.backends`` (``rules``, ``ingestion_rules``),
+needs them, in each backend's registry entry (``runtime.executors.EXECUTORS``,
+``runtime.secrets.STORES``: ``rules``, ``ingestion_rules``),
 and ``tests/helm`` renders the chart for every executor and secrets manager and asserts that its
 Roles are exactly ``rules_for(...)`` and ``ingestion_rules_for(...)``: change one side without
 the other and the build fails.
@@ -40,8 +41,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runtime.backends import StoreEntry, executor_entry, store_entry
-from runtime.rbac import WORKLOAD_VERBS, Rule
+from runtime.config.backends import runs_pods
+from runtime.executors import executor_entry
+from runtime.kubeapi.rbac import WORKLOAD_VERBS, Rule
+from runtime.secrets import StoreEntry, store_entry
 
 __all__ = [
     "WORKLOAD_VERBS",
@@ -86,7 +89,7 @@ def ingestion_rules_for(
 ) -> list[dict[str, list[str]]]:
     """The ingestion pods' Role rules (empty: the chart creates no Role for them)."""
     runner, store = executor_entry(executor), store_entry(secrets_manager)
-    if not runner.runs_pods:
+    if not runs_pods(executor):
         # No pods: the local executor runs subprocesses with the runner's own identity.
         return []
     store_rules = _store_rules(store, store.ingestion_rules, allowed_references)

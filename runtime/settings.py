@@ -16,23 +16,25 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from runtime import proxy
-from runtime.backends import EXECUTORS, STORES
+from runtime.config.backends import EXECUTOR_TYPES as _EXECUTOR_TYPES
+from runtime.config.backends import SECRETS_MANAGERS as _SECRETS_MANAGERS
+from runtime.config.backends import runs_pods
 from runtime.config.capacity import CapacitySettings
 from runtime.config.connection import ConnectionSettings
 from runtime.config.dispatch import DispatchSettings
+from runtime.config.env_parsers import text
+from runtime.config.executor_choice import choose_executor
 from runtime.config.fields import Variable, variables_of
 from runtime.config.local import LocalExecutorSettings
+from runtime.config.no_proxy import NoProxy
 from runtime.config.observability import LOG_FORMATS, LOG_LEVELS, ObservabilitySettings
 from runtime.config.pods import INGESTION_IMAGE_ID, IngestionPodSettings
 from runtime.config.policy import PolicySettings
 from runtime.config.proxy import ProxySettings
 from runtime.config.secrets import SecretsSettings
 from runtime.config.workloads import KubernetesExecutorSettings
-from runtime.env_parsers import text
-from runtime.errors import ConfigError
-from runtime.executor_choice import choose_executor
-from runtime.no_proxy import NoProxy
+from runtime.egress import proxy
+from runtime.wire.errors import ConfigError
 
 __all__ = [
     "EXECUTOR_TYPES",
@@ -46,9 +48,9 @@ __all__ = [
     "defaults_table",
 ]
 
-#: The registered backends' names (``runtime.backends``), as they were at import.
-EXECUTOR_TYPES = tuple(EXECUTORS)
-SECRETS_MANAGERS = tuple(STORES)
+#: The declared backends' names (``runtime.config.backends``), as they were at import.
+EXECUTOR_TYPES = tuple(_EXECUTOR_TYPES)
+SECRETS_MANAGERS = tuple(_SECRETS_MANAGERS)
 _SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 #: The groups, in README's order (each lists its variables in declaration order).
@@ -155,8 +157,6 @@ class Settings(
             raise ConfigError(
                 "METRICS_SERVER_PATH", f"must start with '/', got {self.metrics_path!r}"
             )
-        # The store's own cross-checks (a vault name for Azure, the token for Kubernetes).
-        STORES[self.secrets_manager].check(self)
         if self.server_url:
             scheme = urlsplit(self.server_url).scheme
             if scheme in ("ws", "http") and not self.allow_insecure_ws:
@@ -173,7 +173,7 @@ class Settings(
             )
         if self.server_ca_file and not Path(self.server_ca_file).is_file():
             raise ConfigError("SERVER_CA_FILE", f"no such file: {self.server_ca_file}")
-        proxy.check(self, runs_pods=EXECUTORS[self.executor_type].runs_pods)
+        proxy.check(self, runs_pods=runs_pods(self.executor_type))
         if not require_server:
             return
         for name, value in (

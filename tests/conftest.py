@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.app import Runner
 from runtime.composition import build_runner
-from runtime.demo import local_runner_env
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.demo import local_runner_env
+from runtime.devkit.reference_server import ReferenceServer
+from runtime.serving.app import Runner
 from runtime.settings import Settings
 
 MESSAGES = Path(__file__).parent / "messages"
@@ -92,8 +92,10 @@ async def make_runner(server: ReferenceServer, tmp_path: Path) -> AsyncIterator[
     for runner in runners:
         await runner.stop(grace=2)
         # Local runs outlive their runner by design; a test's runs must not outlive the test.
-        for record in runner.context.executor.table.all():
-            pid = int(record.extra.get("pid", 0)) if not record.final else 0
+        executor = runner.context.executor
+        for record in executor.table.all():
+            private = getattr(executor, "private", None)
+            pid = private.get(record.run_id).pid if private and not record.final else 0
             if pid:
                 with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)

@@ -2,7 +2,7 @@
 
 A CA, the apiserver's serving certificate, the admin client certificate and the
 service-account signing key, all ECDSA P-256 (fast to generate), written into one directory.
-``e2e/cloud_egress.py`` uses the same CA class for its fake cloud endpoints.
+``e2e/resolver_tier/cloud_egress.py`` uses the same CA class for its fake cloud endpoints.
 """
 
 from __future__ import annotations

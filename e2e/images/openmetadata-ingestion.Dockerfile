@@ -37,7 +37,7 @@ WORKDIR /ingestion
 
 # openmetadata-ingestion 2.0.7.0 with only what its secrets code path and models import. The list
 # is e2e/images/openmetadata/requirements/, one file per pip step, each saying what it holds and
-# why; the resolver tier (e2e/openmetadata_venv.py) installs the same files the same way.
+# why; the resolver tier (e2e/resolver_tier/openmetadata_venv.py) installs the same files the same way.
 # Its full dependency set cannot install here: collate-data-diff -> dbt-core ->
 # dbt-core-experimental-parser downloads a wheel from GitHub at build time. So: step 1 without
 # dependencies (openmetadata-ingestion, collate-data-diff), then what importing the workflow and

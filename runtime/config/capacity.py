@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import attrs
 
+from runtime.config.env_parsers import int_range, per_type_limits
 from runtime.config.fields import setting
-from runtime.env_parsers import int_range, per_type_limits
 
 #: 365 days: the largest deadline or grace accepted (a value above is a typo, not a policy).
 _YEAR = 31_536_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from runtime.config.env_parsers import int_range, parse_bool, positive_float, server_url, text
 from runtime.config.fields import setting
-from runtime.env_parsers import int_range, parse_bool, positive_float, server_url, text
 
 
 @attrs.frozen(kw_only=True, slots=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from runtime.env_parsers import Parser
+from runtime.config.env_parsers import Parser
 
 _KEY = "runtime.variable"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from runtime.config.env_parsers import command, positive_float, text
 from runtime.config.fields import setting
-from runtime.env_parsers import command, positive_float, text
 
 
 @attrs.frozen(kw_only=True, slots=False)

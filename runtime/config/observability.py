@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from runtime.config.env_parsers import choice, int_range, positive_float, text
 from runtime.config.fields import setting
-from runtime.env_parsers import choice, int_range, positive_float, text
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from runtime.backends import EXECUTORS
+from runtime.config.backends import EXECUTOR_TYPES, executors_described
+from runtime.config.env_parsers import choice, csv, extra_envs, int_range, parse_bool, text
 from runtime.config.fields import setting
-from runtime.env_parsers import choice, csv, extra_envs, int_range, parse_bool, text
 
 #: Kubernetes refuses a runAsUser / runAsGroup / fsGroup outside 0..2^31-1.
 LINUX_ID = int_range(0, 2_147_483_647)
@@ -21,12 +21,12 @@ class IngestionPodSettings:
 
     executor_type: str = setting(
         "EXECUTOR_TYPE",
-        choice(EXECUTORS),
+        choice(EXECUTOR_TYPES),
         None,
-        "Where runs execute: `argo` (Argo Workflows), `simpleK8s` (Kubernetes Jobs) or "
-        "`local` (subprocesses next to the runner). Unset, it is `argo` when any variable of "
-        "the Argo mode of Collate's chart is: PIPELINE_SERVICE_CLIENT_ENDPOINT or ARGO_TOKEN "
-        "(not empty; their values are not used), ARGO_PIPELINE_TYPE_CONFIGS (even empty).",
+        f"Where runs execute: {executors_described()}. Unset, it is `argo` when any variable "
+        "of the Argo mode of Collate's chart is: PIPELINE_SERVICE_CLIENT_ENDPOINT or "
+        "ARGO_TOKEN (not empty; their values are not used), ARGO_PIPELINE_TYPE_CONFIGS (even "
+        "empty).",
         default_doc="`local`, or `argo` (see meaning)",
     )
     #: Why ``executor_type`` is what it is (EXECUTOR_TYPE, an Argo-mode variable, the default).

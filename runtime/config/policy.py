@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import attrs
 
+from runtime.config.env_parsers import csv, parse_bool
 from runtime.config.fields import setting
-from runtime.env_parsers import csv, parse_bool
 
 
 def image_patterns(raw: str) -> tuple[str, ...]:

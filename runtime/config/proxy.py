@@ -1,12 +1,11 @@
 """The egress proxy: where the WebSocket, the cloud SDKs and the ingestion pods' HTTP(S) go
-through, its credentials, and what bypasses it (``runtime.proxy`` applies them)."""
+through, its credentials, and what bypasses it (``runtime.egress.proxy`` applies them)."""
 
 from __future__ import annotations
 
 import attrs
 
-from runtime.config.fields import setting
-from runtime.env_parsers import (
+from runtime.config.env_parsers import (
     cidr_list,
     kubernetes_name,
     no_proxy_list,
@@ -14,6 +13,7 @@ from runtime.env_parsers import (
     proxy_url,
     text,
 )
+from runtime.config.fields import setting
 
 
 @attrs.frozen(kw_only=True, slots=False)

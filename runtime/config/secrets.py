@@ -1,12 +1,13 @@
-"""Secret references: the store they live in (``runtime.backends.STORES``) and the preflight."""
+"""Secret references: the store they live in (``runtime.config.backends.SECRETS_MANAGERS``) and
+the preflight."""
 
 from __future__ import annotations
 
 import attrs
 
-from runtime.backends import STORES
+from runtime.config.backends import SECRETS_MANAGERS
+from runtime.config.env_parsers import choice, parse_bool, positive_float, text
 from runtime.config.fields import setting
-from runtime.env_parsers import choice, parse_bool, positive_float, text
 
 
 @attrs.frozen(kw_only=True, slots=False)
@@ -15,9 +16,9 @@ class SecretsSettings:
 
     secrets_manager: str = setting(
         "SECRETS_MANAGER",
-        choice(STORES),
+        choice(SECRETS_MANAGERS),
         "kubernetes",
-        "Where `secret:` references live: " + ", ".join(f"`{s}`" for s in STORES) + ".",
+        "Where `secret:` references live: " + ", ".join(f"`{s}`" for s in SECRETS_MANAGERS) + ".",
     )
     secrets_preflight: bool = setting(
         "SECRETS_PREFLIGHT",

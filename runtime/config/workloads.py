@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 
+from runtime.config.env_parsers import command, int_range, json_object, text
 from runtime.config.fields import setting
-from runtime.env_parsers import command, int_range, json_object, text
 
 
 @attrs.frozen(kw_only=True, slots=False)

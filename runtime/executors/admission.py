@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from runtime.config.capacity import CapacitySettings
 from runtime.executors.table import WAITING as TABLE_WAITING
 from runtime.settings import Settings
 
@@ -37,7 +38,7 @@ class Limits:
     per_type: Mapping[str, int] = attrs.field(factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
+    def from_settings(cls, settings: CapacitySettings) -> Limits:
         return cls(total=settings.max_active_runs, per_type=dict(settings.max_active_runs_per_type))
 
     @property

@@ -20,15 +20,15 @@ import attrs
 
 from runtime.executors.table import RunTable
 
-# The run states (defined in runtime.messages), re-exported for handlers and tests.
-from runtime.messages import FAILED as FAILED
-from runtime.messages import FINAL_STATES as FINAL_STATES
-from runtime.messages import PARTIAL_SUCCESS as PARTIAL_SUCCESS
-from runtime.messages import QUEUED as QUEUED
-from runtime.messages import RUN_STATES as RUN_STATES
-from runtime.messages import RUNNING as RUNNING
-from runtime.messages import STOPPED as STOPPED
-from runtime.messages import SUCCESS as SUCCESS
+# The run states (defined in runtime.wire.messages), re-exported for handlers and tests.
+from runtime.wire.messages import FAILED as FAILED
+from runtime.wire.messages import FINAL_STATES as FINAL_STATES
+from runtime.wire.messages import PARTIAL_SUCCESS as PARTIAL_SUCCESS
+from runtime.wire.messages import QUEUED as QUEUED
+from runtime.wire.messages import RUN_STATES as RUN_STATES
+from runtime.wire.messages import RUNNING as RUNNING
+from runtime.wire.messages import STOPPED as STOPPED
+from runtime.wire.messages import SUCCESS as SUCCESS
 
 RunKind = Literal["pipeline", "automation"]
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from runtime.errors import Refused
+from runtime.wire.errors import Refused
 
 if TYPE_CHECKING:
     from runtime.settings import Settings

@@ -43,15 +43,14 @@ from typing import Any, Literal
 
 import attrs
 
-from runtime.backends import ARGO_CONFIGS, EXECUTORS, SIMPLEK8S_CONFIGS
-from runtime.backends import unused_variables as unused_variables  # the executors import it here
-from runtime.env_parsers import json_type as _type
-from runtime.errors import ConfigError
-from runtime.executors.custom_config import job_params, spec_files
-from runtime.executors.placement_json import ArgoEntry, JobsEntry, structure_entry
-from runtime.pipeline_types import PIPELINE_TYPES as PIPELINE_TYPES
-from runtime.pipeline_types import suggest
-from runtime.settings import Settings
+from runtime.config.backends import ARGO_CONFIGS, EXECUTOR_TYPES, SIMPLEK8S_CONFIGS
+from runtime.config.env_parsers import json_type as _type
+from runtime.config.pipeline_types import PIPELINE_TYPES as PIPELINE_TYPES
+from runtime.config.pipeline_types import suggest
+from runtime.executors.kube.custom_config import job_params, spec_files
+from runtime.executors.kube.placement import ArgoEntry, JobsEntry, structure_entry
+from runtime.settings import VARIABLES, Settings
+from runtime.wire.errors import ConfigError
 
 ARGO_VARIABLE = ARGO_CONFIGS
 SIMPLEK8S_VARIABLE = SIMPLEK8S_CONFIGS
@@ -193,11 +192,16 @@ def apply_container_placement(container: dict[str, Any], placement: Placement) -
 # -- start-up validation --------------------------------------------------------------------
 
 
-def validate_settings_for(executor_type: str, settings: Settings) -> list[str]:
-    """Check the variables of ``executor_type`` (its registry entry's ``check``); return
-    warnings, among them the variables that have no effect with it. Raises ``ConfigError`` for
-    a bad value."""
-    return EXECUTORS[executor_type].check(settings) + unused_variables(executor_type, settings)
+def unused_variables(executor_type: str, settings: Settings) -> list[str]:
+    """Warnings naming the executor variables that are set but mean nothing to
+    ``executor_type`` (the other executors'; all of them for one that declares none)."""
+    used = set(EXECUTOR_TYPES[executor_type].variables)
+    declared = {name for kind in EXECUTOR_TYPES.values() for name in kind.variables}
+    return [
+        f"{var.name} is set but has no effect with EXECUTOR_TYPE={executor_type}"
+        for var in VARIABLES
+        if var.name in declared and var.name not in used and getattr(settings, var.field)
+    ]
 
 
 def check_pod_variables(flavor: Flavor, settings: Settings) -> list[str]:

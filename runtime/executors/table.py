@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 
-from runtime.messages import RunView
+from runtime.wire.messages import RunView
 
 Listener = Callable[["RunRecord", "RunRecord | None"], None]
 #: The reason of a run waiting for a slot (``admission.WAITING``).
@@ -24,12 +23,11 @@ WAITING = "MaxActiveRuns"
 
 @attrs.frozen(kw_only=True)
 class RunRecord(RunView):
-    """One run as the runner knows it: the ``RunView`` the server sees, plus what only the
-    runner keeps. Dates are epoch milliseconds, as OpenMetadata uses."""
+    """One run as the runner knows it: the ``RunView`` the server sees, plus its kind. Dates
+    are epoch milliseconds, as OpenMetadata uses. What only an executor keeps about a run is
+    the executor's (``k8s_runs.TrackedRun``, ``local_state.LocalRun``), never here."""
 
     kind: str
-    # Executor-private bookkeeping (pid, resourceVersion, ...); never sent on the wire.
-    extra: dict[str, Any] = attrs.field(factory=dict, eq=False)
 
     @property
     def waiting(self) -> bool:

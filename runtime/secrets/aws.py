@@ -15,7 +15,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from runtime.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
+from runtime.wire.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
 
 PROVIDERS = ("managed-aws", "aws")
 # CreateSecret's rule for names, and the ARN form GetSecretValue also accepts.

@@ -26,7 +26,7 @@ from azure.core.exceptions import (
 )
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
-from runtime.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
+from runtime.wire.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
 
 PROVIDERS = ("managed-azure-kv", "azure-kv")
 _SECRET_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")

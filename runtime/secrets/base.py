@@ -28,7 +28,7 @@ class SecretStore(Protocol):
     def check(self, secret_id: str) -> None:
         """Succeed if the secret exists and is readable.
 
-        Raises SecretNotFound, SecretForbidden or SecretStoreUnavailable (runtime.errors).
+        Raises SecretNotFound, SecretForbidden or SecretStoreUnavailable (runtime.wire.errors).
         """
         ...
 

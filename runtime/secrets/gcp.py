@@ -16,7 +16,7 @@ import google.auth.exceptions
 from google.api_core import exceptions as gexc
 from google.cloud import secretmanager
 
-from runtime.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
+from runtime.wire.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
 
 #: The version OpenMetadata reads (``FIXED_VERSION_ID`` in its GCP secrets manager).
 VERSION = "latest"

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kubernetes import client
 
-    from runtime.kube_rest import CoreV1
+    from runtime.kubeapi.request import KubeApi
 
-from runtime.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
+from runtime.wire.errors import SecretForbidden, SecretNotFound, SecretStoreUnavailable
 
 #: The key OpenMetadata's Kubernetes secrets manager reads from the Secret.
 VALUE_KEY = "value"
@@ -42,7 +42,7 @@ class KubernetesSecretStore:
         self.namespace = namespace
         self._api_client = api_client
         self._timeout = (connect_timeout, read_timeout)
-        self._api: CoreV1 | None = None
+        self._api: KubeApi | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -64,12 +64,14 @@ class KubernetesSecretStore:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        api = self._core_api()
+        from runtime.kubeapi.resource import SECRETS
+
+        api = self._kube_api()
         where = f"Secret {secret_id!r} in namespace {self.namespace!r}"
         try:
-            secret = api.read_namespaced_secret(
-                secret_id, self.namespace, _request_timeout=self._timeout
-            )
+            # One attempt (``send``, not ``request``): preflight wants a prompt answer, and the
+            # store maps its errors itself, naming the secret reference rather than an op.
+            secret = api.send("GET", SECRETS.path(self.namespace, secret_id), timeout=self._timeout)
         except ApiException as exc:
             raise self._api_error(exc, secret_id, where) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -97,14 +99,14 @@ class KubernetesSecretStore:
         # Without KUBERNETES_IN_CLUSTER=true OpenMetadata looks for a kubeconfig in the pod.
         return {"KUBERNETES_IN_CLUSTER": "true", "KUBERNETES_NAMESPACE": self.namespace}
 
-    def _core_api(self) -> CoreV1:
+    def _kube_api(self) -> KubeApi:
         # Plain REST, not the client's CoreV1Api: that one imports some 250 models (85 MB).
-        from runtime import kube_rest
+        from runtime.kubeapi.request import KubeApi
 
         with self._lock:
             if self._api is None:
                 api_client = self._api_client or _load_api_client()
-                self._api = kube_rest.CoreV1(api_client)
+                self._api = KubeApi(lambda: api_client)
             return self._api
 
     def _api_error(self, exc: Any, secret_id: str, where: str) -> Exception:
@@ -137,22 +139,17 @@ class KubernetesSecretStore:
 
 def _load_api_client() -> client.ApiClient:
     """In-cluster configuration (the runner's pod), else the local kubeconfig."""
-    from kubernetes import client, config
+    from kubernetes import client
 
-    from runtime.kube_rest import direct_configuration
+    from runtime.kubeapi.loading import NoConfiguration, load_configuration
 
-    configuration = direct_configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        try:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (config.ConfigException, OSError) as exc:
-            raise SecretStoreUnavailable(
-                "no Kubernetes configuration: not running in a pod and no usable kubeconfig "
-                f"({exc})",
-                retryable=False,
-            ) from None
+        configuration, _source = load_configuration()
+    except NoConfiguration as exc:
+        raise SecretStoreUnavailable(
+            f"no Kubernetes configuration: not running in a pod and no usable kubeconfig ({exc})",
+            retryable=False,
+        ) from None
     # urllib3 would retry a refused connection three times; preflight wants a prompt answer.
     configuration.retries = 1
     return client.ApiClient(configuration)

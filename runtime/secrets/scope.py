@@ -12,7 +12,7 @@ from fnmatch import fnmatchcase
 
 import attrs
 
-from runtime.errors import Refused
+from runtime.wire.errors import Refused
 
 SECRETS_VARIABLE = "SECRETS_ALLOWED_REFERENCES"
 SECRET_RULE = "secret_reference"

@@ -12,16 +12,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets.base import SecretStore, find_references
+from runtime.secrets.scope import SecretScope
+from runtime.wire.errors import (
     InvalidSecretReference,
     RunnerError,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets.base import SecretStore, find_references
-from runtime.secrets.scope import SecretScope
 
 # A failure of several kinds is reported under the most actionable code.
 _SEVERITY: tuple[type[RunnerError], ...] = (

@@ -173,7 +173,7 @@ def test_a_refused_config_never_echoes_its_values(
 ) -> None:
     pydantic = pytest.importorskip("pydantic")
 
-    class Auth(pydantic.BaseModel):
+    class Auth(pydantic.BaseModel):  # type: ignore[name-defined,misc]
         model_config = pydantic.ConfigDict(extra="forbid")
         password: int
 

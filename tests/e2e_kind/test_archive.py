@@ -203,7 +203,7 @@ class FakeDockerSave:
 
 def install(monkeypatch: pytest.MonkeyPatch, members: list[Any]) -> FakeDockerSave:
     fake = FakeDockerSave(members)
-    monkeypatch.setattr(archive.subprocess, "run", fake)
+    monkeypatch.setattr(subprocess, "run", fake)
     return fake
 
 
@@ -318,7 +318,7 @@ def test_craft_writes_nothing_when_docker_save_fails(
     def failing(cmd: list[str], **kwargs: Any) -> None:
         raise subprocess.CalledProcessError(1, cmd)
 
-    monkeypatch.setattr(archive.subprocess, "run", failing)
+    monkeypatch.setattr(subprocess, "run", failing)
     out = tmp_path / "images.tar"
 
     with pytest.raises(subprocess.CalledProcessError):

@@ -1,5 +1,5 @@
-"""e2e/cloud_egress.py: the proxy tunnels only the cloud names it routes, and nothing else
-leaves the machine."""
+"""e2e/resolver_tier/cloud_egress.py: the proxy tunnels only the cloud names it routes, and
+nothing else leaves the machine."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.cloud_egress import CloudCA, ConnectProxy
+from e2e.resolver_tier.cloud_egress import CloudCA, ConnectProxy
 
 
 def _connect(proxy: ConnectProxy, target: str) -> tuple[socket.socket, bytes]:

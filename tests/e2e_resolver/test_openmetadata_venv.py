@@ -1,5 +1,6 @@
-"""e2e/openmetadata_venv.py: the OpenMetadata venv is keyed by its package list and never used
-half-built (the build itself is exercised by the resolver tier, e2e/test_openmetadata_resolver.py).
+"""e2e/resolver_tier/openmetadata_venv.py: the OpenMetadata venv is keyed by its package list and
+never used half-built (the build itself is exercised by the resolver tier,
+e2e/resolver_tier/test_openmetadata_resolver.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e import openmetadata_venv
+from e2e.resolver_tier import openmetadata_venv
 
 DOCKERFILE = openmetadata_venv.REQUIREMENTS.parents[1] / "openmetadata-ingestion.Dockerfile"
 

@@ -8,28 +8,30 @@ whose references starting with ``missing-`` do not exist.
 from __future__ import annotations
 
 import copy
+import weakref
 from pathlib import Path
 from typing import Any
 
 import attrs
 from prometheus_client import CollectorRegistry
 
-from runtime import kube_rest
 from runtime.composition import build_context
-from runtime.context import Context
-from runtime.errors import SecretNotFound
-from runtime.executors.argo import ArgoExecutor
 from runtime.executors.base import Executor
-from runtime.executors.k8s_executor import KubeExecutor
-from runtime.executors.local import LocalExecutor
-from runtime.executors.simple_k8s import SimpleK8sExecutor
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
+from runtime.executors.kube.executor import KubeExecutor
+from runtime.executors.kube.tuning import Tuning
+from runtime.executors.local.executor import LocalExecutor
+from runtime.kubeapi import rest as kube_rest
 from runtime.secrets import SecretsService
+from runtime.serving.context import Context
+from runtime.wire.errors import SecretNotFound
 from tests.runtime.executors.k8s_support import (
-    answer_secrets_like_the_api_server,
     autospec,
     make_settings,
     no_sleep_caller,
 )
+from tests.runtime.kube_api_server import KubeApiServer, Seen
 
 KINDS = ("argo", "simpleK8s")
 
@@ -63,6 +65,8 @@ class Kube:
     api: Any
     core: Any
     store: FakeStore
+    #: The HTTP fake of the API server, for the calls that go through ``KubeApi.request``.
+    server: KubeApiServer
 
     def method(self, argo: str, jobs: str) -> Any:
         return getattr(self.api, argo if self.kind == "argo" else jobs)
@@ -94,7 +98,16 @@ class Kube:
     @property
     def secrets_created(self) -> list[dict[str, Any]]:
         """The config Secrets created, in order (bodies as sent)."""
-        return [c.kwargs["body"] for c in self.core.create_namespaced_secret.call_args_list]
+        return [seen.body for seen in self.server.requests("POST", "/secrets")]
+
+    @property
+    def secrets_replaced(self) -> list[Seen]:
+        """The config Secrets replaced (PUT), in order."""
+        return self.server.requests("PUT", "")
+
+    def pod_log(self, pod: str, text: str) -> None:
+        """What the log of pod ``pod`` reads."""
+        self.server.pod_log("ingestion", pod, text)
 
     def stored(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """``manifest`` as the API server returns it."""
@@ -115,20 +128,29 @@ def kube(
 ) -> Kube:
     settings = make_settings(EXECUTOR_TYPE=kind, **(env or {}))
     core = autospec(kube_rest.CoreV1)
-    common: dict[str, Any] = {"core_api": core, "caller": no_sleep_caller(), **options}
+    server = KubeApiServer()
+    api_client = server.api_client()
+    common: dict[str, Any] = {
+        "core_api": core,
+        "caller": no_sleep_caller(client=lambda: api_client),
+    }
+    tuning = {key: options.pop(key) for key in list(options) if key in attrs.fields_dict(Tuning)}
+    common.update(options, tuning=Tuning(**tuning))
     executor: KubeExecutor
     if kind == "argo":
         api = autospec(kube_rest.CustomObjects)
-        executor = ArgoExecutor(settings, custom_api=api, **common)
+        executor = argo.from_settings(settings, custom_api=api, **common)
     else:
         api = autospec(kube_rest.BatchV1)
-        executor = SimpleK8sExecutor(settings, batch_api=api, **common)
+        executor = simple_k8s.from_settings(settings, batch_api=api, **common)
     ctx, _ = build_context(
         settings, registry=CollectorRegistry(), executor=executor, dry_run=dry_run
     )
     ctx, store = with_store(ctx)
-    made = Kube(kind=kind, ctx=ctx, executor=executor, api=api, core=core, store=store)
-    answer_secrets_like_the_api_server(core)
+    made = Kube(
+        kind=kind, ctx=ctx, executor=executor, api=api, core=core, store=store, server=server
+    )
+    weakref.finalize(made, server.close)
     # An unconfigured call answers like the API server would (the stored object), not with a
     # MagicMock.
     made.create_schedule.side_effect = lambda *_, body, **__: made.stored(body)

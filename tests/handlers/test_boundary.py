@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from runtime import codec
 from runtime.composition import build_dispatcher
-from runtime.logsetup import JsonFormatter, TextFormatter
-from runtime.router import Router
+from runtime.observability.logsetup import JsonFormatter, TextFormatter
+from runtime.serving.router import Router
+from runtime.wire import codec
 from tests.conftest import sample
 from tests.handlers.support import KINDS, Kube, kube
 
@@ -26,7 +26,8 @@ ALLOWED_ENV = {
 
 
 def refused_count(k: Kube, rule: str) -> float:
-    return k.ctx.metrics.refused.labels(rule)._value.get()
+    value: float = k.ctx.metrics.refused.labels(rule)._value.get()
+    return value
 
 
 async def answer(k: Kube, frame: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +45,7 @@ async def answer(k: Kube, frame: dict[str, Any]) -> dict[str, Any]:
 def nothing_created(k: Kube) -> None:
     k.method("create_namespaced_custom_object", "create_namespaced_job").assert_not_called()
     k.create_schedule.assert_not_called()
-    k.core.create_namespaced_secret.assert_not_called()
+    assert k.secrets_created == []
 
 
 @pytest.fixture(params=KINDS)
@@ -57,7 +58,7 @@ async def test_an_image_outside_the_policy_creates_nothing_and_fails_the_run(
 ) -> None:
     frame = sample("run_pipeline.json")
     frame["image"] = "docker.io/attacker/miner:latest"
-    with caplog.at_level(logging.INFO, logger="runtime.audit"):
+    with caplog.at_level(logging.INFO, logger="runtime.observability.audit"):
         reply = await answer(k, frame)
     assert reply["ok"] is False
     assert reply["error"]["code"] == "forbidden"
@@ -70,7 +71,7 @@ async def test_an_image_outside_the_policy_creates_nothing_and_fails_the_run(
     assert (record.state, record.reason) == ("failed", "ImageNotAllowed")
     assert record.message == reply["error"]["message"]
     assert refused_count(k, "image") == 1
-    (line,) = [r for r in caplog.records if r.name == "runtime.audit"]
+    (line,) = [r for r in caplog.records if r.name == "runtime.observability.audit"]
     for formatter in (JsonFormatter(), TextFormatter()):  # JSON whatever LOG_FORMAT says
         audit = json.loads(formatter.format(line))
         assert audit["event"] == "refused" and audit["rule"] == "image"

@@ -10,9 +10,9 @@ import attrs
 import pytest
 
 from handlers import delete_pipeline
-from runtime.errors import NotFound, Unsupported
 from runtime.executors.base import ScheduleSpec
-from runtime.messages import DeletePipeline
+from runtime.wire.errors import NotFound, Unsupported
+from runtime.wire.messages import DeletePipeline
 from tests.handlers.support import (
     KINDS,
     Kube,
@@ -91,7 +91,7 @@ def test_a_run_the_table_knows_as_failed_is_finished_even_if_its_object_is_not(k
     """A run the runner failed (image pull) whose Workflow/Job is still being ended."""
     k.read_schedule.side_effect = api_error(404)
     obj = manual_run(k, "stuck-1", "running")
-    k.executor._workload_event("ADDED", obj)
+    k.executor.tracker.workload_event("ADDED", obj)
     record = k.executor.table.get("stuck-1")
     assert record is not None
     k.executor.table.put(attrs.evolve(record, state="failed", reason="ImagePullBackOff"))

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from handlers import deploy_pipeline
-from runtime import codec
-from runtime.errors import Conflict, InvalidMessage, SecretNotFound, Unsupported
-from runtime.executors.k8s_pod import SCHEDULE_ANNOTATION
-from runtime.messages import DeployPipeline
+from runtime.executors.kube.pod import SCHEDULE_ANNOTATION
+from runtime.wire import codec
+from runtime.wire.errors import Conflict, InvalidMessage, SecretNotFound, Unsupported
+from runtime.wire.messages import DeployPipeline
 from tests.conftest import MESSAGES
 from tests.handlers.support import KINDS, Kube, kube, local_context
 from tests.runtime.executors.k8s_support import (
@@ -81,9 +81,9 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
     assert secret["metadata"]["name"] == body["metadata"]["name"]
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     entries = container(k.kind, body)["env"]
-    env = {e["name"]: e.get("value") for e in entries}
+    env: dict[str, Any] = {e["name"]: e.get("value") for e in entries}
     assert env["config"] is None, "the config is in the schedule's Secret, not its spec"
-    env["config"] = secret["stringData"]["config"]
+    env = {**env, "config": secret["stringData"]["config"]}
     # Each run's pipelineRunId is its workload's uid: the runner's run id for it.
     (run_id,) = [e for e in entries if e["name"] == "pipelineRunId"]
     if k.kind == "argo":
@@ -144,9 +144,9 @@ def test_redeploy_is_idempotent_409_replaces_the_spec_in_place(k: Kube) -> None:
     assert ops[0]["op"] == "replace" and ops[0]["path"] == "/spec"
     assert ops[0]["value"] == {**new_body["spec"], "suspend": True}  # disabled, as asked
     # The schedule's Secret is replaced (PUT) with the new config, owned by the same object.
-    put = k.core.replace_namespaced_secret.call_args.kwargs
-    assert put["name"] == first.schedule_name
-    assert put["body"]["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    put = k.secrets_replaced[-1]
+    assert put.path.endswith(f"/secrets/{first.schedule_name}")
+    assert put.body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     assert {
         "op": "add",
         "path": "/metadata/labels/hybrid-runner.io~1agent-id",
@@ -263,7 +263,7 @@ def test_dry_run_renders_and_creates_nothing(k: Kube) -> None:
     dry = kube(k.kind, dry_run=True)
     result = deploy_pipeline.handle(message(), dry.ctx)
     dry.create_schedule.assert_not_called()
-    dry.core.create_namespaced_secret.assert_not_called()
+    assert dry.secrets_created == []
     manifest = workload_of(dry.ctx.rendered)
     assert manifest["metadata"]["name"] == result.schedule_name
     deploy_pipeline.handle(message(), k.ctx)

@@ -7,15 +7,14 @@ import asyncio
 import json
 from pathlib import Path
 
-import attrs
 import pytest
 
 from handlers import logs
-from runtime import codec
-from runtime.demo import STAND_IN
-from runtime.errors import InvalidMessage, NotFound
+from runtime.devkit.demo import STAND_IN
 from runtime.executors.base import LOG_CHUNK_BYTES, LaunchSpec
-from runtime.messages import Logs, LogsResult, Reply
+from runtime.wire import codec
+from runtime.wire.errors import InvalidMessage, NotFound
+from runtime.wire.messages import Logs, LogsResult, Reply
 from tests.handlers.support import KINDS, Kube, kube, local_context, with_status
 from tests.runtime.executors.k8s_support import make_spec
 
@@ -29,7 +28,9 @@ def k(request: pytest.FixtureRequest) -> Kube:
 
 def started(k: Kube, state: str) -> LaunchSpec:
     spec = make_spec()
-    k.executor._workload_event("ADDED", with_status(k.kind, k.executor.render(spec)[0], state))
+    k.executor.tracker.workload_event(
+        "ADDED", with_status(k.kind, k.executor.render(spec)[0], state)
+    )
     pod = {
         "metadata": {
             "name": spec.run_name + "-pod",
@@ -37,8 +38,8 @@ def started(k: Kube, state: str) -> LaunchSpec:
         },
         "status": {"phase": "Running"},
     }
-    k.executor._pod_event("ADDED", pod)
-    k.core.read_namespaced_pod_log.return_value = TEXT
+    k.executor.tracker.pod_event("ADDED", pod)
+    k.pod_log(spec.run_name + "-pod", TEXT)
     return spec
 
 
@@ -66,8 +67,9 @@ def test_chunks_follow_each_other_until_the_end_of_a_finished_run(k: Kube) -> No
     ]
     assert replies[-1].after is None
     assert "after" not in codec.unstructure(replies[-1])
-    kwargs = k.core.read_namespaced_pod_log.call_args.kwargs
-    assert (kwargs["container"], kwargs["name"]) == ("main", spec.run_name + "-pod")
+    read = k.server.log_reads()[-1]
+    assert read.query["container"] == "main"
+    assert read.path.endswith(f"/pods/{spec.run_name}-pod/log")
 
 
 def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
@@ -76,10 +78,10 @@ def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
     assert text == TEXT
     end = replies[-1].after
     assert end == str(len(TEXT.encode()))  # the end so far: poll again from here
-    k.core.read_namespaced_pod_log.return_value = TEXT + "done\n"
+    k.pod_log(spec.run_name + "-pod", TEXT + "done\n")
     more = logs.handle(Logs(id="l", run_id=spec.run_id, after=end), k.ctx)
     assert (more.content, more.after) == ("done\n", str(len(TEXT.encode()) + 5))
-    k.executor._workload_event(
+    k.executor.tracker.workload_event(
         "MODIFIED", with_status(k.kind, k.executor.render(spec)[0], "success")
     )
     last = logs.handle(Logs(id="l", run_id=spec.run_id, after=more.after), k.ctx)
@@ -88,9 +90,9 @@ def test_a_running_run_keeps_a_cursor_until_it_is_final(k: Kube) -> None:
 
 def test_a_run_whose_pod_is_gone_serves_the_captured_tail(k: Kube) -> None:
     spec = started(k, "success")
-    record = k.executor.table.get(spec.run_id)
-    assert record is not None
-    k.executor.table.put(attrs.evolve(record, extra={**record.extra, "log_tail": "last words\n"}))
+    assert k.executor.table.get(spec.run_id) is not None
+    tracker = k.executor.tracker
+    tracker._update(spec.run_id, log_tail="last words\n")
     pod = {
         "metadata": {
             "name": spec.run_name + "-pod",
@@ -98,7 +100,7 @@ def test_a_run_whose_pod_is_gone_serves_the_captured_tail(k: Kube) -> None:
         },
         "status": {"phase": "Succeeded"},
     }
-    k.executor._pod_event("DELETED", pod)
+    k.executor.tracker.pod_event("DELETED", pod)
     reply = logs.handle(Logs(id="l", run_id=spec.run_id), k.ctx)
     assert (reply.content, reply.after, reply.total) == ("last words\n", None, 11)
 
@@ -120,7 +122,7 @@ def test_a_full_chunk_reply_stays_far_below_the_frame_limit() -> None:
     k = kube("simpleK8s")
     spec = started(k, "success")
     # The worst case for JSON: control characters, each escaped as six bytes.
-    k.core.read_namespaced_pod_log.return_value = "\x01" * (LOG_CHUNK_BYTES * 3)
+    k.pod_log(spec.run_name + "-pod", "\x01" * (LOG_CHUNK_BYTES * 3))
     reply = logs.handle(Logs(id="l", run_id=spec.run_id), k.ctx)
     assert len(reply.content) == LOG_CHUNK_BYTES
     frame = codec.encode(Reply(id="l", ok=True, result=reply))

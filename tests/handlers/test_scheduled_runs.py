@@ -11,7 +11,7 @@ import pytest
 
 from handlers import kill, logs, status
 from runtime.executors.base import ScheduleSpec
-from runtime.messages import Kill, Logs, Status
+from runtime.wire.messages import Kill, Logs, Status
 from tests.handlers.support import (
     KINDS,
     Kube,
@@ -40,8 +40,8 @@ def test_a_scheduled_run_is_tracked_reported_and_controllable(k: Kube) -> None:
     k.executor.table.subscribe(lambda new, old: updates.append((new.run_id, new.state)))
     run = scheduled_run(k.kind, schedule_of(k), "1714557600", "queued")
     name, uid = run["metadata"]["name"], run["metadata"]["uid"]
-    k.executor._workload_event("ADDED", run)
-    k.executor._pod_event("ADDED", scheduled_pod(k.kind, run, "Running"))
+    k.executor.tracker.workload_event("ADDED", run)
+    k.executor.tracker.pod_event("ADDED", scheduled_pod(k.kind, run, "Running"))
 
     assert k.executor.table.get(name) is None, "the name is the run's runName, not its id"
     record = k.executor.table.get(uid)
@@ -59,10 +59,10 @@ def test_a_scheduled_run_is_tracked_reported_and_controllable(k: Kube) -> None:
     by_pipeline = asyncio.run(status.handle(Status(id="s", pipeline_fqn=FQN), k.ctx))
     assert [r.run_id for r in by_pipeline.runs] == [uid]  # type: ignore[union-attr]
 
-    k.core.read_namespaced_pod_log.return_value = "scheduled output\n"
+    k.pod_log(name + "-pod", "scheduled output\n")
     chunk = logs.handle(Logs(id="l", run_id=uid), k.ctx)
     assert chunk.content == "scheduled output\n"
-    assert k.core.read_namespaced_pod_log.call_args.kwargs["name"] == name + "-pod"
+    assert k.server.log_reads()[-1].path.endswith(f"/pods/{name}-pod/log")
 
     killed = kill.handle(Kill(id="k", run_id=uid), k.ctx)
     if k.kind == "argo":
@@ -81,8 +81,8 @@ def test_scheduled_runs_are_readopted_from_a_list(k: Kube) -> None:
     schedule = schedule_of(k)
     done = scheduled_run(k.kind, schedule, "1714557600", "success")
     failed = scheduled_run(k.kind, schedule, "1714644000", "failed")
-    k.executor._sync_pods([scheduled_pod(k.kind, failed, "Failed")])
-    k.executor._sync_workloads([done, failed])
+    k.executor.tracker.sync_pods([scheduled_pod(k.kind, failed, "Failed")])
+    k.executor.tracker.sync_workloads([done, failed])
     states = {r.run_id: r.state for r in k.executor.table.for_pipeline(FQN)}
     assert states == {done["metadata"]["uid"]: "success", failed["metadata"]["uid"]: "failed"}
 
@@ -90,5 +90,5 @@ def test_scheduled_runs_are_readopted_from_a_list(k: Kube) -> None:
 def test_objects_without_run_id_or_schedule_are_still_ignored(k: Kube) -> None:
     stray = scheduled_run(k.kind, schedule_of(k), "1", "running")
     del stray["metadata"]["annotations"]["hybrid-runner.io/schedule"]
-    k.executor._workload_event("ADDED", stray)
+    k.executor.tracker.workload_event("ADDED", stray)
     assert len(k.executor.table) == 0

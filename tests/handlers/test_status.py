@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 from tests.conftest import AGENT, MakeRunner, metric_value, wait_for
 
 

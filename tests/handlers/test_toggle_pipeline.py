@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from handlers import toggle_pipeline
-from runtime.errors import Conflict, NotFound, Unsupported
 from runtime.executors.base import ScheduleSpec
-from runtime.messages import TogglePipeline
+from runtime.wire.errors import Conflict, NotFound, Unsupported
+from runtime.wire.messages import TogglePipeline
 from tests.handlers.support import KINDS, Kube, kube, local_context
 from tests.runtime.executors.k8s_support import api_error
 
 FQN = "local_mysql.mysql_metadata_ingestion"
 
 
-def schedule_of(k: Kube, fqn: str = FQN) -> dict:
+def schedule_of(k: Kube, fqn: str = FQN) -> dict[str, Any]:
     spec = ScheduleSpec(
         pipeline_fqn=fqn,
         pipeline_type="metadata",

@@ -18,11 +18,15 @@ import helm_python
 import kubernetes_validate
 import yaml
 
-from runtime.executors.scheduling import validate_settings_for
+from runtime.config.backends import EXECUTOR_TYPES
+from runtime.executors import validate_settings_for
 from runtime.settings import Settings
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "helm"
 NAMESPACE = "argo-workflows"
+#: The chart deploys into a cluster: it offers the executors that run pods (``local`` is for a
+#: runner outside one).
+CHART_EXECUTORS = tuple(name for name, kind in EXECUTOR_TYPES.items() if kind.runs_pods)
 RELEASE = "my-runner"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.test-bot-token.signature"
 

@@ -1,5 +1,5 @@
 """A values file written for Collate's public chart installs unchanged, and each of its keys does
-here what it does there (../shared/notes/collate-chart.md §1-§3): the drop-in promise of README.
+here what it does there: the drop-in promise of README.
 
 ``data/collate-values.yaml`` sets every key of that chart in the forms its comments document;
 each test below asserts one group of keys' effect on the rendered objects, and the runner's own

@@ -4,13 +4,15 @@ server's API and the sources the operator lists. Schema-valid for every supporte
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.helm.helmkit import MINIMAL, fullname, merge, render
 from tests.runtime.executors.k8s_support import K8S_VERSIONS, k8s_validate
 
 SOURCES = [{"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 5432}]}]
 
 
-def policies(values: dict) -> dict[str, dict]:
+def policies(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {p["metadata"]["name"]: p for p in render(values).all("NetworkPolicy")}
 
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
 from runtime import permissions
-from runtime.settings import SECRETS_MANAGERS
-from tests.helm.helmkit import MINIMAL, fullname, merge, render
-
-CHART_EXECUTORS = ("argo", "simpleK8s")
-
+from runtime.config.backends import SECRETS_MANAGERS
+from tests.backend_names import NO_SUCH_EXECUTOR, NO_SUCH_STORE
+from tests.helm.helmkit import CHART_EXECUTORS, MINIMAL, fullname, merge, render
 
 #: config.allowedSecretReferences: nothing, exact names, a wildcard (then ingestion has a
 #: namespace of its own: the chart refuses a wildcard in the release's namespace).
-ALLOWED = ([], ["db-password", "api-key"], ["collate-*"])
+ALLOWED: tuple[list[str], ...] = ([], ["db-password", "api-key"], ["collate-*"])
 
 
 @pytest.mark.parametrize(
@@ -26,7 +25,7 @@ def test_roles_are_exactly_the_declared_permissions(
     executor: str, manager: str, allowed: list[str]
 ) -> None:
     extra = [{"name": "AZURE_KEY_VAULT_NAME", "value": "vault"}] if "azure" in manager else []
-    config = {"secretsManager": manager, "allowedSecretReferences": allowed}
+    config: dict[str, Any] = {"secretsManager": manager, "allowedSecretReferences": allowed}
     if "collate-*" in allowed:
         config["ingestionPods"] = {"namespace": "ingestion"}
     values = merge(MINIMAL, {"executor": executor, "config": config, "extraEnvs": extra})
@@ -78,6 +77,6 @@ def test_least_privilege_shape() -> None:
 
 def test_unknown_names_are_refused() -> None:
     with pytest.raises(ValueError, match="executor"):
-        permissions.rules_for("airflow", "kubernetes")
+        permissions.rules_for(NO_SUCH_EXECUTOR, "kubernetes")
     with pytest.raises(ValueError, match="secrets manager"):
-        permissions.ingestion_rules_for("argo", "vault")
+        permissions.ingestion_rules_for("argo", NO_SUCH_STORE)

@@ -3,7 +3,7 @@ own pods, by default and with `openshift.enabled`.
 
 Each test follows the values to the pod the runner would create: the rendered env is parsed by
 the runner's own ``Settings.from_env`` and turned into the ingestion pod's securityContext by
-``runtime.executors.k8s_pod``, so the chart and the runner cannot drift apart.
+``runtime.executors.kube.pod``, so the chart and the runner cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import helm_python
 import pytest
 
-from runtime.executors.k8s_pod import container_security_context, pod_security_context
+from runtime.executors.kube.pod import container_security_context, pod_security_context
 from runtime.settings import Settings
 from tests.helm.helmkit import (
     MINIMAL,

@@ -16,7 +16,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from runtime.metrics import Metrics
+from runtime.observability.metrics import Metrics
+from tests.backend_names import NO_SUCH_EXECUTOR, NO_SUCH_STORE
 from tests.helm.helmkit import CHART_DIR, MINIMAL, bundle_argo, chart, merge, render
 
 DEFAULTS: dict[str, Any] = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
@@ -78,8 +79,8 @@ def chart_with_stub_argo(tmp_path_factory: pytest.TempPathFactory) -> StubbedCha
         ({"service": {"metricPort": 8989}}, "metricPort"),
         ({"grafanaDashboard": {"folder": "x"}}, "folder"),
         ({"podDisruptionBudget": {"minAvailabe": 1}}, "minAvailabe"),
-        ({"executor": "airflow"}, "executor"),
-        ({"config": {"secretsManager": "vault"}}, "secretsManager"),
+        ({"executor": NO_SUCH_EXECUTOR}, "executor"),
+        ({"config": {"secretsManager": NO_SUCH_STORE}}, "secretsManager"),
         ({"extraEnvs": [{"name": "A", "vaule": "b"}]}, "vaule"),
         ({"config": {"serverHost": "acme.getcollate.io/some/path"}}, "serverHost"),
         ({"terminationGracePeriodSeconds": 10}, "terminationGracePeriodSeconds"),

@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from runtime.composition import build_runner, running
-from runtime.context import Context
-from runtime.dispatch import Dispatcher
-from runtime.errors import StartupError
+from runtime.serving.context import Context
+from runtime.serving.dispatch import Dispatcher
 from runtime.settings import Settings
+from runtime.wire.errors import StartupError
 from tests.conftest import runner_env
 
 

@@ -8,10 +8,11 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 from tests.conftest import AGENT, MakeRunner, http_get, metric_value, sample, server_token, wait_for
 from tests.faultproxy import FaultProxy
 from tests.tlsutil import make_ca_and_server_cert
@@ -35,7 +36,7 @@ async def proxy(server: ReferenceServer) -> AsyncIterator[FaultProxy]:
     await fault.stop()
 
 
-def launch_frame(seconds: float = 30) -> dict[str, object]:
+def launch_frame(seconds: float = 30) -> dict[str, Any]:
     return {**sample("run_pipeline.json"), "config": {"standIn": {"seconds": seconds}}}
 
 

@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from runtime import codec, errors
 from runtime.composition import build_context, build_dispatcher
-from runtime.dispatch import Dispatcher
-from runtime.errors import ConfigError
-from runtime.fake_server import ReferenceServer
-from runtime.messages import REQUEST_TYPES
+from runtime.devkit.reference_server import ReferenceServer
+from runtime.serving.dispatch import Dispatcher
 from runtime.settings import VARIABLES, Settings
+from runtime.wire import codec, errors
+from runtime.wire.errors import ConfigError
+from runtime.wire.messages import REQUEST_TYPES
 from tests.conftest import AGENT, MakeRunner
 
 DOCUMENTED_CODES = {

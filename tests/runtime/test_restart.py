@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.fake_server import ReferenceServer
+from runtime.devkit.reference_server import ReferenceServer
 from tests.conftest import AGENT, runner_env, sample
 
 TRIALS = 20

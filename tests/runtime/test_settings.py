@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.errors import ConfigError
+from runtime.composition import check_backends
+from runtime.config.backends import EXECUTOR_TYPES, SECRETS_MANAGERS
 from runtime.settings import VARIABLES, Settings
+from runtime.wire.errors import ConfigError
+from tests.backend_names import NO_SUCH_EXECUTOR, NO_SUCH_STORE
 
 BASE = {"AGENT_ID": "a", "AUTH_TOKEN": "t0ken-value", "SERVER_URL": "wss://example.test/ws"}
 
@@ -107,8 +110,9 @@ def test_values_are_parsed() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "fragment"),
     [
-        ("EXECUTOR_TYPE", "kubernetes", "argo, simpleK8s"),
-        ("SECRETS_MANAGER", "vault", "managed-aws"),
+        # The message lists every declared name: a new backend needs no edit here.
+        ("EXECUTOR_TYPE", "kubernetes", ", ".join(EXECUTOR_TYPES)),
+        ("SECRETS_MANAGER", NO_SUCH_STORE, ", ".join(SECRETS_MANAGERS)),
         ("RECONNECT_DELAY_SECONDS", "soon", "number of seconds"),
         ("RECONNECT_DELAY_SECONDS", "-1", "positive"),
         ("RECONNECT_DELAY_SECONDS", "nan", "positive"),
@@ -168,7 +172,7 @@ def test_https_server_url_dials_wss() -> None:
 
 def test_azure_needs_a_vault_name() -> None:
     with pytest.raises(ConfigError) as caught:
-        Settings.from_env({**BASE, "SECRETS_MANAGER": "managed-azure-kv"})
+        check_backends(Settings.from_env({**BASE, "SECRETS_MANAGER": "managed-azure-kv"}))
     assert caught.value.variable == "AZURE_KEY_VAULT_NAME"
 
 
@@ -186,7 +190,7 @@ def test_every_variable_is_unique_and_documented() -> None:
 def test_bad_environment_stops_start_up_with_exit_2() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "runtime"],
-        env={**BASE, "EXECUTOR_TYPE": "nomad", "PATH": "/usr/bin:/bin"},
+        env={**BASE, "EXECUTOR_TYPE": NO_SUCH_EXECUTOR, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=30,
@@ -295,7 +299,7 @@ def test_kubernetes_secrets_need_the_service_account_token_in_ingestion_pods(
 ) -> None:
     env = {"EXECUTOR_TYPE": executor, "INGESTION_AUTOMOUNT_SA_TOKEN": "false"}
     with pytest.raises(ConfigError) as caught:
-        Settings.from_env(env)
+        check_backends(Settings.from_env(env))
     assert caught.value.variable == "INGESTION_AUTOMOUNT_SA_TOKEN"
     assert "SECRETS_MANAGER=kubernetes" in str(caught.value)
     # Another store, or no pods at all, has no use for the token.

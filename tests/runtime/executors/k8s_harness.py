@@ -1,27 +1,29 @@
 """The harness of the Kubernetes executors' unit tests: an executor of either kind on
-autospec'd ``runtime.kube_rest`` classes, a fake clock, and shortcuts to the API mocks."""
+autospec'd ``runtime.kubeapi.rest`` classes, a fake clock, and shortcuts to the API mocks."""
 
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Any
 
 import attrs
 
-from runtime import kube_rest
-from runtime.executors.argo import ArgoExecutor
 from runtime.executors.base import LaunchSpec
-from runtime.executors.k8s_diagnostics import Grace
-from runtime.executors.k8s_executor import KubeExecutor
-from runtime.executors.simple_k8s import SimpleK8sExecutor
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
+from runtime.executors.kube.diagnostics import Grace
+from runtime.executors.kube.executor import KubeExecutor
+from runtime.executors.kube.tuning import Tuning
 from runtime.executors.table import RunRecord
+from runtime.kubeapi import rest as kube_rest
 from tests.runtime.executors.k8s_support import (
     FakeClock,
-    answer_secrets_like_the_api_server,
     autospec,
     make_settings,
     no_sleep_caller,
 )
+from tests.runtime.kube_api_server import KubeApiServer
 
 TAINT = "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: ingestion}."
 
@@ -34,6 +36,8 @@ class Harness:
     core: Any
     wall: FakeClock
     mono: FakeClock
+    #: The HTTP fake of the API server, for the calls that go through ``KubeApi.request``.
+    server: KubeApiServer
     updates: list[tuple[str, str | None]] = attrs.field(factory=list)
 
     # The workload API's methods, whatever the executor.
@@ -126,9 +130,13 @@ class Harness:
         self.executor.launch(spec)
         if state == "running":
             # A run is running once its pod is: the pod the watch would deliver.
-            self.executor._pod_event(
+            self.executor.tracker.pod_event(
                 "ADDED", self.pod(spec, {"phase": "Running", "startTime": "2024-05-01T10:01:00Z"})
             )
+
+    def pod_log(self, spec: LaunchSpec, text: str) -> None:
+        """What the log of ``spec``'s pod reads."""
+        self.server.pod_log("ingestion", spec.run_name + "-pod", text)
 
     def record(self, run_id: str = "run-0001") -> RunRecord:
         record = self.executor.table.get(run_id)
@@ -137,12 +145,12 @@ class Harness:
 
 
 def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: Any) -> Harness:
+    """A harness of ``kind``; ``options``: ``Tuning`` fields over the harness's own, or
+    ``core_api`` / ``caller``."""
     wall = FakeClock(1_714_557_600.0)
     mono = FakeClock(1000.0)
     core = autospec(kube_rest.CoreV1)
-    common: dict[str, Any] = {
-        "core_api": core,
-        "caller": no_sleep_caller(),
+    tuning: dict[str, Any] = {
         "clock": wall,
         "monotonic": mono,
         "watch_backoff": 0.01,
@@ -151,18 +159,27 @@ def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: A
         "grace": Grace(image_pull_report=10, image_pull=120),
         "log_tail_bytes": 1000,
     }
-    common.update(options)
+    server = KubeApiServer()
+    api_client = server.api_client()
+    common: dict[str, Any] = {
+        "core_api": core,
+        "caller": no_sleep_caller(client=lambda: api_client),
+    }
+    for key, value in options.items():
+        (tuning if key in attrs.fields_dict(Tuning) else common)[key] = value
+    common["tuning"] = Tuning(**tuning)
     settings = make_settings(**(settings_env or {}))
-    executor: KubeExecutor
     if kind == "argo":
         api = autospec(kube_rest.CustomObjects)
-        executor = ArgoExecutor(settings, custom_api=api, **common)
+        executor = argo.from_settings(settings, custom_api=api, **common)
     else:
         api = autospec(kube_rest.BatchV1)
-        executor = SimpleK8sExecutor(settings, batch_api=api, **common)
-    harness = Harness(kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono)
-    answer_secrets_like_the_api_server(core)
+        executor = simple_k8s.from_settings(settings, batch_api=api, **common)
+    harness = Harness(
+        kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono, server=server
+    )
+    weakref.finalize(harness, server.close)
     executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
     # As after start(): the pods are listed (none yet), so a run without a pod has none yet.
-    executor._sync_pods([])
+    executor.tracker.sync_pods([])
     return harness

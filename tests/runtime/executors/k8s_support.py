@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -32,10 +32,10 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes_validate import utils as kv_utils
 
-from runtime import kube_rest
 from runtime.executors.base import LaunchSpec
-from runtime.executors.k8s_client import KubeCaller
-from runtime.naming import run_name
+from runtime.executors.kube.client import KubeCaller
+from runtime.executors.naming import run_name
+from runtime.kubeapi import rest as kube_rest
 from runtime.settings import Settings
 
 ARGO_MODULE = "github.com/argoproj/argo-workflows/v3"
@@ -190,7 +190,7 @@ class LazyAutospec:
 
     def __init__(self, cls: type) -> None:
         object.__setattr__(self, "_cls", cls)
-        object.__setattr__(self, "_instance", cls.__new__(cls))
+        object.__setattr__(self, "_instance", object.__new__(cls))
         object.__setattr__(self, "_methods", {})
 
     def __getattr__(self, name: str) -> Any:
@@ -214,21 +214,6 @@ class LazyAutospec:
 
 def autospec(cls: type) -> Any:
     return LazyAutospec(cls)
-
-
-def answer_secrets_like_the_api_server(core: Any) -> None:
-    """The config Secrets' create answers with the stored object, and 409 for a name that
-    exists (a re-sent launch, a redeploy), as the API server does."""
-    names: set[str] = set()
-
-    def create(namespace: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        name = body["metadata"]["name"]
-        if name in names:
-            raise api_error(409, f'secrets "{name}" already exists')
-        names.add(name)
-        return body
-
-    core.create_namespaced_secret.side_effect = create
 
 
 # -- golden files ------------------------------------------------------------------------------
@@ -438,7 +423,7 @@ class ListWatch:
 
     def __init__(
         self,
-        lists: list[list[dict[str, Any]] | Exception],
+        lists: Sequence[list[dict[str, Any]] | Exception],
         watches: list[list[dict[str, Any] | Exception]] | None = None,
         *,
         hold: float = 0.2,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from runtime.executors.k8s_pod import CONFIG_KEY
+from runtime.executors.kube.pod import CONFIG_KEY
 
 
 def workload_of(manifests: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.executors.argo import ArgoExecutor
 from runtime.executors.deadlines import duration
-from runtime.executors.simple_k8s import SimpleK8sExecutor
+from runtime.executors.kube import argo
+from runtime.executors.kube import jobs as simple_k8s
+from runtime.wire.errors import ConfigError
 from tests.runtime.executors.k8s_harness import build
 from tests.runtime.executors.k8s_support import make_settings, make_spec
 
@@ -25,7 +25,7 @@ SIX_HOURS = (
 
 
 def render(kind: str, spec: Any = None, **env: str) -> dict[str, Any]:
-    cls = ArgoExecutor if kind == "argo" else SimpleK8sExecutor
+    cls = argo if kind == "argo" else simple_k8s
     workload: dict[str, Any] = cls.from_settings(make_settings(**env)).render(spec or make_spec())[
         0
     ]
@@ -87,7 +87,7 @@ def test_customconfigs_workflow_params_win_over_both(kind: str, tmp_path: Any) -
 def test_a_scheduled_runs_deadline_is_in_its_template(kind: str) -> None:
     from runtime.executors.base import ScheduleSpec
 
-    cls = ArgoExecutor if kind == "argo" else SimpleK8sExecutor
+    cls = argo if kind == "argo" else simple_k8s
     spec = ScheduleSpec(
         pipeline_fqn="svc.p",
         pipeline_type="metadata",
@@ -120,7 +120,7 @@ def test_a_scheduled_runs_deadline_is_in_its_template(kind: str) -> None:
 def test_a_bad_deadline_of_a_pipeline_type_stops_start_up(value: Any, fragment: str) -> None:
     configs = json.dumps({"profiler": {"activeDeadlineSeconds": value}})
     with pytest.raises(ConfigError) as caught:
-        SimpleK8sExecutor.from_settings(make_settings(SIMPLEK8S_PIPELINE_TYPE_CONFIGS=configs))
+        simple_k8s.from_settings(make_settings(SIMPLEK8S_PIPELINE_TYPE_CONFIGS=configs))
     assert caught.value.variable == "SIMPLEK8S_PIPELINE_TYPE_CONFIGS"
     assert "$.profiler.activeDeadlineSeconds" in str(caught.value) and fragment in str(caught.value)
 
@@ -138,7 +138,7 @@ def test_a_job_past_its_deadline_fails_saying_the_limit_and_the_variable() -> No
             "message": "Job was active longer than specified deadline",
         }
     ]
-    h.executor._workload_event("MODIFIED", failed)
+    h.executor.tracker.workload_event("MODIFIED", failed)
     record = h.record()
     assert (record.state, record.reason, record.message) == (
         "failed",
@@ -154,14 +154,14 @@ def test_a_workflow_or_pod_past_its_deadline_says_the_same() -> None:
     h.launched(spec, "running")
     failed = h.workload(spec, "failed")
     failed["status"]["message"] = "Step exceeded its deadline"
-    h.executor._workload_event("MODIFIED", failed)
+    h.executor.tracker.workload_event("MODIFIED", failed)
     assert (h.record().reason, h.record().message) == ("DeadlineExceeded", SIX_HOURS)
     # The kubelet's own deadline on the pod (Argo gives it the time left) says it first here.
     h.launched(other, "running")
     pod = h.pod(
         other, {"phase": "Failed", "reason": "DeadlineExceeded", "message": "Pod was active"}
     )
-    h.executor._pod_event("MODIFIED", pod)
+    h.executor.tracker.pod_event("MODIFIED", pod)
     record = h.record(other.run_id)
     assert (record.state, record.reason, record.message) == (
         "failed",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.errors import ConfigError, Refused
 from runtime.executors.images import (
     DEFAULT_REPOSITORY,
     ImagePolicy,
@@ -17,6 +16,7 @@ from runtime.executors.images import (
     split_image,
 )
 from runtime.settings import Settings
+from runtime.wire.errors import ConfigError, Refused
 
 COLLATE_ECR_REPO = (
     "118146679784.dkr.ecr.eu-west-1.amazonaws.com/collate-customers-ingestion-slim-eu-west-1"

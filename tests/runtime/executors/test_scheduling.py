@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.executors.custom_config import deep_merge, load_spec_file
+from runtime.executors import validate_settings_for
+from runtime.executors.kube.custom_config import deep_merge, load_spec_file
 from runtime.executors.scheduling import (
     PIPELINE_TYPES,
     Placement,
     merge_resources,
     parse_pipeline_type_configs,
-    validate_settings_for,
 )
+from runtime.wire.errors import ConfigError
 from tests.runtime.executors.k8s_support import (
     DOC_ARGO_PIPELINE_TYPE_CONFIGS,
     DOC_SIMPLEK8S_PIPELINE_TYPE_CONFIGS,

@@ -14,87 +14,27 @@ verify_challenge_resource=False, connection_verify=vault.ca_file)``.
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import ipaddress
 import json
 import secrets
-import socket
 import ssl
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from azure.core.credentials import AccessToken
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.runtime.secrets.https_server import TLSServer, make_certificate
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CHALLENGE = (
     f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", '
     'resource="https://vault.azure.net"'
 )
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1/localhost; returns (cert PEM, key PEM)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    public = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    cert_file = directory / "vault-cert.pem"
-    key_file = directory / "vault-key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 class StaticTokenCredential:
@@ -134,7 +74,7 @@ class FakeKeyVault:
         self._secrets: dict[str, _Secret] = {}
         self._denied: set[str] = set()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: TLSServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
         #: Seconds every request waits before answering.
@@ -187,7 +127,7 @@ class FakeKeyVault:
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.ca_file, self._key_file)
-        server = _TLSServer(("127.0.0.1", 0), Handler, context)
+        server = TLSServer(("127.0.0.1", 0), Handler, context)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="fake-key-vault")
         self._thread.daemon = True
@@ -330,46 +270,6 @@ def _error(code: str, message: str, inner: str | None = None) -> dict[str, Any]:
     if inner:
         error["innererror"] = {"code": inner}
     return {"error": error}
-
-
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: Any, context: ssl.SSLContext) -> None:
-        super().__init__(address, handler)
-        self.context = context
-        self.open_connections: set[Any] = set()
-        self._connections_lock = threading.Lock()
-
-    def get_request(self) -> tuple[Any, Any]:
-        # The TLS handshake happens in the connection's thread (see _Handler.setup), so a
-        # client that connects and stalls cannot block the accept loop.
-        sock, address = self.socket.accept()
-        conn = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        with self._connections_lock:
-            self.open_connections.add(conn)
-        return conn, address
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self.open_connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that reject the certificate or hang up are part of the tests; stay quiet.
-        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-    def close_connections(self) -> None:
-        """Drop kept-alive connections too: a stopped vault must not answer on old ones."""
-        with self._connections_lock:
-            connections = list(self.open_connections)
-            self.open_connections.clear()
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                conn.close()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from runtime.metrics import Metrics
+from runtime.observability.metrics import Metrics
 from tests.runtime.secrets.azure_server import FakeKeyVault
 from tests.runtime.secrets.gcp_server import FakeSecretManager
 from tests.runtime.secrets.secrets_testlib import AWS_REGION, Aws, DelayProxy, moto_api

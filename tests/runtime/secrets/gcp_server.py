@@ -31,7 +31,7 @@ from google.cloud.secretmanager_v1.types import resources, service
 from google.protobuf import timestamp_pb2
 
 SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
-State = resources.SecretVersion.State
+State: Any = resources.SecretVersion.State
 
 
 def crc32c(data: bytes) -> int:

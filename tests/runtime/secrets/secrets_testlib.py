@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import socket
 import threading
 import time
 import urllib.request
 from typing import Any
-from unittest import mock
 
 import boto3
 
-from runtime import kube_rest
 from runtime.secrets.aws import AwsSecretStore
 from runtime.secrets.azure import AzureKeyVaultStore
 from runtime.secrets.gcp import GcpSecretStore
@@ -23,20 +20,6 @@ from tests.runtime.secrets.gcp_server import FakeSecretManager
 
 GCP_PROJECT = "runner-test-project"
 AWS_REGION = "eu-west-1"
-
-
-@functools.cache
-def _core_v1_autospec() -> Any:
-    # The store's plain REST CoreV1 (runtime.kube_rest), whose signatures the mock keeps.
-    return mock.create_autospec(kube_rest.CoreV1, instance=True)
-
-
-def core_v1_mock() -> Any:
-    """An autospec'd CoreV1 with no calls, return values or side effects recorded."""
-    api = _core_v1_autospec()
-    api.reset_mock(return_value=True, side_effect=True)
-    api.read_namespaced_secret.reset_mock(return_value=True, side_effect=True)
-    return api
 
 
 def moto_api(url: str, action: str, body: bytes = b"") -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.errors import Refused
-from runtime.metrics import Metrics
+from runtime.observability.metrics import Metrics
 from runtime.secrets import SecretsService, build_secrets
 from runtime.secrets.gcp import GcpSecretStore
 from runtime.secrets.scope import SecretScope
 from runtime.settings import Settings
+from runtime.wire.errors import Refused
 from tests.handlers.support import FakeStore
 
 CONFIG = {

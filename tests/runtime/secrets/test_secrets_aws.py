@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService
+from runtime.secrets.aws import AwsSecretStore
+from runtime.wire.errors import (
     InvalidSecretReference,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService
-from runtime.secrets.aws import AwsSecretStore
 from tests.runtime.secrets.secrets_testlib import AWS_REGION, Aws, nested_document, timed
 
 

@@ -9,15 +9,15 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService
+from runtime.secrets.azure import AzureKeyVaultStore
+from runtime.wire.errors import (
     InvalidSecretReference,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService
-from runtime.secrets.azure import AzureKeyVaultStore
 from tests.runtime.secrets.azure_server import FakeKeyVault, StaticTokenCredential
 from tests.runtime.secrets.secrets_testlib import azure_store, nested_document, timed
 
@@ -194,7 +194,7 @@ def test_valid_ids(good: str) -> None:
     assert AzureKeyVaultStore("azure-kv", "v").validate_id(good) is None
 
 
-def test_invalid_id_through_preflight_makes_no_call(azure: FakeKeyVault, metrics: Metrics):
+def test_invalid_id_through_preflight_makes_no_call(azure: FakeKeyVault, metrics: Metrics) -> None:
     service = SecretsService(azure_store(azure), metrics)
     with pytest.raises(InvalidSecretReference, match="secret:team/db at"):
         service.preflight({"x": ["secret:team/db"]})

@@ -10,7 +10,7 @@ import kubernetes.client
 import kubernetes.config
 import pytest
 
-from runtime.metrics import Metrics
+from runtime.observability.metrics import Metrics
 from runtime.secrets import SecretsService, build_secrets
 from runtime.secrets.aws import AwsSecretStore
 from runtime.secrets.azure import AzureKeyVaultStore

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from runtime import kube_rest
-from runtime.errors import RunnerError, SecretNotFound
-from runtime.metrics import Metrics
+from runtime.kubeapi.request import KubeApi
+from runtime.kubeapi.resource import SECRETS
+from runtime.observability.metrics import Metrics
 from runtime.secrets import SecretsService, SecretStore
 from runtime.secrets.kubernetes import KubernetesSecretStore
+from runtime.wire.errors import RunnerError, SecretNotFound
 from tests.runtime.kube_api_server import KubeApiServer
 from tests.runtime.secrets.azure_server import FakeKeyVault
 from tests.runtime.secrets.gcp_server import FakeSecretManager
@@ -79,9 +80,9 @@ def setup_kubernetes(request: pytest.FixtureRequest, canary: str) -> tuple[Secre
     path = "/api/v1/namespaces/ingestion/secrets/present"
     server.state.objects[path] = {"kind": "Secret", "data": {"value": encoded}}
     store = KubernetesSecretStore("ingestion", api_client=server.api_client())
-    reader = kube_rest.CoreV1(server.api_client())
+    reader = KubeApi(server.api_client)
     return store, lambda: base64.b64decode(
-        reader.read_namespaced_secret("present", "ingestion")["data"]["value"]
+        reader.request("GET", SECRETS, "ingestion", "present")["data"]["value"]
     ).decode()
 
 

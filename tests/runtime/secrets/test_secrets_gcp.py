@@ -7,15 +7,15 @@ import time
 import google.auth
 import pytest
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService
+from runtime.secrets.gcp import GcpSecretStore
+from runtime.wire.errors import (
     InvalidSecretReference,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService
-from runtime.secrets.gcp import GcpSecretStore
 from tests.runtime.secrets.gcp_server import FakeSecretManager, crc32c
 from tests.runtime.secrets.secrets_testlib import GCP_PROJECT, gcp_store, nested_document, timed
 
@@ -155,7 +155,9 @@ def test_valid_ids(good: str) -> None:
     assert GcpSecretStore(GCP_PROJECT).validate_id(good) is None
 
 
-def test_invalid_id_through_preflight_makes_no_call(gcp: FakeSecretManager, metrics: Metrics):
+def test_invalid_id_through_preflight_makes_no_call(
+    gcp: FakeSecretManager, metrics: Metrics
+) -> None:
     service = SecretsService(gcp_store(gcp), metrics)
     with pytest.raises(InvalidSecretReference, match="secret:a/b at"):
         service.preflight({"x": "secret:a/b"})
@@ -182,7 +184,7 @@ def test_project_from_application_default_credentials(
 
 def test_no_project_anywhere(monkeypatch: pytest.MonkeyPatch, gcp: FakeSecretManager) -> None:
     def no_credentials() -> tuple[object, str]:
-        raise google.auth.exceptions.DefaultCredentialsError("none")
+        raise google.auth.exceptions.DefaultCredentialsError("none")  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(google.auth, "default", no_credentials)
     store = GcpSecretStore(None, client=gcp.client())
@@ -214,7 +216,7 @@ def test_no_google_credentials_is_forbidden(monkeypatch: pytest.MonkeyPatch) -> 
     """Without an injected client the real one is built lazily from ADC, which may be absent."""
 
     def no_credentials(*args: object, **kwargs: object) -> tuple[object, str]:
-        raise google.auth.exceptions.DefaultCredentialsError(
+        raise google.auth.exceptions.DefaultCredentialsError(  # type: ignore[no-untyped-call]
             "Your default credentials were not found."
         )
 

@@ -1,4 +1,6 @@
-"""KubernetesSecretStore against an autospec'd CoreV1Api (the real-cluster tier comes later).
+"""KubernetesSecretStore against the HTTP fake of the API server (tests/runtime/kube_api_server.py)
+through a real ``ApiClient``; failures below HTTP (TLS, refused connections, timeouts) are
+raised by that client's transport, as urllib3 would raise them.
 
 One test also drives the real client through a kubeconfig to a closed port, so the
 connection-error mapping is exercised by urllib3 itself.
@@ -7,30 +9,31 @@ connection-error mapping is exercised by urllib3 itself.
 from __future__ import annotations
 
 import base64
-import json
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import attrs
 import pytest
 import urllib3
 from kubernetes import client, config
 
-from runtime import kube_rest
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService
+from runtime.secrets.kubernetes import KubernetesSecretStore
+from runtime.wire.errors import (
     InvalidSecretReference,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService
-from runtime.secrets.kubernetes import KubernetesSecretStore
-from tests.runtime.secrets.secrets_testlib import core_v1_mock, nested_document, timed
+from tests.runtime.kube_api_server import TOKEN, KubeApiServer, Seen
+from tests.runtime.secrets.secrets_testlib import nested_document, timed
 
 NAMESPACE = "ingestion"
+SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 
 
 def v1secret(name: str, **data: str) -> dict[str, Any]:
@@ -46,66 +49,69 @@ def v1secret(name: str, **data: str) -> dict[str, Any]:
     return secret
 
 
-def api_exception(status: int, reason: str, message: str = "") -> client.ApiException:
-    """What the client raises for an error answer: the API server's Status object as body."""
-    status_object = {"kind": "Status", "status": "Failure", "message": message, "code": status}
-    body = json.dumps(status_object) if message else None
-    return client.ApiException(status=status, reason=reason, body=body)
+class FaultyClient(client.ApiClient):
+    """A real ``ApiClient`` whose transport raises ``failures[name]`` for Secret ``name``, as
+    urllib3 or the library would (no HTTP answer), and records each call's timeout."""
+
+    def __init__(self, configuration: Any, failures: dict[str, BaseException]) -> None:
+        super().__init__(configuration)
+        self.failures = failures
+        self.timeouts: list[Any] = []
+
+    def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        self.timeouts.append(kwargs.get("_request_timeout"))
+        name = url.rsplit("/", 1)[-1]
+        if name in self.failures:
+            raise self.failures[name]
+        return super().call_api(method, url, *args, **kwargs)
 
 
-class FakeCluster:
-    """The CoreV1Api mock's behaviour: a dict of Secrets and per-name failures."""
+@attrs.define
+class Cluster:
+    """The fake API server, the client pointed at it, and what each Secret answers."""
 
-    def __init__(self) -> None:
-        self.secrets: dict[str, dict[str, Any]] = {}
-        self.errors: dict[str, BaseException] = {}
-        self.delay = 0.0
-        self.lock = threading.Lock()
+    server: KubeApiServer
+    api_client: FaultyClient
+    failures: dict[str, BaseException]
 
-    def read(self, name: str, namespace: str, **kwargs: Any) -> dict[str, Any]:
-        assert namespace == NAMESPACE
-        if self.delay:
-            time.sleep(self.delay)
-        if name in self.errors:
-            raise self.errors[name]
-        if name not in self.secrets:
-            raise api_exception(404, "Not Found", f'secrets "{name}" not found')
-        return self.secrets[name]
+    def add(self, name: str, **data: str) -> None:
+        self.server.state.objects[f"{SECRETS}/{name}"] = v1secret(name, **data)
 
+    def fail(self, name: str, status: int, message: str = "") -> None:
+        self.server.state.errors[f"{SECRETS}/{name}"] = (status, message)
 
-@pytest.fixture
-def cluster(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeCluster, Any, Any]:
-    fake = FakeCluster()
-    api = core_v1_mock()
-    api.read_namespaced_secret.side_effect = fake.read
-    api_client = mock.create_autospec(client.ApiClient, instance=True)
-    built_with: list[Any] = []
-
-    def core_v1(api_client: Any) -> Any:
-        built_with.append(api_client)
-        return api
-
-    monkeypatch.setattr(kube_rest, "CoreV1", core_v1)
-    return fake, api, (api_client, built_with)
+    def reads(self) -> list[Seen]:
+        return self.server.requests("GET", "")
 
 
 @pytest.fixture
-def store(cluster: tuple[FakeCluster, Any, Any]) -> KubernetesSecretStore:
-    _fake, _api, (api_client, _built) = cluster
-    return KubernetesSecretStore(NAMESPACE, api_client=api_client, read_timeout=4.0)
+def cluster() -> Iterator[Cluster]:
+    server = KubeApiServer()
+    failures: dict[str, BaseException] = {}
+    api_client = FaultyClient(server.api_client().configuration, failures)
+    yield Cluster(server, api_client, failures)
+    server.close()
 
 
-def test_present_secret_passes_with_explicit_timeout(cluster: Any, store: KubernetesSecretStore):
-    fake, api, (api_client, built_with) = cluster
-    fake.secrets["my-db-password"] = v1secret("my-db-password", value="pw")
+@pytest.fixture
+def store(cluster: Cluster) -> KubernetesSecretStore:
+    return KubernetesSecretStore(NAMESPACE, api_client=cluster.api_client, read_timeout=4.0)
+
+
+def test_present_secret_passes_with_explicit_timeout(
+    cluster: Cluster, store: KubernetesSecretStore
+) -> None:
+    cluster.add("my-db-password", value="pw")
     store.check("my-db-password")
-    api.read_namespaced_secret.assert_called_once_with(
-        "my-db-password", NAMESPACE, _request_timeout=(3.0, 4.0)
-    )
-    # The injected ApiClient is the one the CoreV1Api was built on, once.
-    assert built_with == [api_client]
+    (read,) = cluster.reads()
+    assert read.path == f"{SECRETS}/my-db-password"
+    assert cluster.api_client.timeouts == [(3.0, 4.0)]
+    # The injected ApiClient is the one the requests go through (its token), built on once.
+    assert read.headers["authorization"] == f"Bearer {TOKEN}"
+    made = store._kube_api()
     store.check("my-db-password")
-    assert len(built_with) == 1
+    assert store._kube_api() is made
+    assert len(cluster.api_client.timeouts) == 2
 
 
 def test_construction_contacts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,7 +125,7 @@ def test_construction_contacts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     loader.assert_not_called()
 
 
-def test_missing_secret(cluster: Any, store: KubernetesSecretStore) -> None:
+def test_missing_secret(cluster: Cluster, store: KubernetesSecretStore) -> None:
     with pytest.raises(SecretNotFound) as caught:
         store.check("nope")
     assert "'nope'" in caught.value.message and NAMESPACE in caught.value.message
@@ -127,9 +133,10 @@ def test_missing_secret(cluster: Any, store: KubernetesSecretStore) -> None:
 
 
 @pytest.mark.parametrize("data", [{"password": "pw", "user": "u"}, {}])
-def test_secret_without_value_key(cluster: Any, store: KubernetesSecretStore, data: dict[str, str]):
-    fake, _api, _ = cluster
-    fake.secrets["db"] = v1secret("db", **data)
+def test_secret_without_value_key(
+    cluster: Cluster, store: KubernetesSecretStore, data: dict[str, str]
+) -> None:
+    cluster.add("db", **data)
     with pytest.raises(SecretNotFound) as caught:
         store.check("db")
     message = caught.value.message
@@ -138,11 +145,12 @@ def test_secret_without_value_key(cluster: Any, store: KubernetesSecretStore, da
     assert "password" not in message and "user" not in message and "pw" not in message
 
 
-def test_forbidden_names_verb_resource_and_namespace(cluster: Any, store: KubernetesSecretStore):
-    fake, _api, _ = cluster
-    fake.errors["db"] = api_exception(
+def test_forbidden_names_verb_resource_and_namespace(
+    cluster: Cluster, store: KubernetesSecretStore
+) -> None:
+    cluster.fail(
+        "db",
         403,
-        "Forbidden",
         'secrets "db" is forbidden: User "system:serviceaccount:runner:runner" cannot get '
         'resource "secrets" in API group "" in the namespace "ingestion"',
     )
@@ -154,9 +162,8 @@ def test_forbidden_names_verb_resource_and_namespace(cluster: Any, store: Kubern
     assert "system:serviceaccount:runner:runner" in message  # the API server's own words
 
 
-def test_unauthorized_is_forbidden(cluster: Any, store: KubernetesSecretStore) -> None:
-    fake, _api, _ = cluster
-    fake.errors["db"] = api_exception(401, "Unauthorized")
+def test_unauthorized_is_forbidden(cluster: Cluster, store: KubernetesSecretStore) -> None:
+    cluster.fail("db", 401)
     with pytest.raises(SecretForbidden, match="rejected the runner's credentials"):
         store.check("db")
 
@@ -164,28 +171,31 @@ def test_unauthorized_is_forbidden(cluster: Any, store: KubernetesSecretStore) -
 @pytest.mark.parametrize(
     "error",
     [
-        api_exception(500, "Internal Server Error", "etcdserver: request timed out"),
-        api_exception(503, "Service Unavailable"),
-        api_exception(429, "Too Many Requests"),
+        (500, "etcdserver: request timed out"),
+        (503, ""),
+        (429, ""),
         client.ApiException(status=0, reason="SSLError\ncertificate verify failed"),
         urllib3.exceptions.MaxRetryError(None, "/api/v1", reason="Connection refused"),  # type: ignore[arg-type]
         urllib3.exceptions.ReadTimeoutError(None, "/api/v1", "Read timed out."),  # type: ignore[arg-type]
     ],
 )
 def test_store_down_is_unavailable(
-    cluster: Any, store: KubernetesSecretStore, error: BaseException
+    cluster: Cluster, store: KubernetesSecretStore, error: tuple[int, str] | BaseException
 ) -> None:
-    fake, _api, _ = cluster
-    fake.errors["db"] = error
+    if isinstance(error, tuple):
+        cluster.fail("db", *error)
+    else:
+        cluster.failures["db"] = error
     with pytest.raises(SecretStoreUnavailable) as caught:
         store.check("db")
     assert caught.value.retryable
     assert "'db'" in caught.value.message
 
 
-def test_unexpected_error_keeps_only_its_type(cluster: Any, store: KubernetesSecretStore) -> None:
-    fake, _api, _ = cluster
-    fake.errors["db"] = ValueError("data: {'value': 'c2VjcmV0'} failed validation")
+def test_unexpected_error_keeps_only_its_type(
+    cluster: Cluster, store: KubernetesSecretStore
+) -> None:
+    cluster.failures["db"] = ValueError("data: {'value': 'c2VjcmV0'} failed validation")
     with pytest.raises(SecretStoreUnavailable) as caught:
         store.check("db")
     assert "ValueError" in caught.value.message
@@ -250,18 +260,20 @@ def test_valid_ids(store: KubernetesSecretStore, good: str) -> None:
     assert store.validate_id(good) is None
 
 
-def test_invalid_id_through_preflight_makes_no_call(cluster: Any, store, metrics: Metrics):
-    _fake, api, _ = cluster
+def test_invalid_id_through_preflight_makes_no_call(
+    cluster: Cluster, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
     service = SecretsService(store, metrics)
     with pytest.raises(InvalidSecretReference) as caught:
         service.preflight({"password": "secret:team/db"})
     assert "secret:team/db at $.password" in caught.value.message
-    api.read_namespaced_secret.assert_not_called()
+    assert cluster.reads() == []
 
 
-def test_nested_reference_in_a_list(cluster: Any, store, metrics: Metrics) -> None:
-    fake, _api, _ = cluster
-    fake.secrets["present"] = v1secret("present", value="x")
+def test_nested_reference_in_a_list(
+    cluster: Cluster, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
+    cluster.add("present", value="x")
     service = SecretsService(store, metrics)
     assert service.preflight(nested_document("present")) == 1
     with pytest.raises(SecretNotFound) as caught:
@@ -271,10 +283,11 @@ def test_nested_reference_in_a_list(cluster: Any, store, metrics: Metrics) -> No
     assert "(kubernetes store)" in caught.value.message
 
 
-def test_timeout_through_preflight(cluster: Any, store, metrics: Metrics) -> None:
-    fake, _api, _ = cluster
-    fake.secrets["db"] = v1secret("db", value="x")
-    fake.delay = 1.5
+def test_timeout_through_preflight(
+    cluster: Cluster, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
+    cluster.add("db", value="x")
+    cluster.server.state.delay = 1.5
     service = SecretsService(store, metrics, timeout=0.2)
     start = time.monotonic()
     with pytest.raises(SecretStoreUnavailable, match=r"secret:db at \$\.p: no answer within 0\.2s"):
@@ -283,15 +296,16 @@ def test_timeout_through_preflight(cluster: Any, store, metrics: Metrics) -> Non
     service.close()
 
 
-def test_many_references_concurrently(cluster: Any, store, metrics: Metrics) -> None:
-    fake, api, _ = cluster
+def test_many_references_concurrently(
+    cluster: Cluster, store: KubernetesSecretStore, metrics: Metrics
+) -> None:
     delay = 0.2
-    fake.delay = delay
+    cluster.server.state.delay = delay
     for i in range(50):
-        fake.secrets[f"db-{i}"] = v1secret(f"db-{i}", value=str(i))
+        cluster.add(f"db-{i}", value=str(i))
     service = SecretsService(store, metrics, max_workers=16)
     count, elapsed = timed(service.preflight, nested_document(*[f"db-{i}" for i in range(50)]))
     assert count == 50
-    assert api.read_namespaced_secret.call_count == 50
+    assert len(cluster.reads()) == 50
     assert elapsed < 50 * delay / 3, elapsed
     service.close()

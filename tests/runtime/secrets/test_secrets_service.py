@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import (
+from runtime.observability.metrics import Metrics
+from runtime.secrets import SecretsService, find_references
+from runtime.wire.errors import (
     InvalidSecretReference,
     RunnerError,
     SecretForbidden,
     SecretNotFound,
     SecretStoreUnavailable,
 )
-from runtime.metrics import Metrics
-from runtime.secrets import SecretsService, find_references
 
 
 class FakeStore:
@@ -84,7 +84,9 @@ def test_find_references_walks_dicts_and_lists() -> None:
     ]
 
 
-def test_all_present_returns_count_and_counts_ok(service: Any, store: FakeStore, metrics: Metrics):
+def test_all_present_returns_count_and_counts_ok(
+    service: Any, store: FakeStore, metrics: Metrics
+) -> None:
     assert service.preflight(refs("ok-1", "ok-2", "ok-1")) == 3
     # The same id referenced twice is checked once.
     assert store.calls == Counter({"ok-1": 1, "ok-2": 1})
@@ -165,7 +167,9 @@ def test_failures_are_not_cached(service: Any, store: FakeStore, metrics: Metric
     assert counter(metrics, "secret_not_found") == 2
 
 
-def test_timeout_reports_unavailable_and_names_the_reference(store: FakeStore, metrics: Metrics):
+def test_timeout_reports_unavailable_and_names_the_reference(
+    store: FakeStore, metrics: Metrics
+) -> None:
     service = SecretsService(store, metrics, timeout=0.2)
     start = time.monotonic()
     with pytest.raises(SecretStoreUnavailable) as caught:
@@ -219,7 +223,7 @@ def test_configure_workflow_config_creates_missing_sections(service: Any) -> Non
 
 
 def test_configure_automation_sets_both_connections(service: Any) -> None:
-    workflow = {
+    workflow: dict[str, Any] = {
         "name": "test-connection-1",
         "openMetadataServerConnection": {"hostPort": "https://om"},
         "request": {

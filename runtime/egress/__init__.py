@@ -1,0 +1,1 @@
+"""The way out of the customer's network: which proxy each destination takes."""

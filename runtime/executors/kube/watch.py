@@ -1,0 +1,300 @@
+"""List + watch of one resource kind under the runner's label selector, on its own thread.
+
+The classic informer loop, small enough to read in one go:
+
+1. **list** (``label_selector``, in pages; ``k8s_listing``) -> every object now, and the list's
+   ``resourceVersion``;
+   ``on_sync(items)`` reads them as the pages come (one page in memory at a time) and lets the
+   executor rebuild its view (objects that vanished while nobody watched are noticed here);
+2. **watch** from that ``resourceVersion`` with a server-side ``timeout_seconds`` and bookmarks;
+   each ADDED / MODIFIED / DELETED goes to ``on_event(type, obj)``; when the server ends the
+   stream the loop watches again from the last ``resourceVersion`` it saw;
+   A stream on which nothing at all arrives for ``stall_timeout`` (the API server sends a
+   bookmark at least once a minute) is a connection that died without a word, as when a NAT
+   or proxy forgets it: it is dropped and watched again from the same resourceVersion;
+3. **410 Gone** (the resourceVersion is older than etcd's history) -> list again; so does the
+   periodic resync (``resync_seconds``), which bounds how long a missed event can stay missed;
+4. any other failure (API server down, 5xx, 403 while RBAC is being fixed) -> wait with an
+   exponential backoff (``backoff`` doubling up to ``max_backoff``, +-20% jitter so that the
+   watchers of many runners do not retry in step) and start over at 1. ``nudge()`` cuts the
+   wait short: the executor calls it when another API call succeeds, so a watch resumes as
+   soon as the API server is back rather than when its backoff runs out.
+
+Objects reach the callbacks as the API server's JSON dicts (camelCase), whatever the kind.
+``stop()`` ends the thread promptly: it sets the stop flag and shuts the stream's socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch import Watch
+from urllib3.exceptions import ReadTimeoutError
+
+from runtime.executors.kube.client import TRANSPORT_ERRORS, KubeCaller, Op, get_path, to_dict
+from runtime.executors.kube.listing import LIST_PAGE, Listing, Slim, slim_pod, slim_workload
+from runtime.wire.errors import RunnerError
+
+log = logging.getLogger(__name__)
+
+#: Gets the listed objects as an iterable read page by page (``k8s_listing.Listing``).
+SyncCallback = Callable[[Iterable[dict[str, Any]]], None]
+EventCallback = Callable[[str, dict[str, Any]], None]
+
+
+class RawWatch(Watch):
+    """A ``Watch`` that hands out the objects as JSON dicts, never as client models.
+
+    (Deserialising every event into models only to turn them back into dicts costs time; and
+    the library's ``deserialize=False`` mode cannot report ERROR events such as 410.)
+    """
+
+    def get_return_type(self, func: Any) -> None:
+        return None
+
+
+class ResourceWatcher:
+    """One resource kind (Workflows, Jobs or Pods) in one namespace under one label selector."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        list_fn: Callable[..., Any],
+        list_args: tuple[Any, ...],
+        namespace: str,
+        resource: str,
+        label_selector: str,
+        on_sync: SyncCallback,
+        on_event: EventCallback,
+        caller: KubeCaller,
+        watch_timeout: int = 300,
+        stall_timeout: float = 90.0,
+        resync_seconds: float = 900.0,
+        backoff: float = 1.0,
+        max_backoff: float = 8.0,
+        watch_factory: Callable[[], Watch] = RawWatch,
+        clock: Callable[[], float] = time.monotonic,
+        slim: Slim = lambda obj: obj,
+        list_page: int = LIST_PAGE,
+    ) -> None:
+        self.name = name
+        #: What a list keeps of each object, and how many objects one list call asks for.
+        self._slim = slim
+        self.list_page = list_page
+        self._list_fn = list_fn
+        self._list_args = list_args
+        self.namespace = namespace
+        self.resource = resource
+        self.label_selector = label_selector
+        self._on_sync = on_sync
+        self._on_event = on_event
+        self._caller = caller
+        self.watch_timeout = watch_timeout
+        self.stall_timeout = stall_timeout
+        #: Streams dropped for silence (tests and health).
+        self.stalls = 0
+        self.resync_seconds = resync_seconds
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._watch_factory = watch_factory
+        self._clock = clock
+        self._stop = threading.Event()
+        #: Set by stop() and nudge(): ends a backoff wait early.
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watch: Watch | None = None
+        self._resource_version: str | None = None
+        self._last_sync = 0.0
+        #: Counters for health and tests.
+        self.lists = 0
+        self.relists_after_gone = 0
+        self.failures = 0
+        self.healthy = False
+        self.last_error: str | None = None
+
+    # -- list ------------------------------------------------------------------------------
+
+    def list_now(self) -> str | None:
+        """List, hand the items to ``on_sync`` and remember the resourceVersion to watch from.
+
+        Raises the runner's errors (ExecutorUnavailable, Forbidden, NotFound) unchanged.
+        """
+
+        def call(**kwargs: Any) -> Any:
+            return self._caller(
+                Op("list", self.resource, self.namespace),
+                self._list_fn,
+                *self._list_args,
+                label_selector=self.label_selector,
+                **kwargs,
+            )
+
+        listing = Listing(call, self._slim, self.list_page)
+        self._on_sync(listing)
+        for _ in listing:  # what a sync left unread, so that the watch starts from the end
+            pass
+        self._resource_version = listing.resource_version
+        self._last_sync = self._clock()
+        self.lists += 1
+        self.healthy = True
+        self.last_error = None
+        return self._resource_version
+
+    # -- thread ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True)
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Retry now if backing off (the API server answered someone else)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        watch = self._watch
+        if watch is not None:
+            try:
+                watch.stop()  # type: ignore[no-untyped-call]
+            except Exception:  # pragma: no cover - best effort on a closing socket
+                log.debug("closing the %s watch stream failed", self.name, exc_info=True)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        delay = self.backoff
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                if (
+                    self._resource_version is None
+                    or self._clock() - self._last_sync >= self.resync_seconds
+                ):
+                    self.list_now()
+                    if self._stop.is_set():
+                        break
+                self._watch_once()
+                delay = self.backoff
+            except ApiException as exc:
+                if exc.status == 410:
+                    log.info("%s watch expired (410 Gone); listing again", self.name)
+                    self._resource_version = None
+                    self.relists_after_gone += 1
+                    continue
+                self._failed(f"HTTP {exc.status}: {exc.reason}", delay)
+                delay = min(delay * 2, self.max_backoff)
+            except (RunnerError, *TRANSPORT_ERRORS) as exc:  # type: ignore[misc]
+                self._failed(f"{type(exc).__name__}: {exc}", delay)
+                delay = min(delay * 2, self.max_backoff)
+            except Exception as exc:
+                log.exception("%s watch loop failed unexpectedly", self.name)
+                self._failed(f"{type(exc).__name__}: {exc}", delay)
+                delay = min(delay * 2, self.max_backoff)
+        self.healthy = False
+
+    def _failed(self, error: str, delay: float) -> None:
+        self.failures += 1
+        self.healthy = False
+        self.last_error = error
+        if self._stop.is_set():
+            return
+        delay *= random.uniform(0.8, 1.2)
+        log.warning("%s watch failed (%s); retrying in %.1fs", self.name, error, delay)
+        self._wake.wait(delay)
+
+    def _watch_once(self) -> None:
+        watch = self._watch_factory()
+        self._watch = watch
+        try:
+            stream = watch.stream(  # type: ignore[no-untyped-call]
+                self._list_fn,
+                *self._list_args,
+                label_selector=self.label_selector,
+                resource_version=self._resource_version,
+                timeout_seconds=self.watch_timeout,
+                allow_watch_bookmarks=True,
+                # (connect, read): the read limit is per socket read, so it bounds silence.
+                _request_timeout=(self._caller.timeout, self.stall_timeout),
+            )
+            self._consume(stream)
+        except ReadTimeoutError:
+            # Not a failure of the API server: watch again at once, from where we were.
+            self.stalls += 1
+            log.warning(
+                "%s watch stream silent for %.0fs (connection lost on the way?); watching again",
+                self.name,
+                self.stall_timeout,
+            )
+        finally:
+            self._watch = None
+
+    def _consume(self, stream: Any) -> None:
+        for event in stream:
+            if self._stop.is_set():
+                break
+            kind = str(event.get("type", ""))
+            obj = event.get("raw_object")
+            obj = to_dict(obj if obj is not None else event.get("object"))
+            version = get_path(obj, "metadata", "resourceVersion")
+            if version:
+                self._resource_version = str(version)
+            self.healthy = True
+            self.last_error = None
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                self._on_event(kind, obj)
+            if self._clock() - self._last_sync >= self.resync_seconds:
+                break
+
+
+def workload_and_pod_watchers(
+    *,
+    prefix: str,
+    kind: str,
+    resource: str,
+    workloads: tuple[Callable[..., Any], tuple[Any, ...], SyncCallback, EventCallback],
+    pods: tuple[Callable[..., Any], SyncCallback, EventCallback],
+    **common: Any,
+) -> tuple[ResourceWatcher, ResourceWatcher]:
+    """An executor's two watches, named after it (``prefix``): its workloads (``kind`` in
+    ``resource``: list function, its leading arguments and callbacks) and their pods, each
+    object slimmed to what is read of it."""
+    list_workloads, list_args, on_workloads, workload_event = workloads
+    list_pods, on_pods, pod_event = pods
+    workload_watcher = ResourceWatcher(
+        name=f"{prefix}-{kind.lower()}s",
+        list_fn=list_workloads,
+        list_args=list_args,
+        resource=resource,
+        on_sync=on_workloads,
+        on_event=workload_event,
+        slim=slim_workload,
+        **common,
+    )
+    pod_watcher = ResourceWatcher(
+        name=f"{prefix}-pods",
+        list_fn=list_pods,
+        list_args=(common["namespace"],),
+        resource="pods",
+        on_sync=on_pods,
+        on_event=pod_event,
+        slim=slim_pod,
+        **common,
+    )
+    return workload_watcher, pod_watcher

@@ -1,0 +1,1 @@
+"""The local executor: runs as subprocesses of the runner, for development and the demo."""
