@@ -49,7 +49,7 @@ from runtime.executors.kube.argo_state import TERMINATE, workflow_state
 from runtime.executors.kube.client import KubeCaller, LazyApiClient, lazily
 from runtime.executors.kube.custom_config import argo_workflow_params, deep_merge, spec_files
 from runtime.executors.kube.diagnostics import Diagnosis
-from runtime.executors.kube.executor import KubeExecutor, warn_unused
+from runtime.executors.kube.executor import KubeExecutor, assemble
 from runtime.executors.kube.pod import (
     check_name,
     container_security_context,
@@ -378,16 +378,11 @@ def from_settings(
     options. Variables of the other executor are logged as warnings."""
     clients = clients or LazyApiClient()
     api = lazily(lambda: CustomObjects(clients.get())) if custom_api is None else lambda: custom_api
-    executor = KubeExecutor(
+    return assemble(
         argo_workflows(settings, api, **workload),
-        pods=settings,
-        kube=settings,
-        capacity=settings,
-        agent_id=settings.agent_id,
+        settings,
         tuning=tuning,
         clients=clients,
         core_api=core_api,
         caller=caller,
     )
-    warn_unused(NAME, settings)
-    return executor

@@ -61,6 +61,32 @@ def warn_unused(name: str, settings: Settings) -> None:
         log.warning(warning)
 
 
+def assemble(
+    workload: Workload,
+    settings: Settings,
+    *,
+    tuning: Tuning | None = None,
+    clients: LazyApiClient | None = None,
+    core_api: Any = None,
+    caller: KubeCaller | None = None,
+) -> KubeExecutor:
+    """A ``KubeExecutor`` of ``workload`` from the whole settings (each executor's
+    ``from_settings``); the other executor's variables are logged as having no effect."""
+    executor = KubeExecutor(
+        workload,
+        pods=settings,
+        kube=settings,
+        capacity=settings,
+        agent_id=settings.agent_id,
+        tuning=tuning,
+        clients=clients,
+        core_api=core_api,
+        caller=caller,
+    )
+    warn_unused(workload.name, settings)
+    return executor
+
+
 class KubeExecutor:
     """A Kubernetes executor: its ``Workload`` and its ``RunTracker`` (see the module docstring).
 

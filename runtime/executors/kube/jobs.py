@@ -31,7 +31,6 @@ pod's diagnostics.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +42,7 @@ from runtime.executors.deadlines import Deadline, deadline_annotations, decide
 from runtime.executors.kube.client import KubeCaller, LazyApiClient, lazily, parse_time_ms
 from runtime.executors.kube.custom_config import JobParams, deep_merge, job_params, spec_files
 from runtime.executors.kube.diagnostics import Diagnosis
-from runtime.executors.kube.executor import KubeExecutor, warn_unused
+from runtime.executors.kube.executor import KubeExecutor, assemble
 from runtime.executors.kube.pod import (
     check_name,
     job_run_id,
@@ -69,8 +68,6 @@ from runtime.executors.scheduling import (
 from runtime.kubeapi.rest import BatchV1
 from runtime.settings import Settings
 from runtime.wire.messages import FAILED, QUEUED, RUNNING, SUCCESS
-
-log = logging.getLogger(__name__)
 
 NAME = "simpleK8s"
 NO_PARAMS = JobParams()
@@ -324,9 +321,8 @@ def jobs(
         )
     # Collate's chart sets the customConfig files in simple mode too (see custom_config).
     workflow_params, container_params = spec_files(settings, workflow_params, container_params)
+    # Its warnings are start-up's to log (check_pod_variables returns them), not repeated here.
     params = job_params(workflow_params)
-    for warning in params.warnings:
-        log.warning(warning)
     return Jobs(
         settings=settings,
         workloads=Resource(kind="Job", rbac="jobs.batch", api=batch_api, method="job"),
@@ -352,16 +348,11 @@ def from_settings(
     of the other executor are logged as warnings."""
     clients = clients or LazyApiClient()
     api = lazily(lambda: BatchV1(clients.get())) if batch_api is None else lambda: batch_api
-    executor = KubeExecutor(
+    return assemble(
         jobs(settings, api, **workload),
-        pods=settings,
-        kube=settings,
-        capacity=settings,
-        agent_id=settings.agent_id,
+        settings,
         tuning=tuning,
         clients=clients,
         core_api=core_api,
         caller=caller,
     )
-    warn_unused(NAME, settings)
-    return executor

@@ -5,7 +5,7 @@ A ``Resource`` names one kind of object (a Job, a CronJob, an Argo Workflow, a C
 and where its methods are (``runtime.kubeapi.rest.BatchV1``'s ``*_namespaced_job``, or
 ``CustomObjects``' ``*_namespaced_custom_object`` with a group, version and plural; named as in
 the client's generated classes, which a test may stand in).
-``ResourceApi`` does create, get, replace, patch, delete and (paged) list on any of them through the
+``ResourceApi`` does create, get, patch, delete and (paged) list on any of them through the
 ``KubeCaller`` (retries, typed errors that name the object), so neither executor writes its
 CRUD by hand.
 """
@@ -26,8 +26,6 @@ from runtime.kubeapi import resource as kube
 from runtime.wire.errors import LaunchFailed, NotFound
 
 MERGE_PATCH = "application/merge-patch+json"
-#: The RBAC verb of a call where it differs from the method's name.
-_RBAC_VERBS = {"replace": "update"}
 JSON_PATCH = "application/json-patch+json"
 
 
@@ -79,7 +77,7 @@ class ResourceApi:
         self.caller.request("PUT", res, self.namespace, name, body=body)
 
     def call(self, verb: str, res: Resource, *, target: str | None = None, **kwargs: Any) -> Any:
-        op = Op(_RBAC_VERBS.get(verb, verb), res.rbac, self.namespace, target or kwargs.get("name"))
+        op = Op(verb, res.rbac, self.namespace, target or kwargs.get("name"))
         kwargs.update(res._fixed())
         return self.caller(op, res._fn(verb), namespace=self.namespace, **kwargs)
 
@@ -97,10 +95,6 @@ class ResourceApi:
 
     def get(self, res: Resource, name: str) -> dict[str, Any]:
         return to_dict(self.call("get", res, name=name))
-
-    def replace(self, res: Resource, name: str, body: dict[str, Any]) -> None:
-        """PUT ``body`` as the whole object (unconditionally: no resourceVersion)."""
-        self.call("replace", res, name=name, body=body)
 
     def patch(self, res: Resource, name: str, body: Any, content_type: str = MERGE_PATCH) -> None:
         self.call("patch", res, name=name, body=body, _content_type=content_type)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from runtime.composition import check_backends
 from runtime.executors.base import ScheduleSpec
 from runtime.executors.kube import jobs as simple_k8s
 from runtime.executors.kube.jobs import (
@@ -167,13 +168,15 @@ def test_custom_config_applies_to_scheduled_jobs_and_warns_about_argo_only_keys(
     wf_file.write_text("nodeSelector: {pool: ingestion}\npodGC: {strategy: OnPodSuccess}\n")
     c_file = tmp_path / "container-params.yaml"
     c_file.write_text("imagePullPolicy: Always\n")
-    with caplog.at_level(logging.WARNING, logger="runtime.executors.kube.jobs"):
-        executor = simple_k8s.from_settings(
-            make_settings(
-                ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH=str(wf_file),
-                ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH=str(c_file),
-            )
-        )
+    settings = make_settings(
+        EXECUTOR_TYPE="simpleK8s",
+        ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH=str(wf_file),
+        ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH=str(c_file),
+    )
+    # As start-up does it: the check logs the warning, building the executor does not repeat it.
+    with caplog.at_level(logging.WARNING):
+        check_backends(settings)
+        executor = simple_k8s.from_settings(settings)
     assert [r.getMessage() for r in caplog.records] == [
         "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH: $.podGC has no meaning for a Kubernetes Job "
         "(EXECUTOR_TYPE=simpleK8s) and is ignored"
