@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import attrs
 
-from runtime.wire.messages import RunView
+from runtime.wire.messages import RunIdentity, RunStatus, RunView
 
 Listener = Callable[["RunRecord", "RunRecord | None"], None]
 #: The reason of a run waiting for a slot (``admission.WAITING``).
@@ -28,6 +28,22 @@ class RunRecord(RunView):
     the executor's (``k8s_runs.TrackedRun``, ``local_state.LocalRun``), never here."""
 
     kind: str
+
+    @classmethod
+    def of(cls, identity: RunIdentity, kind: str, status: RunStatus) -> RunRecord:
+        """The record of the run ``identity`` names, of ``kind``, in ``status``."""
+        return cls(
+            run_id=identity.run_id,
+            run_name=identity.run_name,
+            pipeline_fqn=identity.pipeline_fqn,
+            pipeline_type=identity.pipeline_type,
+            kind=kind,
+            state=status.state,
+            reason=status.reason,
+            message=status.message,
+            start_date=status.start_date,
+            end_date=status.end_date,
+        )
 
     @property
     def waiting(self) -> bool:

@@ -187,16 +187,22 @@ class Reply:
     error: ErrorInfo | None = None
 
 
-@attrs.frozen(kw_only=True)
-class RunView:
-    """A run as the server sees it, the one shape of a run on the wire: ``status`` replies
-    list it, and the ``run_update`` event (``RunUpdate``) is it with a tag. States are
-    OpenMetadata's ``pipelineState`` values (``RUN_STATES``)."""
+@attrs.frozen(kw_only=True, slots=False)
+class RunIdentity:
+    """Which run: its id, its workload's name and its pipeline. Declared once, for the wire's
+    ``RunView`` and for an executor's own note of a run (``kube.runs.RunMeta``)."""
 
     run_id: str
     run_name: str
     pipeline_fqn: str
     pipeline_type: str
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class RunStatus:
+    """Where a run is: its state and why, and when it started and ended. Declared once, for
+    the wire's ``RunView`` and for what a workload says (``kube.runs.ObjectState``)."""
+
     state: str
     reason: str | None = None
     message: str | None = None
@@ -206,6 +212,15 @@ class RunView:
     @property
     def final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+@attrs.frozen(kw_only=True)
+class RunView(RunStatus, RunIdentity):
+    """A run as the server sees it, the one shape of a run on the wire: ``status`` replies
+    list it, and the ``run_update`` event (``RunUpdate``) is it with a tag. States are
+    OpenMetadata's ``pipelineState`` values (``RUN_STATES``). Its fields are its identity's,
+    then its status's (attrs takes the bases' fields in reverse MRO order), so the encoding
+    lists them as it always has."""
 
 
 @attrs.frozen(kw_only=True)

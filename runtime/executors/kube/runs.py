@@ -31,7 +31,15 @@ from runtime.executors.kube.pod import (
     run_id_of,
 )
 from runtime.executors.table import RunRecord
-from runtime.wire.messages import FAILED, FINAL_STATES, QUEUED, RUNNING, STOPPED
+from runtime.wire.messages import (
+    FAILED,
+    FINAL_STATES,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    RunIdentity,
+    RunStatus,
+)
 
 FAILURE_REASON_ANNOTATION = "hybrid-runner.io/failure-reason"
 FAILURE_MESSAGE_ANNOTATION = "hybrid-runner.io/failure-message"
@@ -42,33 +50,21 @@ GENERIC_REASONS = frozenset({"Failed", "Error", "BackoffLimitExceeded", "PodFail
 
 
 @attrs.frozen(kw_only=True)
-class ObjectState:
-    """What a Workflow or Job says about its run."""
+class ObjectState(RunStatus):
+    """What a Workflow or Job says about its run: a ``RunStatus``, and whether it waits."""
 
-    state: str
-    reason: str | None = None
-    message: str | None = None
-    start_date: int | None = None
-    end_date: int | None = None
     #: Created suspended and not resumed yet: no pod exists (a run waiting for a slot).
     suspended: bool = False
     #: While suspended, since when (epoch ms) its deadline has been running down anyway: an
     #: Argo Workflow's ``startedAt``, set at creation (a Job's deadline starts at its resume).
     deadline_from: int | None = None
 
-    @property
-    def final(self) -> bool:
-        return self.state in FINAL_STATES
-
 
 @attrs.frozen(kw_only=True)
-class RunMeta:
-    """A run's identity, from the labels and annotations of its workload."""
+class RunMeta(RunIdentity):
+    """A run's identity, from the labels and annotations of its workload, and what the queue
+    and the deadlines read of it."""
 
-    run_id: str
-    run_name: str
-    pipeline_fqn: str
-    pipeline_type: str
     kind: str
     #: Its place in the queue of waiting runs: (arrival in epoch microseconds, name).
     arrival: tuple[int, str] = (0, "")
@@ -104,20 +100,9 @@ class RunMeta:
             kind=spec.kind,
         )
 
-    def record(self, state: ObjectState) -> RunRecord:
+    def record(self, state: RunStatus) -> RunRecord:
         """A record of this run in ``state``."""
-        return RunRecord(
-            run_id=self.run_id,
-            run_name=self.run_name,
-            pipeline_fqn=self.pipeline_fqn,
-            pipeline_type=self.pipeline_type,
-            kind=self.kind,
-            state=state.state,
-            reason=state.reason,
-            message=state.message,
-            start_date=state.start_date,
-            end_date=state.end_date,
-        )
+        return RunRecord.of(self, self.kind, state)
 
 
 def ended(record: RunRecord, state: str, reason: str, message: str, now_ms: int) -> RunRecord:
