@@ -1,8 +1,10 @@
 """run_pipeline handler overhead, excluding the API round trip (issue 3 target: < 2 ms).
 
 In-process: the real codec, Dispatcher, run_pipeline handler and Argo / Job executor (manifest
-building, create, adoption into the run table), with the Kubernetes API replaced by an object
-that returns the created body at once, so what is timed is the runner's own work. The same-run
+building, its requests through ``KubeApi`` and the client's request serialisation, adoption
+into the run table), with the API server replaced by an ``ApiClient`` whose ``call_api``
+answers each request at once (a create with the body sent), so what is timed is the runner's
+own work. The same-run
 baseline is ``status {runId}`` through the same dispatcher.
 
     uv run python -m bench.launch_overhead [--quick]
@@ -12,35 +14,50 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import gc
 import json
 import logging
 from typing import Any
 
+from kubernetes.client import ApiClient, Configuration
 from prometheus_client import CollectorRegistry
 
 from bench._common import latency_summary, now_ns, write_result
 from runtime.composition import build_context, build_dispatcher
 from runtime.executors.kube import argo
 from runtime.executors.kube import jobs as simple_k8s
+from runtime.kubeapi.request import KubeApi
 from runtime.settings import Settings
 from tests.conftest import sample
 
 
-class InstantCustomObjects:
-    """CustomObjectsApi stand-in: every create succeeds immediately."""
+class _Answer:
+    """What ``call_api`` returns: a status and the body, read once."""
 
-    def create_namespaced_custom_object(self, **kwargs: Any) -> dict[str, Any]:
-        return copy.deepcopy(kwargs["body"])
+    def __init__(self, status: int, data: bytes) -> None:
+        self.status, self._data = status, data
+
+    def read(self) -> bytes:
+        return self._data
 
 
-class InstantBatch:
-    """BatchV1Api stand-in: every create succeeds immediately."""
+class InstantApiClient(ApiClient):
+    """A real ``ApiClient`` (its ``param_serialize`` builds every request) that answers without
+    a network: a POST with its body and a uid (created), anything else with an empty object."""
 
-    def create_namespaced_job(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        body = kwargs.get("body", args[1] if len(args) > 1 else None)
-        return copy.deepcopy(body)
+    def call_api(
+        self,
+        method: str,
+        url: str,
+        header_params: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        if method != "POST" or not isinstance(body, dict):
+            return _Answer(200, b"{}")
+        created = {**body, "metadata": {**body["metadata"], "uid": "uid-bench"}}
+        return _Answer(201, json.dumps(created).encode())
 
 
 def settings(executor: str) -> Settings:
@@ -57,11 +74,9 @@ def settings(executor: str) -> Settings:
 
 async def measure(executor_type: str, count: int) -> dict[str, Any]:
     s = settings(executor_type)
-    executor: Any
-    if executor_type == "argo":
-        executor = argo.from_settings(s, custom_api=InstantCustomObjects())
-    else:
-        executor = simple_k8s.from_settings(s, batch_api=InstantBatch())
+    client = InstantApiClient(Configuration(host="http://127.0.0.1:9"))
+    module = argo if executor_type == "argo" else simple_k8s
+    executor = module.from_settings(s, kube_api=KubeApi(lambda: client))
     context, router = build_context(s, registry=CollectorRegistry(), executor=executor)
     dispatcher = build_dispatcher(context, router)
     frame = sample("run_pipeline.json")

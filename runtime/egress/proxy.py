@@ -4,7 +4,7 @@ and the ``local`` executor's runs are given, and the effective NO_PROXY they all
 Settings come from ``runtime.config.proxy``. The *effective* NO_PROXY is the user's list plus
 what must never go through a proxy in a cluster: the Kubernetes API (``KUBERNETES_SERVICE_HOST``,
 ``KUBERNETES_SERVICE_CIDR``), Services (``.svc``, ``.cluster.local``) and the loopback names.
-The runner's own Kubernetes client is kept off the proxy altogether (``runtime.kubeapi.rest``).
+The runner's own Kubernetes client is kept off the proxy altogether (``runtime.kubeapi.loading``).
 
 Credentials (the URL's ``user:password@`` or PROXY_USERNAME / PROXY_PASSWORD) are kept apart
 from the URL that may be shown: ``Proxy.url`` never carries them. Only two places see them

@@ -22,7 +22,6 @@ import attrs
 
 from runtime.config.capacity import CapacitySettings
 from runtime.executors.table import WAITING as TABLE_WAITING
-from runtime.settings import Settings
 
 #: The reason of a run that waits for a slot.
 WAITING = TABLE_WAITING
@@ -56,7 +55,7 @@ class Limits:
         return f"waiting for a slot ({', '.join(caps)}); starts in arrival order"
 
 
-def queues_runs(settings: Settings) -> bool:
+def queues_runs(settings: CapacitySettings) -> bool:
     """Whether runs may have to wait: then scheduled runs are created suspended too."""
     return Limits.from_settings(settings).capped
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from runtime.settings import Settings
+from runtime.config.capacity import CapacitySettings
 
 DEADLINE_SECONDS_ANNOTATION = "hybrid-runner.io/deadline-seconds"
 DEADLINE_MESSAGE_ANNOTATION = "hybrid-runner.io/deadline-message"
@@ -53,7 +53,7 @@ class Deadline:
 
 
 def decide(
-    settings: Settings,
+    settings: CapacitySettings,
     *,
     pipeline_type: str,
     of_type: int | None = None,

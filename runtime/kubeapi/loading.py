@@ -15,7 +15,8 @@ class NoConfiguration(Exception):
 
 
 def direct_configuration() -> Any:
-    """A client ``Configuration`` that never takes the egress proxy.
+    """A client ``Configuration`` that never takes the egress proxy and never retries by
+    itself (``KubeApi`` does, with a backoff, and counts the attempts).
 
     The library reads HTTPS_PROXY / HTTP_PROXY from the environment (``getproxies()``, again
     whenever ``host`` is set), and the runner exports them for the cloud SDKs
@@ -27,6 +28,9 @@ def direct_configuration() -> Any:
     configuration = client.Configuration()
     configuration.proxy = None
     configuration.no_proxy = None
+    # No urllib3 retries under KubeApi's own: with its default of three, a hung API server
+    # held one call for attempts x 4 x the timeout instead of attempts x the timeout.
+    configuration.retries = 0
     return configuration
 
 

@@ -100,6 +100,13 @@ class KubeApi:
         self._failing = False
         self._recovery_listeners: list[Callable[[], None]] = []
 
+    def client(self) -> Any:
+        """The ``ApiClient`` (loaded now if it is loaded lazily: what loading raises, this
+        raises, e.g. no kubeconfig and no service account)."""
+        if self._client is None:
+            raise RuntimeError("this KubeApi has no ApiClient to send with")
+        return self._client()
+
     def on_recovery(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (on the calling thread) when a call succeeds after one gave up:
         the API server is back, and whoever is backing off can try again now."""
@@ -194,9 +201,7 @@ class KubeApi:
         """One attempt: the library adds the auth header and TLS; an error answer raises
         ``ApiException``. The answer is JSON (a dict), text, or with ``stream`` the open urllib3
         response (a watch, or a list read page by page without models)."""
-        if self._client is None:
-            raise RuntimeError("this KubeApi has no ApiClient to send with")
-        api_client = self._client()
+        api_client = self.client()
         headers = {"Accept": "*/*" if text else JSON}
         if body is not None:
             headers["Content-Type"] = content_type or JSON
@@ -216,12 +221,14 @@ class KubeApi:
                 raise ApiException.from_response(http_resp=response, body=None, data=None)
             return response.response
         data = response.read() or b""
-        decoded = data.decode("utf-8", "replace")
         if not 200 <= response.status <= 299:
-            raise ApiException.from_response(http_resp=response, body=decoded, data=None)
+            body = data.decode("utf-8", "replace")
+            raise ApiException.from_response(http_resp=response, body=body, data=None)
         if text:
-            return decoded
-        return json.loads(decoded) if decoded else {}
+            return data.decode("utf-8", "replace")
+        # Parsed from the bytes: a decoded copy of a 500-object list page is megabytes more
+        # at the peak of a re-adoption, and the allocator keeps the peak.
+        return json.loads(data) if data else {}
 
 
 def api_message(exc: ApiException) -> str:

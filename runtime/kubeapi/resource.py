@@ -1,9 +1,10 @@
 """A kind of Kubernetes object as a value that builds its own API paths.
 
 The runner reads and writes a handful of kinds (Jobs, CronJobs, Argo's Workflows and
-CronWorkflows, Pods and their logs, Secrets). Each is named once, by group, version and plural,
-and every request derives its path from that: the collection (``.../namespaces/ns/jobs``), one
-object (``.../jobs/om-1``) and a subresource (``.../pods/om-1-pod/log``). Nothing is generated
+CronWorkflows, Pods and their logs, Secrets). Each is named once below, by group, version and
+plural, and every request derives its path from that: the collection
+(``.../namespaces/ns/jobs``), one object (``.../jobs/om-1``) and a subresource
+(``.../pods/om-1-pod/log``). Nothing is generated
 and nothing is looked up by method name.
 """
 
@@ -24,6 +25,9 @@ class Resource:
     namespaced: bool = True
     #: What it is called in messages: ``Job``, ``CronWorkflow``.
     kind: str = ""
+    #: What a 404 on a create most likely means (a custom resource whose CRD is not installed);
+    #: said in the error instead of a bare "not found".
+    missing: str = ""
 
     @property
     def rbac(self) -> str:
@@ -55,3 +59,18 @@ PODS = Resource(group="", version="v1", plural="pods", kind="Pod")
 SECRETS = Resource(group="", version="v1", plural="secrets", kind="Secret")
 JOBS = Resource(group="batch", version="v1", plural="jobs", kind="Job")
 CRON_JOBS = Resource(group="batch", version="v1", plural="cronjobs", kind="CronJob")
+
+
+def _argo(plural: str, kind: str) -> Resource:
+    return Resource(
+        group="argoproj.io",
+        version="v1alpha1",
+        plural=plural,
+        kind=kind,
+        missing=f"is Argo Workflows installed (CRD {plural}.argoproj.io) and does the "
+        "namespace exist?",
+    )
+
+
+WORKFLOWS = _argo("workflows", "Workflow")
+CRON_WORKFLOWS = _argo("cronworkflows", "CronWorkflow")

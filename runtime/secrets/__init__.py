@@ -15,6 +15,7 @@ from collections.abc import Callable
 import attrs
 
 from runtime.config.backends import SECRETS_MANAGERS, runs_pods
+from runtime.config.pods import IngestionPodSettings
 from runtime.kubeapi.rbac import Rule
 from runtime.observability.metrics import Metrics
 from runtime.secrets.base import SECRET_PREFIX, SecretStore, find_references
@@ -102,7 +103,7 @@ def _build_gcp(settings: Settings) -> SecretStore:
     return GcpSecretStore(settings.gcp_project or None, timeout=_timeouts(settings)[1])
 
 
-def _check_kubernetes(settings: Settings) -> None:
+def _check_kubernetes(settings: IngestionPodSettings) -> None:
     if runs_pods(settings.executor_type) and not settings.ingestion_automount_sa_token:
         # kubernetes_secrets_manager.py calls load_incluster_config() when the pod says
         # KUBERNETES_IN_CLUSTER=true: without the token every run fails before it starts.

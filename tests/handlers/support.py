@@ -1,13 +1,16 @@
 """Handler tests' context: the real ``build_context`` around an executor of choice.
 
-The Kubernetes executors get ``create_autospec``'d API classes (``k8s_support.autospec``: a
-wrong method name or argument fails the test), a retry-free caller, and a fake secrets store
-whose references starting with ``missing-`` do not exist.
+A Kubernetes executor's ``KubeApi`` talks to the HTTP fake of the API server
+(``tests/runtime/kube_api_server.py``) without waiting between retries: the tests put the
+schedules (CronWorkflows/CronJobs) and runs (Workflows/Jobs) there that the cluster would hold,
+and assert on what the executor asked of it and on what it holds afterwards. The secrets store
+is a fake whose references starting with ``missing-`` do not exist.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -22,18 +25,17 @@ from runtime.executors.kube import jobs as simple_k8s
 from runtime.executors.kube.executor import KubeExecutor
 from runtime.executors.kube.tuning import Tuning
 from runtime.executors.local.executor import LocalExecutor
-from runtime.kubeapi import rest as kube_rest
+from runtime.kubeapi.resource import CRON_JOBS, CRON_WORKFLOWS, JOBS, SECRETS, WORKFLOWS, Resource
 from runtime.secrets import SecretsService
 from runtime.serving.context import Context
 from runtime.wire.errors import SecretNotFound
-from tests.runtime.executors.k8s_support import (
-    autospec,
-    make_settings,
-    no_sleep_caller,
-)
+from tests.runtime.executors.k8s_harness import no_sleep_api
+from tests.runtime.executors.k8s_support import NAMESPACE, make_settings
 from tests.runtime.kube_api_server import KubeApiServer, Seen
 
 KINDS = ("argo", "simpleK8s")
+#: The annotation Argo's cron controller keeps on a CronWorkflow (not the runner's to touch).
+LAST_USED_SCHEDULE = "cronworkflows.argoproj.io/last-used-schedule"
 
 
 class FakeStore:
@@ -57,64 +59,88 @@ class FakeStore:
 
 @attrs.define
 class Kube:
-    """A context with a Kubernetes executor and the autospec'd APIs behind it."""
+    """A context with a Kubernetes executor and the fake API server behind it."""
 
     kind: str
     ctx: Context
     executor: KubeExecutor
-    api: Any
-    core: Any
     store: FakeStore
-    #: The HTTP fake of the API server, for the calls that go through ``KubeApi.request``.
+    #: The HTTP fake of the API server the executor's ``KubeApi`` talks to.
     server: KubeApiServer
 
-    def method(self, argo: str, jobs: str) -> Any:
-        return getattr(self.api, argo if self.kind == "argo" else jobs)
+    @property
+    def schedules(self) -> Resource:
+        """The schedules' kind: CronWorkflows or CronJobs."""
+        return CRON_WORKFLOWS if self.kind == "argo" else CRON_JOBS
 
     @property
-    def create_schedule(self) -> Any:
-        return self.method("create_namespaced_custom_object", "create_namespaced_cron_job")
+    def workloads(self) -> Resource:
+        """The runs' kind: Workflows or Jobs."""
+        return WORKFLOWS if self.kind == "argo" else JOBS
 
-    @property
-    def read_schedule(self) -> Any:
-        return self.method("get_namespaced_custom_object", "read_namespaced_cron_job")
+    def path(self, res: Resource, name: str | None = None) -> str:
+        return res.path(NAMESPACE, name)
 
-    @property
-    def patch_schedule(self) -> Any:
-        return self.method("patch_namespaced_custom_object", "patch_namespaced_cron_job")
+    # -- what the executor asked of the API server ------------------------------------------
 
-    @property
-    def delete_schedule(self) -> Any:
-        return self.method("delete_namespaced_custom_object", "delete_namespaced_cron_job")
+    def requests(self, method: str, res: Resource, name: str | None = None) -> list[Seen]:
+        """The ``method`` requests of one ``res`` object (``name``'s), or of any (not of the
+        collection: creates and lists are ``creates``/``server.list_requests``)."""
+        return [
+            seen
+            for seen in self.server.requests(method)
+            if seen.path.startswith(self.path(res) + "/")
+            and (name is None or seen.path == self.path(res, name))
+        ]
 
-    @property
-    def list_runs(self) -> Any:
-        return self.method("list_namespaced_custom_object", "list_namespaced_job")
+    def creates(self, res: Resource) -> list[dict[str, Any]]:
+        """The bodies of the creates of ``res`` objects, in order."""
+        return [seen.body for seen in self.server.requests("POST", self.path(res))]
 
-    @property
-    def delete_run(self) -> Any:
-        return self.method("delete_namespaced_custom_object", "delete_namespaced_job")
+    def schedule_creates(self) -> list[dict[str, Any]]:
+        return self.creates(self.schedules)
+
+    def workload_creates(self) -> list[dict[str, Any]]:
+        return self.creates(self.workloads)
 
     @property
     def secrets_created(self) -> list[dict[str, Any]]:
         """The config Secrets created, in order (bodies as sent)."""
-        return [seen.body for seen in self.server.requests("POST", "/secrets")]
+        return self.creates(SECRETS)
 
     @property
     def secrets_replaced(self) -> list[Seen]:
         """The config Secrets replaced (PUT), in order."""
-        return self.server.requests("PUT", "")
+        return self.requests("PUT", SECRETS)
+
+    # -- what the API server holds --------------------------------------------------------
+
+    def stored(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """``manifest`` as the API server returns it once created (its uid as the fake gives
+        it) and its cron controller has run it (its own annotation)."""
+        obj = copy.deepcopy(manifest)
+        name = obj["metadata"]["name"]
+        obj["metadata"].update({"resourceVersion": "11", "uid": f"uid-{name}"})
+        obj["metadata"].setdefault("annotations", {})[LAST_USED_SCHEDULE] = "x"
+        return obj
+
+    def hold(self, res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` exists in the cluster (as a ``res``); returns it."""
+        self.server.put(self.path(res, obj["metadata"]["name"]), obj)
+        return obj
+
+    def held(self, res: Resource, name: str) -> dict[str, Any] | None:
+        """The ``res`` object ``name`` as the API server holds it now (None: it has none)."""
+        return self.server.state.objects.get(self.path(res, name))
+
+    def fail(self, method: str, res: Resource, name: str | None, *answers: tuple[int, str]) -> None:
+        """The next ``method`` requests of ``res`` object ``name`` (of the collection when
+        None) get ``answers``."""
+        self.server.fail(f"{method} {self.path(res, name)}", *answers)
 
     def pod_log(self, pod: str, text: str) -> None:
         """What the log of pod ``pod`` reads."""
         self.server.pod_log("ingestion", pod, text)
-
-    def stored(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """``manifest`` as the API server returns it."""
-        obj = copy.deepcopy(manifest)
-        obj["metadata"].update({"resourceVersion": "11", "uid": "uid-1"})
-        obj["metadata"]["annotations"]["cronworkflows.argoproj.io/last-used-schedule"] = "x"
-        return obj
 
 
 def with_store(ctx: Context) -> tuple[Context, FakeStore]:
@@ -123,40 +149,28 @@ def with_store(ctx: Context) -> tuple[Context, FakeStore]:
     return attrs.evolve(ctx, secrets=secrets), store
 
 
+def _close(server: KubeApiServer) -> None:
+    # In a thread: shutting down waits for the serving loop's next poll (up to half a second).
+    threading.Thread(target=server.close, daemon=True).start()
+
+
 def kube(
     kind: str, *, dry_run: bool = False, env: dict[str, str] | None = None, **options: Any
 ) -> Kube:
+    """``options``: ``Tuning`` fields, or ``KubeApi`` options (``attempts``, ``timeout``)."""
     settings = make_settings(EXECUTOR_TYPE=kind, **(env or {}))
-    core = autospec(kube_rest.CoreV1)
     server = KubeApiServer()
-    api_client = server.api_client()
-    common: dict[str, Any] = {
-        "core_api": core,
-        "caller": no_sleep_caller(client=lambda: api_client),
-    }
     tuning = {key: options.pop(key) for key in list(options) if key in attrs.fields_dict(Tuning)}
-    common.update(options, tuning=Tuning(**tuning))
-    executor: KubeExecutor
-    if kind == "argo":
-        api = autospec(kube_rest.CustomObjects)
-        executor = argo.from_settings(settings, custom_api=api, **common)
-    else:
-        api = autospec(kube_rest.BatchV1)
-        executor = simple_k8s.from_settings(settings, batch_api=api, **common)
+    module = argo if kind == "argo" else simple_k8s
+    executor = module.from_settings(
+        settings, tuning=Tuning(**tuning), kube_api=no_sleep_api(server, **options)
+    )
     ctx, _ = build_context(
         settings, registry=CollectorRegistry(), executor=executor, dry_run=dry_run
     )
     ctx, store = with_store(ctx)
-    made = Kube(
-        kind=kind, ctx=ctx, executor=executor, api=api, core=core, store=store, server=server
-    )
-    weakref.finalize(made, server.close)
-    # An unconfigured call answers like the API server would (the stored object), not with a
-    # MagicMock.
-    made.create_schedule.side_effect = lambda *_, body, **__: made.stored(body)
-    made.method("create_namespaced_custom_object", "create_namespaced_job").side_effect = (
-        lambda *_, body, **__: made.stored(body)
-    )
+    made = Kube(kind=kind, ctx=ctx, executor=executor, store=store, server=server)
+    weakref.finalize(made, _close, server)
     return made
 
 
@@ -278,7 +292,3 @@ def scheduled_pod(kind: str, run: dict[str, Any], phase: str = "Running") -> dic
         "spec": {"containers": [{"name": "main", "image": "img"}]},
         "status": {"phase": phase, "startTime": "2024-05-01T10:00:00Z"},
     }
-
-
-def listing(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"kind": "List", "metadata": {"resourceVersion": "100"}, "items": items}

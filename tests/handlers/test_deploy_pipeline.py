@@ -1,8 +1,10 @@
-"""deploy_pipeline against both Kubernetes executors (autospec'd APIs), the local executor and
-the harness: the manifest, idempotent re-deploys (409 -> JSON patch), validation, preflight."""
+"""deploy_pipeline against both Kubernetes executors (on the HTTP fake of the API server), the
+local executor and the harness: the manifest, idempotent re-deploys (409 -> JSON patch),
+validation, preflight."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -15,19 +17,20 @@ import yaml
 
 from handlers import deploy_pipeline
 from runtime.executors.kube.pod import SCHEDULE_ANNOTATION
+from runtime.kubeapi.resource import CRON_WORKFLOWS
 from runtime.wire import codec
 from runtime.wire.errors import Conflict, InvalidMessage, SecretNotFound, Unsupported
 from runtime.wire.messages import DeployPipeline
 from tests.conftest import MESSAGES
-from tests.handlers.support import KINDS, Kube, kube, local_context
+from tests.handlers.support import KINDS, LAST_USED_SCHEDULE, Kube, kube, local_context
 from tests.runtime.executors.k8s_support import (
     K8S_VERSIONS,
-    api_error,
     argo_validate,
     assert_golden,
     k8s_validate,
 )
 from tests.runtime.executors.rendered import workload_of
+from tests.runtime.kube_api_server import Seen
 
 FQN = "local_mysql.mysql_metadata_ingestion"
 
@@ -60,10 +63,13 @@ def k(request: pytest.FixtureRequest) -> Kube:
     return kube(request.param)
 
 
+def patches(k: Kube, name: str) -> list[Seen]:
+    return k.requests("PATCH", k.schedules, name)
+
+
 def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(k: Kube) -> None:
     result = deploy_pipeline.handle(message(), k.ctx)
-    k.create_schedule.assert_called_once()
-    body = k.create_schedule.call_args.kwargs["body"]
+    (body,) = k.schedule_creates()
     validate(k.kind, body)
     assert body["kind"] == ("CronWorkflow" if k.kind == "argo" else "CronJob")
     assert body["metadata"]["namespace"] == "ingestion"
@@ -71,15 +77,22 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
     assert spec["concurrencyPolicy"] == "Forbid"
     # Created suspended until its config Secret exists, then enabled as asked.
     assert spec["suspend"] is True
-    assert k.patch_schedule.call_args.kwargs["body"] == {"spec": {"suspend": False}}
+    name = body["metadata"]["name"]
+    assert patches(k, name)[-1].body == {"spec": {"suspend": False}}
+    held = k.held(k.schedules, name)
+    assert held is not None and held["spec"]["suspend"] is False
     if k.kind == "argo":
         assert (spec["schedules"], spec["timezone"]) == (["0 2 * * *"], "Europe/Madrid")
-        assert k.create_schedule.call_args.kwargs["plural"] == "cronworkflows"
+        posts = k.server.requests("POST", "/cronworkflows")
+        assert [seen.path for seen in posts] == [CRON_WORKFLOWS.path("ingestion")]
     else:
         assert (spec["schedule"], spec["timeZone"]) == ("0 2 * * *", "Europe/Madrid")
     (secret,) = k.secrets_created
-    assert secret["metadata"]["name"] == body["metadata"]["name"]
-    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert secret["metadata"]["name"] == name
+    # Owned by the schedule as created: the uid the API server gave it.
+    assert (
+        secret["metadata"]["ownerReferences"][0]["uid"] == held["metadata"]["uid"] == f"uid-{name}"
+    )
     entries = container(k.kind, body)["env"]
     env: dict[str, Any] = {e["name"]: e.get("value") for e in entries}
     assert env["config"] is None, "the config is in the schedule's Secret, not its spec"
@@ -103,7 +116,7 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
     assert env["KUBERNETES_IN_CLUSTER"] == "true"
     assert "secret:mysql-password" in env["config"]  # a reference, never a value
     assert result.pipeline_fqn == FQN
-    assert result.schedule_name == body["metadata"]["name"]
+    assert result.schedule_name == name
     assert result.schedule_name.startswith("omsched-local-mysql-")
     assert result.enabled is True
     assert codec.unstructure(result) == {
@@ -117,36 +130,43 @@ def test_deploy_creates_a_forbid_concurrency_schedule_with_the_run_pod_contract(
 
 def test_disabled_deploy_is_suspended_and_timezone_defaults_to_utc(k: Kube) -> None:
     result = deploy_pipeline.handle(message(enabled=False, timezone=None), k.ctx)
-    spec = k.create_schedule.call_args.kwargs["body"]["spec"]
+    spec = k.schedule_creates()[-1]["spec"]
     assert spec["suspend"] is True
-    k.patch_schedule.assert_not_called()  # it stays suspended
+    assert patches(k, result.schedule_name) == []  # it stays suspended
     assert spec["timezone" if k.kind == "argo" else "timeZone"] == "UTC"
     assert result.enabled is False
 
 
+def controller_ran(k: Kube, name: str) -> None:
+    """The cron controller has run the schedule: its own annotation is on the object."""
+    held = k.held(k.schedules, name)
+    assert held is not None
+    ran = copy.deepcopy(held)
+    ran["metadata"]["annotations"][LAST_USED_SCHEDULE] = "x"
+    k.hold(k.schedules, ran)
+
+
 def test_redeploy_is_idempotent_409_replaces_the_spec_in_place(k: Kube) -> None:
     first = deploy_pipeline.handle(message(), k.ctx)
-    old_body = k.create_schedule.call_args.kwargs["body"]
-    k.patch_schedule.reset_mock()  # the first deploy's enabling patch
+    name = first.schedule_name
+    controller_ran(k, name)
+    enabling = len(patches(k, name))  # the first deploy's enabling patch
 
-    k.create_schedule.side_effect = api_error(409, "already exists")
-    k.read_schedule.return_value = k.stored(old_body)
+    # The schedule exists: the create gets a 409.
     again = deploy_pipeline.handle(message(schedule="30 4 * * 1-5", enabled=False), k.ctx)
     assert again.schedule_name == first.schedule_name
-    assert k.create_schedule.call_count == 2
-    assert k.read_schedule.call_args.kwargs["name"] == first.schedule_name
-    k.patch_schedule.assert_called_once()
-    kwargs = k.patch_schedule.call_args.kwargs
-    assert kwargs["name"] == first.schedule_name
-    assert kwargs["_content_type"] == "application/json-patch+json"
-    new_body = k.create_schedule.call_args.kwargs["body"]
-    ops = kwargs["body"]
+    assert len(k.schedule_creates()) == 2
+    assert k.requests("GET", k.schedules)[-1].path == k.path(k.schedules, name)
+    (patch,) = patches(k, name)[enabling:]
+    assert patch.headers["content-type"] == "application/json-patch+json"
+    new_body = k.schedule_creates()[-1]
+    ops = patch.body
     assert ops[0]["op"] == "replace" and ops[0]["path"] == "/spec"
     assert ops[0]["value"] == {**new_body["spec"], "suspend": True}  # disabled, as asked
     # The schedule's Secret is replaced (PUT) with the new config, owned by the same object.
     put = k.secrets_replaced[-1]
     assert put.path.endswith(f"/secrets/{first.schedule_name}")
-    assert put.body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert put.body["metadata"]["ownerReferences"][0]["uid"] == f"uid-{name}"
     assert {
         "op": "add",
         "path": "/metadata/labels/hybrid-runner.io~1agent-id",
@@ -154,33 +174,31 @@ def test_redeploy_is_idempotent_409_replaces_the_spec_in_place(k: Kube) -> None:
     } in ops
     # The controller's own annotation is not in the patch: it stays.
     assert not any("last-used-schedule" in op["path"] for op in ops)
+    held = k.held(k.schedules, name)
+    assert held is not None and held["spec"] == ops[0]["value"]
+    assert held["metadata"]["annotations"][LAST_USED_SCHEDULE] == "x"
 
 
 def test_409_for_another_agents_schedule_is_a_conflict(k: Kube) -> None:
-    deploy_pipeline.handle(message(), k.ctx)
-    k.patch_schedule.reset_mock()  # the first deploy's enabling patch
-    theirs = k.stored(k.create_schedule.call_args.kwargs["body"])
+    first = deploy_pipeline.handle(message(), k.ctx)
+    enabling = len(patches(k, first.schedule_name))  # the first deploy's enabling patch
+    held = k.held(k.schedules, first.schedule_name)
+    assert held is not None
+    theirs = copy.deepcopy(held)
     theirs["metadata"]["labels"]["hybrid-runner.io/agent-id"] = "someone-else"
-    k.create_schedule.side_effect = api_error(409)
-    k.read_schedule.return_value = theirs
+    k.hold(k.schedules, theirs)
     with pytest.raises(Conflict, match="someone-else"):
         deploy_pipeline.handle(message(), k.ctx)
-    k.patch_schedule.assert_not_called()
+    assert len(k.schedule_creates()) == 2  # the second create got a 409
+    assert patches(k, first.schedule_name)[enabling:] == []
 
 
 def test_409_then_gone_creates_it_again(k: Kube) -> None:
-    answers = iter([api_error(409), None])
-
-    def create(*_: Any, body: dict[str, Any], **__: Any) -> dict[str, Any]:
-        answer = next(answers)
-        if answer is not None:
-            raise answer
-        return k.stored(body)
-
-    k.create_schedule.side_effect = create
-    k.read_schedule.side_effect = api_error(404)
+    # A 409, then the read finds nothing (deleted in between): created once more.
+    k.fail("POST", k.schedules, None, (409, "cronworkflows already exists"))
     deploy_pipeline.handle(message(), k.ctx)
-    assert k.create_schedule.call_count == 2
+    assert len(k.schedule_creates()) == 2
+    assert len(k.requests("GET", k.schedules)) == 1
 
 
 @pytest.mark.parametrize(
@@ -209,7 +227,7 @@ def test_a_bad_cron_expression_is_invalid_message_naming_schedule(
         deploy_pipeline.handle(message(schedule=schedule), k.ctx)
     assert caught.value.message.startswith("$.schedule: ")
     assert fragment in caught.value.message
-    k.create_schedule.assert_not_called()
+    assert k.schedule_creates() == []
 
 
 @pytest.mark.parametrize(
@@ -226,7 +244,7 @@ def test_a_bad_cron_expression_is_invalid_message_naming_schedule(
 def test_good_cron_expressions_pass(schedule: str) -> None:
     k = kube("simpleK8s")
     deploy_pipeline.handle(message(schedule=schedule), k.ctx)
-    k8s_validate(k.create_schedule.call_args.kwargs["body"], K8S_VERSIONS[-1])
+    k8s_validate(k.schedule_creates()[-1], K8S_VERSIONS[-1])
 
 
 @pytest.mark.parametrize(
@@ -246,7 +264,7 @@ def test_a_missing_secret_stops_the_deploy_before_anything_is_created(k: Kube) -
     decoded = codec.decode_request(json.dumps(frame))
     with pytest.raises(SecretNotFound, match="missing-password"):
         deploy_pipeline.handle(decoded, k.ctx)  # type: ignore[arg-type]
-    k.create_schedule.assert_not_called()
+    assert k.schedule_creates() == []
 
 
 def test_the_local_executor_answers_unsupported_before_any_preflight(tmp_path: Path) -> None:
@@ -262,12 +280,12 @@ def test_the_local_executor_answers_unsupported_before_any_preflight(tmp_path: P
 def test_dry_run_renders_and_creates_nothing(k: Kube) -> None:
     dry = kube(k.kind, dry_run=True)
     result = deploy_pipeline.handle(message(), dry.ctx)
-    dry.create_schedule.assert_not_called()
+    assert dry.schedule_creates() == []
     assert dry.secrets_created == []
     manifest = workload_of(dry.ctx.rendered)
     assert manifest["metadata"]["name"] == result.schedule_name
     deploy_pipeline.handle(message(), k.ctx)
-    created = k.create_schedule.call_args.kwargs["body"]
+    created = k.schedule_creates()[-1]
     # Created suspended, then enabled: what the dry run showed is what ends up there.
     assert created["spec"]["suspend"] is True
     assert {**created, "spec": {**created["spec"], "suspend": False}} == manifest

@@ -1,5 +1,6 @@
 """logs: byte-offset chunks across several calls until the end, for both Kubernetes executors
-(autospec'd APIs) and the local executor; the reply stays far below the frame limit."""
+(pod logs read from the HTTP fake of the API server) and the local executor; the reply stays far
+below the frame limit."""
 
 from __future__ import annotations
 

@@ -64,16 +64,17 @@ def test_a_scheduled_run_is_tracked_reported_and_controllable(k: Kube) -> None:
     assert chunk.content == "scheduled output\n"
     assert k.server.log_reads()[-1].path.endswith(f"/pods/{name}-pod/log")
 
+    k.hold(k.workloads, run)  # the API server holds the run's Workflow/Job
     killed = kill.handle(Kill(id="k", run_id=uid), k.ctx)
     if k.kind == "argo":
-        call = k.api.patch_namespaced_custom_object.call_args.kwargs
-        assert (call["name"], call["plural"], call["body"]) == (
-            name,
+        patch = k.requests("PATCH", k.workloads)[-1]
+        assert (patch.path, patch.path.split("/")[-2], patch.body) == (
+            k.path(k.workloads, name),
             "workflows",
             {"spec": {"shutdown": "Terminate", "suspend": None}},
         )
     else:
-        assert k.api.delete_namespaced_job.call_args.kwargs["name"] == name
+        assert k.requests("DELETE", k.workloads)[-1].path == k.path(k.workloads, name)
         assert killed.runs[0].state == "stopped"
 
 

@@ -22,8 +22,8 @@ needed: only the CRDs and the workflow-controller. The manifest, built by the pu
     # ARGO_INGESTION_CONTAINER_SPEC_FILE_PATH into the container.
 
 The run's config is in a Secret of the Workflow's name, owned by the Workflow
-(``k8s_pod.config_secret``): the Workflow is created suspended (Argo marks it Running but creates
-no pod), the Secret made with its uid as owner, then ``spec.suspend`` removed.
+(``config_secret.secret_manifest``): the Workflow is created suspended (Argo marks it Running
+but creates no pod), the Secret made with its uid as owner, then ``spec.suspend`` removed.
 
 The container always has a ``command``: without one the controller asks the image registry for
 the entrypoint. Failed pods are kept (until the Workflow's TTL) for ``kubectl logs``; succeeded
@@ -37,16 +37,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from runtime.config.pods import IngestionPodSettings
 from runtime.executors.admission import queues_runs
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.deadlines import Deadline, deadline_annotations, decide
 from runtime.executors.kube.argo_state import TERMINATE, workflow_state
-from runtime.executors.kube.client import KubeCaller, LazyApiClient, lazily
 from runtime.executors.kube.custom_config import argo_workflow_params, deep_merge, spec_files
 from runtime.executors.kube.diagnostics import Diagnosis
 from runtime.executors.kube.executor import KubeExecutor, assemble
@@ -62,7 +61,7 @@ from runtime.executors.kube.pod import (
     schedule_labels,
     workflow_run_id,
 )
-from runtime.executors.kube.resources import Resource, ResourceApi
+from runtime.executors.kube.resources import ResourceApi
 from runtime.executors.kube.runs import ObjectState, failure_annotations
 from runtime.executors.kube.tuning import Tuning
 from runtime.executors.naming import schedule_name
@@ -73,22 +72,19 @@ from runtime.executors.scheduling import (
     parse_pipeline_type_configs,
     placement_for,
 )
-from runtime.kubeapi.rest import CustomObjects
+from runtime.kubeapi.request import KubeApi
+from runtime.kubeapi.resource import CRON_WORKFLOWS, WORKFLOWS, Resource
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 NAME = "argo"
-GROUP = "argoproj.io"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-PLURAL = "workflows"
-CRON_PLURAL = "cronworkflows"
+API_VERSION = WORKFLOWS.api_version
 STOP = "Stop"
 DEFAULT_POD_GC: dict[str, Any] = {"strategy": "OnPodSuccess", "deleteDelayDuration": "300s"}
 
 
-def sidecars_patch(settings: Settings) -> str:
+def sidecars_patch(settings: IngestionPodSettings) -> str:
     """Argo's own ``init`` and ``wait`` containers get ``main``'s hardening, so every pod passes
     the Pod Security Standards' ``restricted`` profile whatever the workflow-controller's
     ``executor.securityContext`` says (Argo installed by another chart, or by hand). A
@@ -259,14 +255,14 @@ class ArgoWorkflows:
 
     name = NAME
     settings: Settings
-    workloads: Resource
-    schedules: Resource
     placements: dict[str, Placement]
     workflow_params: dict[str, Any] | None
     container_params: dict[str, Any] | None
     pod_gc: dict[str, Any] | None = None
     #: How a kill ends a Workflow: ``Terminate``; ``Stop`` lets exit handlers run.
     shutdown: str = TERMINATE
+    workloads: Resource = WORKFLOWS
+    schedules: Resource = CRON_WORKFLOWS
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         return workflow_manifest(
@@ -325,21 +321,8 @@ class ArgoWorkflows:
         return {"argo": f"unavailable: {error}"}
 
 
-def _custom_resource(kind: str, plural: str, api: Callable[[], Any]) -> Resource:
-    return Resource(
-        kind=kind,
-        rbac=f"{plural}.{GROUP}",
-        api=api,
-        method="custom_object",
-        custom=(GROUP, VERSION, plural),
-        missing_hint=f"is Argo Workflows installed (CRD {plural}.{GROUP}) and does the "
-        "namespace exist?",
-    )
-
-
 def argo_workflows(
     settings: Settings,
-    custom_api: Callable[[], Any],
     *,
     placements: dict[str, Placement] | None = None,
     workflow_params: dict[str, Any] | None = None,
@@ -353,8 +336,6 @@ def argo_workflows(
     workflow_params, container_params = spec_files(settings, workflow_params, container_params)
     return ArgoWorkflows(
         settings=settings,
-        workloads=_custom_resource("Workflow", PLURAL, custom_api),
-        schedules=_custom_resource("CronWorkflow", CRON_PLURAL, custom_api),
         placements=placements,
         workflow_params=argo_workflow_params(workflow_params),
         container_params=container_params,
@@ -366,23 +347,13 @@ def argo_workflows(
 def from_settings(
     settings: Settings,
     *,
-    custom_api: Any = None,
     tuning: Tuning | None = None,
-    clients: LazyApiClient | None = None,
-    core_api: Any = None,
-    caller: KubeCaller | None = None,
+    kube_api: KubeApi | None = None,
     **workload: Any,
 ) -> KubeExecutor:
-    """``EXECUTOR_TYPE=argo``: a ``KubeExecutor`` of ``ArgoWorkflows``. ``custom_api`` (and the
-    rest) stand in for the cluster in tests and benches; ``workload``: ``argo_workflows``'
-    options. Variables of the other executor are logged as warnings."""
-    clients = clients or LazyApiClient()
-    api = lazily(lambda: CustomObjects(clients.get())) if custom_api is None else lambda: custom_api
+    """``EXECUTOR_TYPE=argo``: a ``KubeExecutor`` of ``ArgoWorkflows``. ``kube_api`` stands in for
+    the cluster in tests and benches; ``workload``: ``argo_workflows``' options. Variables of
+    the other executor are logged as warnings."""
     return assemble(
-        argo_workflows(settings, api, **workload),
-        settings,
-        tuning=tuning,
-        clients=clients,
-        core_api=core_api,
-        caller=caller,
+        argo_workflows(settings, **workload), settings, tuning=tuning, kube_api=kube_api
     )

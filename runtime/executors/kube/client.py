@@ -1,14 +1,11 @@
-"""Kubernetes API plumbing shared by the ``argo`` and ``simpleK8s`` executors.
-
-Two things live here:
+"""The ``argo`` and ``simpleK8s`` executors' API client, and readers of the objects it returns.
 
 * ``load_api_client``: the in-cluster service account when the runner runs in a pod, else the
-  kubeconfig (``KUBECONFIG`` or ``~/.kube/config``). Executors take an injectable ``ApiClient``
-  (tests, the local control plane) and only load one on first use, so ``invoke --dry-run``
-  renders manifests on a machine without any cluster.
-* ``KubeCaller``: ``runtime.kubeapi.request.KubeApi``'s timeout, bounded retries (429, 500,
-  502, 503, 504, connection errors and timeouts) and error mapping (a 403 names the verb, the
-  resource and the namespace the runner's Role is missing) around an executor's call.
+  kubeconfig (``KUBECONFIG`` or ``~/.kube/config``). ``LazyApiClient`` loads it on first use,
+  so ``invoke --dry-run`` renders manifests on a machine without any cluster; every request
+  goes through ``runtime.kubeapi.request.KubeApi`` over it (tests hand the executor a
+  ``KubeApi`` of their own).
+* ``get_path`` and ``parse_time_ms``: a field of an API object's JSON, and its timestamps.
 """
 
 from __future__ import annotations
@@ -17,17 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client as k8s
 
 from runtime.kubeapi.loading import NoConfiguration, load_configuration
-from runtime.kubeapi.request import RETRYABLE_STATUSES as RETRYABLE_STATUSES
-from runtime.kubeapi.request import TRANSPORT_ERRORS as TRANSPORT_ERRORS
-from runtime.kubeapi.request import KubeApi
-from runtime.kubeapi.request import Op as Op
-from runtime.kubeapi.request import api_message as api_message
-from runtime.kubeapi.request import map_api_error as map_api_error
 from runtime.wire.errors import ExecutorUnavailable
 
 log = logging.getLogger(__name__)
@@ -74,54 +65,6 @@ class LazyApiClient:
     @property
     def loaded(self) -> bool:
         return self._client is not None
-
-
-T = TypeVar("T")
-
-
-def lazily(make: Callable[[], T]) -> Callable[[], T]:
-    """``make()`` on the first call, the same object after (an API object made only when a
-    request needs it: dry runs never contact a cluster)."""
-    made: list[T] = []
-
-    def get() -> T:
-        if not made:
-            made.append(make())
-        return made[0]
-
-    return get
-
-
-class KubeCaller(KubeApi):
-    """``KubeApi``'s retries and error mapping around a call given as a function (the
-    executors' calls until they send ``KubeApi.request``s themselves)."""
-
-    def __call__(
-        self,
-        op: Op,
-        fn: Callable[..., Any],
-        *args: Any,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """``fn(*args, **kwargs, _request_timeout=...)``, described by ``op``."""
-        kwargs.setdefault("_request_timeout", timeout or self.timeout)
-        return self.retrying(op, lambda: fn(*args, **kwargs))
-
-
-_serializer: k8s.ApiClient | None = None
-
-
-def to_dict(obj: Any) -> dict[str, Any]:
-    """A client model (or a dict) as the JSON dict the API server speaks (camelCase keys)."""
-    global _serializer
-    if isinstance(obj, dict):
-        return obj
-    if _serializer is None:
-        # Only its pure sanitize_for_serialization is used: no connection is ever made.
-        _serializer = k8s.ApiClient()
-    data = _serializer.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
-    return data if isinstance(data, dict) else {}
 
 
 def parse_time_ms(value: Any) -> int | None:

@@ -49,8 +49,8 @@ import attrs
 import yaml
 
 from runtime.config.env_parsers import json_type as _type
+from runtime.config.workloads import KubernetesExecutorSettings
 from runtime.executors.kube.pod import CONTRACT_ENV, MAIN_CONTAINER
-from runtime.settings import Settings
 from runtime.wire.errors import ConfigError
 
 WORKFLOW_FILE_VARIABLE = "ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH"
@@ -139,7 +139,7 @@ def check_container_params(
 
 
 def spec_files(
-    settings: Settings,
+    settings: KubernetesExecutorSettings,
     workflow: dict[str, Any] | None = None,
     container: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:

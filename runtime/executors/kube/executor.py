@@ -36,7 +36,7 @@ from runtime.config.pods import IngestionPodSettings
 from runtime.config.workloads import KubernetesExecutorSettings
 from runtime.executors.admission import QUEUED_AT_ANNOTATION, Limits
 from runtime.executors.base import LaunchSpec, LogChunk, PipelineDeletion, ScheduleRef, ScheduleSpec
-from runtime.executors.kube.client import KubeCaller, LazyApiClient, get_path
+from runtime.executors.kube.client import LazyApiClient, get_path
 from runtime.executors.kube.config_secret import ConfigSecrets
 from runtime.executors.kube.diagnostics import Grace
 from runtime.executors.kube.logs import PodLogs, chunk
@@ -48,7 +48,7 @@ from runtime.executors.kube.tuning import Tuning
 from runtime.executors.kube.watch import ResourceWatcher, workload_and_pod_watchers
 from runtime.executors.scheduling import unused_variables
 from runtime.executors.table import RunTable
-from runtime.kubeapi.rest import CoreV1
+from runtime.kubeapi.request import KubeApi
 from runtime.settings import Settings
 from runtime.wire.errors import Conflict, LaunchFailed, NotFound, RunnerError
 
@@ -66,9 +66,7 @@ def assemble(
     settings: Settings,
     *,
     tuning: Tuning | None = None,
-    clients: LazyApiClient | None = None,
-    core_api: Any = None,
-    caller: KubeCaller | None = None,
+    kube_api: KubeApi | None = None,
 ) -> KubeExecutor:
     """A ``KubeExecutor`` of ``workload`` from the whole settings (each executor's
     ``from_settings``); the other executor's variables are logged as having no effect."""
@@ -79,9 +77,7 @@ def assemble(
         capacity=settings,
         agent_id=settings.agent_id,
         tuning=tuning,
-        clients=clients,
-        core_api=core_api,
-        caller=caller,
+        kube_api=kube_api,
     )
     warn_unused(workload.name, settings)
     return executor
@@ -91,7 +87,7 @@ class KubeExecutor:
     """A Kubernetes executor: its ``Workload`` and its ``RunTracker`` (see the module docstring).
 
     Built from the settings groups it reads; ``tuning`` holds what is not a setting (timings,
-    bounds, clocks); ``clients`` / ``core_api`` / ``caller`` stand in for the cluster in tests.
+    bounds, clocks); ``kube_api`` (its ``ApiClient``) stands in for the cluster in tests.
     No cluster is contacted until ``start()`` or the first launch, so dry runs work anywhere."""
 
     supports_schedules: bool = True
@@ -105,9 +101,7 @@ class KubeExecutor:
         capacity: CapacitySettings,
         agent_id: str,
         tuning: Tuning | None = None,
-        clients: LazyApiClient | None = None,
-        core_api: Any = None,
-        caller: KubeCaller | None = None,
+        kube_api: KubeApi | None = None,
     ) -> None:
         tuning = tuning or Tuning()
         self.workload, self.name = workload, workload.name
@@ -116,13 +110,12 @@ class KubeExecutor:
         self.label_selector = selector(agent_id)
         self._clock, self._stall = tuning.clock, float(kube.watch_stall_seconds)
         self._tuning = tuning
-        self._clients, self._core_api = clients or LazyApiClient(), core_api
-        self._caller = caller or KubeCaller(self._clients.get)
+        self.kube = kube_api or KubeApi(LazyApiClient().get)
         # A launch that gets through after an outage ends the watches' backoff at once.
-        self._caller.on_recovery(self._nudge_watchers)
-        self.api = ResourceApi(self._caller, self.namespace)
+        self.kube.on_recovery(self._nudge_watchers)
+        self.api = ResourceApi(self.kube, self.namespace)
         self.configs = ConfigSecrets(self.api, pods)
-        self._pod_logs = PodLogs(kube=self._caller, namespace=self.namespace)
+        self._pod_logs = PodLogs(kube=self.kube, namespace=self.namespace)
         self._pod_logs.set_limits(
             tuning.log_tail_lines, tuning.log_tail_bytes, tuning.max_log_bytes
         )
@@ -139,12 +132,6 @@ class KubeExecutor:
         self._watchers: list[ResourceWatcher] = []
         self._workload_watcher: ResourceWatcher | None = None
         self._started = False
-
-    @property
-    def core_api(self) -> Any:
-        if self._core_api is None:
-            self._core_api = CoreV1(self._clients.get())
-        return self._core_api
 
     # -- Executor protocol -------------------------------------------------------------------
 
@@ -349,22 +336,21 @@ class KubeExecutor:
         """Re-adoption: list the pods, then the workloads (whose records are then built with
         their pods' diagnostics) into the tracker, then watch both."""
         tracker, tuning = self.tracker, self._tuning
-        list_fn, list_args = self.api.lister(self.workload.workloads)
+        # No configuration at all (no service account, no kubeconfig) is not worth retrying:
+        # start fails, naming it, where an unreachable API server is only retried.
+        self.kube.client()
         workloads, pods = workload_and_pod_watchers(
             prefix=self.name,
-            kind=self.kind_name,
-            resource=self.resource,
-            workloads=(list_fn, list_args, tracker.sync_workloads, tracker.workload_event),
-            pods=(self.core_api.list_namespaced_pod, tracker.sync_pods, tracker.pod_event),
+            workloads=(self.workload.workloads, tracker.sync_workloads, tracker.workload_event),
+            pods=(tracker.sync_pods, tracker.pod_event),
             namespace=self.namespace,
             label_selector=self.label_selector,
-            caller=self._caller,
+            api=self.kube,
             watch_timeout=tuning.watch_timeout,
             stall_timeout=self._stall,
             resync_seconds=tuning.resync_seconds,
             backoff=tuning.watch_backoff,
             max_backoff=tuning.watch_max_backoff,
-            watch_factory=tuning.watch_factory,
             clock=tuning.monotonic,
         )
         self._workload_watcher, self._watchers = workloads, [pods, workloads]
@@ -372,7 +358,9 @@ class KubeExecutor:
             try:
                 watcher.list_now()
             except RunnerError as exc:
-                # The watch thread keeps retrying; ``ready`` waits for a successful list.
+                # The watch thread keeps retrying; ``ready`` waits for a successful list, and
+                # health says why now rather than once the thread's own list fails too.
+                watcher.healthy, watcher.last_error = False, f"{type(exc).__name__}: {exc}"
                 log.error("re-adoption: cannot list %s yet: %s", watcher.resource, exc)
         tracker.promote_now(force=True)  # a workload left suspended is a waiting run
         for watcher in self._watchers:

@@ -21,8 +21,9 @@ The manifest, built by the pure ``job_manifest``::
     # container, and ARGO_INGESTION_WORKFLOW_SPEC_FILE_PATH's keys that mean something for a
     # Job into the pod spec / pod metadata / Job spec (see custom_config).
 
-The run's config is in a Secret of the Job's name, owned by the Job (``k8s_pod.config_secret``):
-the Job is created suspended, the Secret made with the Job's uid as owner, then the Job resumed.
+The run's config is in a Secret of the Job's name, owned by the Job
+(``config_secret.secret_manifest``): the Job is created suspended, the Secret made with the
+Job's uid as owner, then the Job resumed.
 Kill deletes the Job with ``propagationPolicy: Foreground`` (its pod goes first); a Job that is
 already gone counts as killed. State comes from the Job's conditions (``Complete`` -> success,
 ``Failed`` -> failed with the condition's reason, e.g. ``DeadlineExceeded``), refined by the
@@ -31,7 +32,6 @@ pod's diagnostics.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -39,7 +39,7 @@ import attrs
 from runtime.executors.admission import queues_runs
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.deadlines import Deadline, deadline_annotations, decide
-from runtime.executors.kube.client import KubeCaller, LazyApiClient, lazily, parse_time_ms
+from runtime.executors.kube.client import parse_time_ms
 from runtime.executors.kube.custom_config import JobParams, deep_merge, job_params, spec_files
 from runtime.executors.kube.diagnostics import Diagnosis
 from runtime.executors.kube.executor import KubeExecutor, assemble
@@ -54,7 +54,7 @@ from runtime.executors.kube.pod import (
     schedule_container,
     schedule_labels,
 )
-from runtime.executors.kube.resources import Resource, ResourceApi
+from runtime.executors.kube.resources import ResourceApi
 from runtime.executors.kube.runs import ObjectState, annotated_failure, failure_annotations
 from runtime.executors.kube.tuning import Tuning
 from runtime.executors.naming import schedule_name
@@ -65,7 +65,8 @@ from runtime.executors.scheduling import (
     parse_pipeline_type_configs,
     placement_for,
 )
-from runtime.kubeapi.rest import BatchV1
+from runtime.kubeapi.request import KubeApi
+from runtime.kubeapi.resource import CRON_JOBS, JOBS, Resource
 from runtime.settings import Settings
 from runtime.wire.messages import FAILED, QUEUED, RUNNING, SUCCESS
 
@@ -257,11 +258,11 @@ class Jobs:
 
     name = NAME
     settings: Settings
-    workloads: Resource
-    schedules: Resource
     placements: dict[str, Placement]
     params: JobParams
     container_params: dict[str, Any] | None
+    workloads: Resource = JOBS
+    schedules: Resource = CRON_JOBS
 
     def build(self, spec: LaunchSpec) -> dict[str, Any]:
         return job_manifest(
@@ -308,7 +309,6 @@ class Jobs:
 
 def jobs(
     settings: Settings,
-    batch_api: Callable[[], Any],
     *,
     placements: dict[str, Placement] | None = None,
     workflow_params: dict[str, Any] | None = None,
@@ -325,8 +325,6 @@ def jobs(
     params = job_params(workflow_params)
     return Jobs(
         settings=settings,
-        workloads=Resource(kind="Job", rbac="jobs.batch", api=batch_api, method="job"),
-        schedules=Resource(kind="CronJob", rbac="cronjobs.batch", api=batch_api, method="cron_job"),
         placements=placements,
         params=params,
         container_params=container_params,
@@ -336,23 +334,11 @@ def jobs(
 def from_settings(
     settings: Settings,
     *,
-    batch_api: Any = None,
     tuning: Tuning | None = None,
-    clients: LazyApiClient | None = None,
-    core_api: Any = None,
-    caller: KubeCaller | None = None,
+    kube_api: KubeApi | None = None,
     **workload: Any,
 ) -> KubeExecutor:
-    """``EXECUTOR_TYPE=simpleK8s``: a ``KubeExecutor`` of ``Jobs``. ``batch_api`` (and the rest)
-    stand in for the cluster in tests and benches; ``workload``: ``jobs``' options. Variables
-    of the other executor are logged as warnings."""
-    clients = clients or LazyApiClient()
-    api = lazily(lambda: BatchV1(clients.get())) if batch_api is None else lambda: batch_api
-    return assemble(
-        jobs(settings, api, **workload),
-        settings,
-        tuning=tuning,
-        clients=clients,
-        core_api=core_api,
-        caller=caller,
-    )
+    """``EXECUTOR_TYPE=simpleK8s``: a ``KubeExecutor`` of ``Jobs``. ``kube_api`` stands in for the
+    cluster in tests and benches; ``workload``: ``jobs``' options. Variables of the other
+    executor are logged as warnings."""
+    return assemble(jobs(settings, **workload), settings, tuning=tuning, kube_api=kube_api)

@@ -4,7 +4,7 @@ A runner re-adopting 10,000 finished Jobs once listed them in one call that the 
 turned into model objects: 355 MiB of Python heap at the peak and an RSS that never came back
 down (docs/performance.md, section 9), above the chart's 256Mi memory limit at a few thousand
 runs. So a list here asks for ``LIST_PAGE`` objects at a time (``limit`` / ``continue``), reads
-each page as plain JSON (``_preload_content=False``: no models), and keeps of each object only
+each page as plain JSON (``KubeApi``: no models), and keeps of each object only
 what the executor reads from it (``slim_workload``, ``slim_pod``): the pod templates, with
 every run's config in their env, are the bulk of a workload and are never read after launch.
 A ``Listing`` hands the objects out as the pages come, so the executor turns each into its
@@ -14,11 +14,10 @@ re-adoption went from 130 to 101 MB when lists stopped being collected whole.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from runtime.executors.kube.client import get_path, to_dict
+from runtime.executors.kube.client import get_path
 
 #: Objects per list call: the API server's own suggestion for paged lists is 500.
 LIST_PAGE = 500
@@ -27,21 +26,10 @@ Slim = Callable[[dict[str, Any]], dict[str, Any]]
 _COPIED_TEMPLATES = ("storedTemplates", "storedWorkflowTemplateSpec")
 
 
-def page_of(response: Any) -> dict[str, Any]:
-    """One list response as the API server's JSON dict (raw bytes, a model, or a dict)."""
-    data = getattr(response, "data", None)
-    if not isinstance(data, bytes | str):
-        return to_dict(response)
-    release = getattr(response, "release_conn", None)
-    if callable(release):
-        release()  # unread-content responses keep their connection until told
-    parsed = json.loads(data)
-    return parsed if isinstance(parsed, dict) else {}
-
-
 class Listing:
     """One paged list, fetched as it is read: the next page is asked for only when the items of
-    the one before are used up, so at most one page is in memory at a time. It is read once
+    the one before are used up, so at most one page is in memory at a time. ``call(**query)``
+    answers one page (``limit``, ``continue``) as the API server's JSON dict. It is read once
     (a second loop goes on where the first stopped); ``resource_version`` is the list's once
     the last page is read (None before).
 
@@ -49,7 +37,9 @@ class Listing:
     the loop that reads the listing; the watcher lists again from the start.
     """
 
-    def __init__(self, call: Callable[..., Any], slim: Slim, page: int = LIST_PAGE) -> None:
+    def __init__(
+        self, call: Callable[..., dict[str, Any]], slim: Slim, page: int = LIST_PAGE
+    ) -> None:
         self._call, self._slim, self._page = call, slim, page
         self.resource_version: str | None = None
         self.complete = False
@@ -61,10 +51,10 @@ class Listing:
     def _read(self) -> Iterator[dict[str, Any]]:
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"limit": self._page, "_preload_content": False}
+            query: dict[str, Any] = {"limit": self._page}
             if token:
-                kwargs["_continue"] = token
-            result = page_of(self._call(**kwargs))
+                query["continue"] = token
+            result = self._call(**query)
             items = result.pop("items", None) or []
             token = get_path(result, "metadata", "continue") or None
             version = get_path(result, "metadata", "resourceVersion")
@@ -72,7 +62,7 @@ class Listing:
             items.reverse()
             while items:
                 # Popped, so each object is freed as soon as the reader is done with it.
-                yield self._slim(to_dict(items.pop()))
+                yield self._slim(items.pop())
             if not token:
                 self.resource_version, self.complete = version, True
                 return

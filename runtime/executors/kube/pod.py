@@ -7,13 +7,15 @@ automations Workflow entity). Both commands come from settings.
 
 ``config`` carries the ingestion bot's token (``securityConfig.jwtToken``), so it is never
 written into a Workflow, Job or their cron forms: it lives in a Secret named like the workload
-(``config_secret``), owned by it (the garbage collector deletes it with its owner), and the
+(``config_secret.py``), owned by it (the garbage collector deletes it with its owner), and the
 container reads it with ``valueFrom.secretKeyRef``. Who may ``get jobs`` or ``get workflows``
 (or read an Argo archive) reads no credential.
 
-Everything here is a pure function of ``Settings`` and a ``LaunchSpec`` (or a ``ScheduleSpec``
-for scheduled pipelines) returning plain dicts in the API server's JSON shape, so the Workflow
-and Job builders, ``invoke --dry-run`` and the golden-manifest tests all see the same bytes.
+Everything here is a pure function of settings (each function takes the group it reads; the
+container, which reads several, the whole ``Settings``) and a ``LaunchSpec`` (or a
+``ScheduleSpec`` for scheduled pipelines) returning plain dicts in the API server's JSON shape,
+so the Workflow and Job builders, ``invoke --dry-run`` and the golden-manifest tests all see
+the same bytes.
 
 Labels and annotations make the cluster the durable store of what the runner launched:
 
@@ -43,12 +45,14 @@ fallback): ``run_id_of``. The workload's name stays the run's ``runName``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from runtime.config.connection import ConnectionSettings
 from runtime.config.pods import IngestionPodSettings
+from runtime.config.proxy import ProxySettings
+from runtime.config.workloads import KubernetesExecutorSettings
 from runtime.egress import proxy
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.naming import label_value, schedule_name
@@ -80,8 +84,6 @@ CONTRACT_ENV = ("config", "pipelineType", "pipelineRunId", "ingestionPipelineFQN
 #: The key of the run's config in its Secret (and the env name the container reads it into).
 CONFIG_KEY = "config"
 #: What a dry run prints for the Secret's data, and the owner uid it cannot know yet.
-REDACTED = "(redacted: {size} bytes of the run's config)"
-UNKNOWN_UID = "(the owner's uid, known once it is created)"
 #: The pods' proxy credentials: env name, key in the PROXY_CREDENTIALS_SECRET Secret.
 PROXY_SECRET_KEYS = (("PROXY_USERNAME", "username"), ("PROXY_PASSWORD", "password"))
 
@@ -100,7 +102,9 @@ def check_name(name: str) -> str:
     return name
 
 
-def _base_labels(settings: Settings, pipeline_type: str, kind: str, fqn: str) -> dict[str, str]:
+def _base_labels(
+    settings: ConnectionSettings, pipeline_type: str, kind: str, fqn: str
+) -> dict[str, str]:
     return {
         MANAGED_BY_LABEL: MANAGED_BY,
         AGENT_LABEL: label_value(settings.agent_id or "default"),
@@ -110,7 +114,7 @@ def _base_labels(settings: Settings, pipeline_type: str, kind: str, fqn: str) ->
     }
 
 
-def run_labels(settings: Settings, spec: LaunchSpec) -> dict[str, str]:
+def run_labels(settings: ConnectionSettings, spec: LaunchSpec) -> dict[str, str]:
     out = _base_labels(settings, spec.pipeline_type, spec.kind, spec.pipeline_fqn)
     out[RUN_ID_LABEL] = label_value(spec.run_id)
     return out
@@ -124,7 +128,7 @@ def run_annotations(spec: LaunchSpec) -> dict[str, str]:
     }
 
 
-def schedule_labels(settings: Settings, spec: ScheduleSpec) -> dict[str, str]:
+def schedule_labels(settings: ConnectionSettings, spec: ScheduleSpec) -> dict[str, str]:
     return _base_labels(settings, spec.pipeline_type, spec.kind, spec.pipeline_fqn)
 
 
@@ -172,7 +176,7 @@ def job_run_id() -> dict[str, Any]:
     return {"name": "pipelineRunId", "valueFrom": {"fieldRef": {"fieldPath": field}}}
 
 
-def resources(settings: Settings, kind: str) -> dict[str, dict[str, str]]:
+def resources(settings: IngestionPodSettings, kind: str) -> dict[str, dict[str, str]]:
     """Requests/limits from INGESTION_* (pipelines) or INGESTION_AUTOMATION_WORKFLOW_*."""
     if kind == "automation":
         cpu_req, cpu_lim = settings.automation_cpu_request, settings.automation_cpu_limit
@@ -225,45 +229,7 @@ def env(
     return out
 
 
-def config_secret(
-    settings: IngestionPodSettings,
-    *,
-    name: str,
-    config: dict[str, Any],
-    labels: dict[str, str],
-    owner: Mapping[str, Any] | None = None,
-    redact: bool = False,
-) -> dict[str, Any]:
-    """The Secret holding a run's (or a schedule's) config, owned by its workload ``owner``
-    (the created object: the garbage collector deletes the Secret with it). ``redact``: what a
-    dry run prints (the data's size only; the owner's uid is not known before it exists)."""
-    text = json.dumps(config, separators=(",", ":"))
-    metadata: dict[str, Any] = {
-        "name": name,
-        "namespace": settings.ingestion_namespace,
-        "labels": dict(labels),
-    }
-    if owner is not None:
-        owner_meta = owner.get("metadata") or {}
-        metadata["ownerReferences"] = [
-            {
-                "apiVersion": owner.get("apiVersion"),
-                "kind": owner.get("kind"),
-                "name": owner_meta.get("name", name),
-                "uid": owner_meta.get("uid") or UNKNOWN_UID,
-            }
-        ]
-    data = REDACTED.format(size=len(text.encode())) if redact else text
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata,
-        "type": "Opaque",
-        "stringData": {CONFIG_KEY: data},
-    }
-
-
-def proxy_env(settings: Settings) -> list[dict[str, Any]]:
+def proxy_env(settings: ProxySettings) -> list[dict[str, Any]]:
     """The egress proxy for the ingestion process (INGESTION_PROXY_ENABLED): both spellings of
     each configured proxy URL, without credentials, and of the effective NO_PROXY (the
     Kubernetes API never goes through the proxy).
@@ -291,7 +257,7 @@ def proxy_env(settings: Settings) -> list[dict[str, Any]]:
     return [*out, {"name": "NO_PROXY", "value": no_proxy}, {"name": "no_proxy", "value": no_proxy}]
 
 
-def container_security_context(settings: Settings) -> dict[str, Any]:
+def container_security_context(settings: IngestionPodSettings) -> dict[str, Any]:
     """The ``main`` container's hardening. The ids are set on the pod only, so that Argo's
     init and wait containers run as the same user as ``main``."""
     return {
@@ -302,7 +268,7 @@ def container_security_context(settings: Settings) -> dict[str, Any]:
     }
 
 
-def pod_security_context(settings: Settings) -> dict[str, Any]:
+def pod_security_context(settings: IngestionPodSettings) -> dict[str, Any]:
     """Numeric ids by default: OpenMetadata's image ends with ``USER openmetadata``, a named
     user, and the kubelet refuses to start a runAsNonRoot container whose image user is not
     numeric (CreateContainerConfigError). An id left empty is omitted, so OpenShift can assign
@@ -319,7 +285,7 @@ def pod_security_context(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def command(settings: Settings, kind: str) -> list[str]:
+def command(settings: KubernetesExecutorSettings, kind: str) -> list[str]:
     return list(settings.automation_command if kind == "automation" else settings.pipeline_command)
 
 
@@ -384,7 +350,7 @@ def _container(
     return out
 
 
-def pod_fields(settings: Settings) -> dict[str, Any]:
+def pod_fields(settings: IngestionPodSettings) -> dict[str, Any]:
     """Pod-level fields shared by both executors (Workflow spec and Job pod template accept
     them under the same names)."""
     out: dict[str, Any] = {}

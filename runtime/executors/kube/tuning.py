@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 
 from runtime.executors.base import LOG_CHUNK_BYTES
 from runtime.executors.kube.diagnostics import Grace
-from runtime.executors.kube.watch import RawWatch
 
 
 @attrs.frozen(kw_only=True)
@@ -28,7 +26,6 @@ class Tuning:
     resync_seconds: float = 900.0
     watch_backoff: float = 1.0
     watch_max_backoff: float = 8.0
-    watch_factory: Callable[[], Any] = RawWatch
     housekeeping_seconds: float = 5.0
     #: How long a run whose workload is gone stays in the table.
     retain_deleted_seconds: float = 3600.0

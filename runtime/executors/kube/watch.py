@@ -34,11 +34,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch import Watch
 from urllib3.exceptions import ReadTimeoutError
 
-from runtime.executors.kube.client import TRANSPORT_ERRORS, KubeCaller, Op, get_path, to_dict
+from runtime.executors.kube.client import get_path
 from runtime.executors.kube.listing import LIST_PAGE, Listing, Slim, slim_pod, slim_workload
+from runtime.kubeapi.request import TRANSPORT_ERRORS, KubeApi
+from runtime.kubeapi.resource import PODS, Resource
+from runtime.kubeapi.watching import WatchStream
 from runtime.wire.errors import RunnerError
 
 log = logging.getLogger(__name__)
@@ -48,17 +50,6 @@ SyncCallback = Callable[[Iterable[dict[str, Any]]], None]
 EventCallback = Callable[[str, dict[str, Any]], None]
 
 
-class RawWatch(Watch):
-    """A ``Watch`` that hands out the objects as JSON dicts, never as client models.
-
-    (Deserialising every event into models only to turn them back into dicts costs time; and
-    the library's ``deserialize=False`` mode cannot report ERROR events such as 410.)
-    """
-
-    def get_return_type(self, func: Any) -> None:
-        return None
-
-
 class ResourceWatcher:
     """One resource kind (Workflows, Jobs or Pods) in one namespace under one label selector."""
 
@@ -66,20 +57,17 @@ class ResourceWatcher:
         self,
         *,
         name: str,
-        list_fn: Callable[..., Any],
-        list_args: tuple[Any, ...],
+        api: KubeApi,
+        kind: Resource,
         namespace: str,
-        resource: str,
         label_selector: str,
         on_sync: SyncCallback,
         on_event: EventCallback,
-        caller: KubeCaller,
         watch_timeout: int = 300,
         stall_timeout: float = 90.0,
         resync_seconds: float = 900.0,
         backoff: float = 1.0,
         max_backoff: float = 8.0,
-        watch_factory: Callable[[], Watch] = RawWatch,
         clock: Callable[[], float] = time.monotonic,
         slim: Slim = lambda obj: obj,
         list_page: int = LIST_PAGE,
@@ -88,14 +76,14 @@ class ResourceWatcher:
         #: What a list keeps of each object, and how many objects one list call asks for.
         self._slim = slim
         self.list_page = list_page
-        self._list_fn = list_fn
-        self._list_args = list_args
+        self._api = api
+        self.kind = kind
         self.namespace = namespace
-        self.resource = resource
+        #: The RBAC name, as messages say it: ``jobs.batch``, ``pods``.
+        self.resource = kind.rbac
         self.label_selector = label_selector
         self._on_sync = on_sync
         self._on_event = on_event
-        self._caller = caller
         self.watch_timeout = watch_timeout
         self.stall_timeout = stall_timeout
         #: Streams dropped for silence (tests and health).
@@ -103,13 +91,12 @@ class ResourceWatcher:
         self.resync_seconds = resync_seconds
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self._watch_factory = watch_factory
         self._clock = clock
         self._stop = threading.Event()
         #: Set by stop() and nudge(): ends a backoff wait early.
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._watch: Watch | None = None
+        self._stream: WatchStream | None = None
         self._resource_version: str | None = None
         self._last_sync = 0.0
         #: Counters for health and tests.
@@ -127,14 +114,9 @@ class ResourceWatcher:
         Raises the runner's errors (ExecutorUnavailable, Forbidden, NotFound) unchanged.
         """
 
-        def call(**kwargs: Any) -> Any:
-            return self._caller(
-                Op("list", self.resource, self.namespace),
-                self._list_fn,
-                *self._list_args,
-                label_selector=self.label_selector,
-                **kwargs,
-            )
+        def call(**page: Any) -> Any:
+            query = {"labelSelector": self.label_selector, **page}
+            return self._api.request("GET", self.kind, self.namespace, query=query, verb="list")
 
         listing = Listing(call, self._slim, self.list_page)
         self._on_sync(listing)
@@ -163,12 +145,9 @@ class ResourceWatcher:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
-        watch = self._watch
-        if watch is not None:
-            try:
-                watch.stop()  # type: ignore[no-untyped-call]
-            except Exception:  # pragma: no cover - best effort on a closing socket
-                log.debug("closing the %s watch stream failed", self.name, exc_info=True)
+        stream = self._stream
+        if stream is not None:
+            stream.close()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -220,19 +199,20 @@ class ResourceWatcher:
         self._wake.wait(delay)
 
     def _watch_once(self) -> None:
-        watch = self._watch_factory()
-        self._watch = watch
+        stream = WatchStream(
+            self._api,
+            self.kind,
+            self.namespace,
+            label_selector=self.label_selector,
+            resource_version=self._resource_version,
+            timeout_seconds=self.watch_timeout,
+            # (connect, read): the read limit is per socket read, so it bounds silence.
+            timeout=(self._api.timeout, self.stall_timeout),
+        )
+        self._stream = stream
+        if self._stop.is_set():  # stopped before the stream was there to close
+            return
         try:
-            stream = watch.stream(  # type: ignore[no-untyped-call]
-                self._list_fn,
-                *self._list_args,
-                label_selector=self.label_selector,
-                resource_version=self._resource_version,
-                timeout_seconds=self.watch_timeout,
-                allow_watch_bookmarks=True,
-                # (connect, read): the read limit is per socket read, so it bounds silence.
-                _request_timeout=(self._caller.timeout, self.stall_timeout),
-            )
             self._consume(stream)
         except ReadTimeoutError:
             # Not a failure of the API server: watch again at once, from where we were.
@@ -243,15 +223,12 @@ class ResourceWatcher:
                 self.stall_timeout,
             )
         finally:
-            self._watch = None
+            self._stream = None
 
-    def _consume(self, stream: Any) -> None:
-        for event in stream:
+    def _consume(self, stream: WatchStream) -> None:
+        for kind, obj in stream:
             if self._stop.is_set():
                 break
-            kind = str(event.get("type", ""))
-            obj = event.get("raw_object")
-            obj = to_dict(obj if obj is not None else event.get("object"))
             version = get_path(obj, "metadata", "resourceVersion")
             if version:
                 self._resource_version = str(version)
@@ -266,22 +243,17 @@ class ResourceWatcher:
 def workload_and_pod_watchers(
     *,
     prefix: str,
-    kind: str,
-    resource: str,
-    workloads: tuple[Callable[..., Any], tuple[Any, ...], SyncCallback, EventCallback],
-    pods: tuple[Callable[..., Any], SyncCallback, EventCallback],
+    workloads: tuple[Resource, SyncCallback, EventCallback],
+    pods: tuple[SyncCallback, EventCallback],
     **common: Any,
 ) -> tuple[ResourceWatcher, ResourceWatcher]:
-    """An executor's two watches, named after it (``prefix``): its workloads (``kind`` in
-    ``resource``: list function, its leading arguments and callbacks) and their pods, each
-    object slimmed to what is read of it."""
-    list_workloads, list_args, on_workloads, workload_event = workloads
-    list_pods, on_pods, pod_event = pods
+    """An executor's two watches, named after it (``prefix``): its workloads (the kind and
+    its callbacks) and their pods, each object slimmed to what is read of it."""
+    kind, on_workloads, workload_event = workloads
+    on_pods, pod_event = pods
     workload_watcher = ResourceWatcher(
-        name=f"{prefix}-{kind.lower()}s",
-        list_fn=list_workloads,
-        list_args=list_args,
-        resource=resource,
+        name=f"{prefix}-{kind.kind.lower()}s",
+        kind=kind,
         on_sync=on_workloads,
         on_event=workload_event,
         slim=slim_workload,
@@ -289,9 +261,7 @@ def workload_and_pod_watchers(
     )
     pod_watcher = ResourceWatcher(
         name=f"{prefix}-pods",
-        list_fn=list_pods,
-        list_args=(common["namespace"],),
-        resource="pods",
+        kind=PODS,
         on_sync=on_pods,
         on_event=pod_event,
         slim=slim_pod,

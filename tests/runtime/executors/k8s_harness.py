@@ -1,5 +1,6 @@
-"""The harness of the Kubernetes executors' unit tests: an executor of either kind on
-autospec'd ``runtime.kubeapi.rest`` classes, a fake clock, and shortcuts to the API mocks."""
+"""The harness of the Kubernetes executors' unit tests: an executor of either kind whose
+``KubeApi`` talks to the HTTP fake of the API server (kube_api_server.py), fake clocks, and
+shortcuts to the requests the executor made of its workloads and to the answers it gets."""
 
 from __future__ import annotations
 
@@ -16,54 +17,96 @@ from runtime.executors.kube.diagnostics import Grace
 from runtime.executors.kube.executor import KubeExecutor
 from runtime.executors.kube.tuning import Tuning
 from runtime.executors.table import RunRecord
-from runtime.kubeapi import rest as kube_rest
-from tests.runtime.executors.k8s_support import (
-    FakeClock,
-    autospec,
-    make_settings,
-    no_sleep_caller,
-)
-from tests.runtime.kube_api_server import KubeApiServer
+from runtime.kubeapi.request import KubeApi
+from runtime.kubeapi.resource import JOBS, WORKFLOWS, Resource
+from tests.runtime.executors.k8s_support import NAMESPACE, FakeClock, make_settings
+from tests.runtime.kube_api_server import KubeApiServer, Seen
 
 TAINT = "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: ingestion}."
+
+
+def no_sleep_api(server: KubeApiServer, **options: Any) -> KubeApi:
+    """A ``KubeApi`` on ``server`` whose retries do not wait (their delays in ``.sleeps``)."""
+    sleeps: list[float] = []
+    api_client = server.api_client()
+    api = KubeApi(lambda: api_client, sleep=sleeps.append, **options)
+    api.sleeps = sleeps  # type: ignore[attr-defined]
+    return api
 
 
 @attrs.define
 class Harness:
     kind: str
     executor: KubeExecutor
-    api: Any
-    core: Any
     wall: FakeClock
     mono: FakeClock
-    #: The HTTP fake of the API server, for the calls that go through ``KubeApi.request``.
+    #: The HTTP fake of the API server the executor's ``KubeApi`` talks to.
     server: KubeApiServer
     updates: list[tuple[str, str | None]] = attrs.field(factory=list)
 
-    # The workload API's methods, whatever the executor.
     @property
-    def create(self) -> Any:
-        if self.kind == "argo":
-            return self.api.create_namespaced_custom_object
-        return self.api.create_namespaced_job
+    def resource(self) -> Resource:
+        """The workload's kind: Workflows or Jobs."""
+        return WORKFLOWS if self.kind == "argo" else JOBS
 
-    @property
-    def read(self) -> Any:
-        if self.kind == "argo":
-            return self.api.get_namespaced_custom_object
-        return self.api.read_namespaced_job
+    def path(self, name: str | None = None) -> str:
+        """The workloads' collection, or with ``name`` one workload."""
+        return self.resource.path(NAMESPACE, name)
 
-    @property
-    def list(self) -> Any:
-        if self.kind == "argo":
-            return self.api.list_namespaced_custom_object
-        return self.api.list_namespaced_job
+    # -- what the executor asked of its workloads -----------------------------------------
 
-    @property
-    def kill_fn(self) -> Any:
+    def creates(self) -> list[Seen]:
+        return self.server.requests("POST", self.path())
+
+    def created(self) -> list[dict[str, Any]]:
+        """The bodies of the workload creates, in order."""
+        return [seen.body for seen in self.creates()]
+
+    def _of(self, method: str, name: str | None) -> list[Seen]:
+        return [
+            seen
+            for seen in self.server.requests(method)
+            if seen.path.startswith(self.path() + "/")
+            and (name is None or seen.path == self.path(name))
+        ]
+
+    def reads(self, name: str | None = None) -> list[Seen]:
+        """GETs of one workload (``name``'s, or any)."""
+        return self._of("GET", name)
+
+    def patches(self, name: str | None = None) -> list[Seen]:
+        return self._of("PATCH", name)
+
+    def deletes(self, name: str | None = None) -> list[Seen]:
+        return self._of("DELETE", name)
+
+    def kills(self) -> list[Seen]:
+        """The requests that stop a workload: a shutdown patch (Argo), a delete (Job)."""
         if self.kind == "argo":
-            return self.api.patch_namespaced_custom_object
-        return self.api.delete_namespaced_job
+            return [s for s in self.patches() if "shutdown" in (s.body or {}).get("spec", {})]
+        return self.deletes()
+
+    # -- what the API server answers ------------------------------------------------------
+
+    def answer(self, obj: dict[str, Any]) -> None:
+        """The next create of ``obj``'s name answers (and keeps) ``obj``."""
+        self.server.state.answers[self.path(obj["metadata"]["name"])] = obj
+
+    def put(self, obj: dict[str, Any]) -> None:
+        """``obj`` exists in the cluster already."""
+        self.server.put(self.path(obj["metadata"]["name"]), obj)
+
+    def fail(
+        self,
+        method: str,
+        status: int,
+        message: str = "boom",
+        *,
+        name: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` ``method`` requests of the workloads (of ``name``'s) fail."""
+        self.server.fail(f"{method} {self.path(name)}", *[(status, message)] * times)
 
     def workload(
         self, spec: LaunchSpec, state: str = "queued", *, suspended: bool = False, **extra: Any
@@ -126,7 +169,7 @@ class Harness:
         }
 
     def launched(self, spec: LaunchSpec, state: str = "queued") -> None:
-        self.create.return_value = self.workload(spec, state)
+        self.answer(self.workload(spec, state))
         self.executor.launch(spec)
         if state == "running":
             # A run is running once its pod is: the pod the watch would deliver.
@@ -146,10 +189,9 @@ class Harness:
 
 def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: Any) -> Harness:
     """A harness of ``kind``; ``options``: ``Tuning`` fields over the harness's own, or
-    ``core_api`` / ``caller``."""
+    ``KubeApi`` options (``attempts``, ``timeout``)."""
     wall = FakeClock(1_714_557_600.0)
     mono = FakeClock(1000.0)
-    core = autospec(kube_rest.CoreV1)
     tuning: dict[str, Any] = {
         "clock": wall,
         "monotonic": mono,
@@ -159,25 +201,15 @@ def build(kind: str, *, settings_env: dict[str, str] | None = None, **options: A
         "grace": Grace(image_pull_report=10, image_pull=120),
         "log_tail_bytes": 1000,
     }
-    server = KubeApiServer()
-    api_client = server.api_client()
-    common: dict[str, Any] = {
-        "core_api": core,
-        "caller": no_sleep_caller(client=lambda: api_client),
-    }
+    api_options: dict[str, Any] = {}
     for key, value in options.items():
-        (tuning if key in attrs.fields_dict(Tuning) else common)[key] = value
-    common["tuning"] = Tuning(**tuning)
+        (tuning if key in attrs.fields_dict(Tuning) else api_options)[key] = value
+    server = KubeApiServer()
+    kube_api = no_sleep_api(server, **api_options)
     settings = make_settings(**(settings_env or {}))
-    if kind == "argo":
-        api = autospec(kube_rest.CustomObjects)
-        executor = argo.from_settings(settings, custom_api=api, **common)
-    else:
-        api = autospec(kube_rest.BatchV1)
-        executor = simple_k8s.from_settings(settings, batch_api=api, **common)
-    harness = Harness(
-        kind=kind, executor=executor, api=api, core=core, wall=wall, mono=mono, server=server
-    )
+    module = argo if kind == "argo" else simple_k8s
+    executor = module.from_settings(settings, tuning=Tuning(**tuning), kube_api=kube_api)
+    harness = Harness(kind=kind, executor=executor, wall=wall, mono=mono, server=server)
     weakref.finalize(harness, server.close)
     executor.table.subscribe(lambda new, old: harness.updates.append((new.state, new.reason)))
     # As after start(): the pods are listed (none yet), so a run without a pod has none yet.

@@ -1,4 +1,4 @@
-"""Helpers for the Kubernetes executor tests: settings, schemas, fake watch streams.
+"""Helpers for the Kubernetes executor tests: settings, specs, schemas, watch events, clocks.
 
 Schemas come from published sources, never copies in this repository:
 
@@ -19,23 +19,18 @@ import json
 import os
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from kubernetes.client.exceptions import ApiException
 from kubernetes_validate import utils as kv_utils
 
 from runtime.executors.base import LaunchSpec
-from runtime.executors.kube.client import KubeCaller
 from runtime.executors.naming import run_name
-from runtime.kubeapi import rest as kube_rest
 from runtime.settings import Settings
 
 ARGO_MODULE = "github.com/argoproj/argo-workflows/v3"
@@ -165,55 +160,6 @@ def make_spec(
         image="registry.example.com/ingestion:om-1.11.1-cl-1.11.1",
         env=env if env is not None else {"KUBERNETES_IN_CLUSTER": "true"},
     )
-
-
-def no_sleep_caller(**kwargs: Any) -> KubeCaller:
-    sleeps: list[float] = []
-    caller = KubeCaller(sleep=sleeps.append, **kwargs)
-    caller.sleeps = sleeps  # type: ignore[attr-defined]
-    return caller
-
-
-def api_error(status: int, message: str = "boom", reason: str = "") -> ApiException:
-    exc = ApiException(status=status, reason=reason or f"HTTP {status}")
-    exc.body = json.dumps({"kind": "Status", "code": status, "message": message})
-    return exc
-
-
-class LazyAutospec:
-    """An instance of a ``kubernetes`` ``*Api`` class whose methods are autospec'd on first use.
-
-    ``create_autospec(CoreV1Api, instance=True)`` introspects all ~400 methods (about a second
-    each time); this specs only the methods a test touches, with the same strictness: unknown
-    methods raise AttributeError, wrong arguments raise TypeError.
-    """
-
-    def __init__(self, cls: type) -> None:
-        object.__setattr__(self, "_cls", cls)
-        object.__setattr__(self, "_instance", object.__new__(cls))
-        object.__setattr__(self, "_methods", {})
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        methods = object.__getattribute__(self, "_methods")
-        if name not in methods:
-            cls = object.__getattribute__(self, "_cls")
-            if not callable(getattr(cls, name)):  # AttributeError for unknown names
-                raise AttributeError(name)
-            bound = getattr(object.__getattribute__(self, "_instance"), name)
-            methods[name] = mock.create_autospec(bound)
-        return methods[name]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"set {name} on the method mock instead")
-
-    def __repr__(self) -> str:
-        return f"<LazyAutospec {object.__getattribute__(self, '_cls').__name__}>"
-
-
-def autospec(cls: type) -> Any:
-    return LazyAutospec(cls)
 
 
 # -- golden files ------------------------------------------------------------------------------
@@ -363,49 +309,6 @@ def argo_validate(manifest: dict[str, Any]) -> None:
 # -- watch streams ---------------------------------------------------------------------------------
 
 
-class FakeSocket:
-    def __init__(self, closed: threading.Event) -> None:
-        self._closed = closed
-
-    def shutdown(self, how: int) -> None:
-        self._closed.set()
-
-
-class FakeConnection:
-    def __init__(self, closed: threading.Event) -> None:
-        self.sock = FakeSocket(closed)
-
-
-class FakeWatchResponse:
-    """What a ``watch=True`` call returns with ``_preload_content=False``: JSON lines, then a
-    wait (like a server holding the stream open) until the watch is stopped or ``hold`` ends."""
-
-    status = 200
-
-    def __init__(self, events: list[dict[str, Any] | Exception], hold: float = 0.0) -> None:
-        # An exception among the events is raised there, as a failing socket read would be.
-        self._lines = [
-            e if isinstance(e, Exception) else json.dumps(e).encode() + b"\n" for e in events
-        ]
-        self._hold = hold
-        self._closed = threading.Event()
-        self.connection = FakeConnection(self._closed)
-
-    def stream(self, amt: Any = None, decode_content: Any = None) -> Iterator[bytes]:
-        for line in self._lines:
-            if isinstance(line, Exception):
-                raise line
-            yield line
-        if self._hold:
-            self._closed.wait(self._hold)
-
-    def close(self) -> None:
-        self._closed.set()
-
-    def release_conn(self) -> None:
-        pass
-
-
 def event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     return {"type": kind, "object": obj}
 
@@ -415,43 +318,6 @@ def gone() -> dict[str, Any]:
         "type": "ERROR",
         "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"},
     }
-
-
-class ListWatch:
-    """A side effect for an autospec'd ``list_namespaced_*``: lists answer from ``lists`` (one
-    per call, the last repeated), watches from ``watches`` (then an idle held stream)."""
-
-    def __init__(
-        self,
-        lists: Sequence[list[dict[str, Any]] | Exception],
-        watches: list[list[dict[str, Any] | Exception]] | None = None,
-        *,
-        hold: float = 0.2,
-    ) -> None:
-        self.lists = list(lists)
-        self.watches = list(watches or [])
-        self.hold = hold
-        self.list_calls: list[dict[str, Any]] = []
-        self.watch_calls: list[dict[str, Any]] = []
-        self._version = 100
-        self._lock = threading.Lock()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            if kwargs.get("watch"):
-                self.watch_calls.append(kwargs)
-                events = self.watches.pop(0) if self.watches else []
-                return FakeWatchResponse(events, hold=self.hold)
-            self.list_calls.append(kwargs)
-            answer = self.lists.pop(0) if len(self.lists) > 1 else self.lists[0]
-            if isinstance(answer, Exception):
-                raise answer
-            self._version += 1
-            return {
-                "kind": "List",
-                "metadata": {"resourceVersion": str(self._version)},
-                "items": answer,
-            }
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -473,15 +339,3 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-def core_api() -> Any:
-    return autospec(kube_rest.CoreV1)
-
-
-def custom_api() -> Any:
-    return autospec(kube_rest.CustomObjects)
-
-
-def batch_api() -> Any:
-    return autospec(kube_rest.BatchV1)

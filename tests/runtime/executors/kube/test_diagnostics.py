@@ -364,7 +364,6 @@ def test_an_unschedulable_pod_fails_its_run_after_the_configured_grace(kind: str
     assert (record.state, record.reason) == ("failed", "Unschedulable")
     assert "past UNSCHEDULABLE_GRACE_SECONDS=300" in (record.message or "")
     assert h.executor.wait_idle()
-    patch = h.api.patch_namespaced_custom_object if kind == "argo" else h.api.patch_namespaced_job
-    annotations = patch.call_args.kwargs["body"]["metadata"]["annotations"]
+    annotations = h.patches(spec.run_name)[-1].body["metadata"]["annotations"]
     assert annotations["hybrid-runner.io/failure-reason"] == "Unschedulable"
     asyncio.run(h.executor.stop())

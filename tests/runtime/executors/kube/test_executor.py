@@ -1,22 +1,36 @@
-"""Both Kubernetes executors against autospec'd API classes: launch (409 adopt, 404, 403,
-5xx), kill and logs. The watch-fed run table, diagnostics and re-adoption are in
+"""Both Kubernetes executors against the HTTP fake of the API server (kube_api_server.py):
+launch (409 adopt, 404, 403, 5xx), kill and logs, asserted on the requests the fake recorded
+and the objects it holds. The watch-fed run table, diagnostics and re-adoption are in
 test_k8s_tracking.py; the harness in k8s_harness.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from runtime.executors.kube import argo
+from runtime.executors.kube import client as kube_client
 from runtime.executors.kube import jobs as simple_k8s
 from runtime.executors.kube.argo import STOP, ArgoWorkflows
-from runtime.kubeapi.resource import PODS
+from runtime.kubeapi.loading import NoConfiguration
+from runtime.kubeapi.resource import PODS, WORKFLOWS
 from runtime.wire.errors import Conflict, ExecutorUnavailable, Forbidden, LaunchFailed, NotFound
 from tests.runtime.executors.k8s_harness import Harness, build
-from tests.runtime.executors.k8s_support import (
-    api_error,
-    make_settings,
-    make_spec,
-)
+from tests.runtime.executors.k8s_support import NAMESPACE, make_settings, make_spec
+from tests.runtime.kube_api_server import Seen
+
+
+def timeout_of(h: Harness, seen: Seen) -> Any:
+    """The ``_request_timeout`` the client gave the request ``seen`` (requests in order)."""
+    assert len(h.server.state.timeouts) == len(h.server.state.seen)
+    return h.server.state.timeouts[h.server.state.seen.index(seen)]
+
+
+def kill_method(h: Harness) -> str:
+    """How the executor stops a workload: a shutdown patch (Argo), a delete (Job)."""
+    return "PATCH" if h.kind == "argo" else "DELETE"
+
 
 # -- launch ---------------------------------------------------------------------------------------
 
@@ -24,15 +38,14 @@ from tests.runtime.executors.k8s_support import (
 def test_launch_creates_the_rendered_manifest_and_records_queued(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec)
-    h.create.assert_called_once()
-    kwargs = h.create.call_args.kwargs
-    body = kwargs["body"]
+    (create,) = h.creates()
+    body = create.body
     # Its place in the queue: the time it arrived, in epoch microseconds.
     queued_at = body["metadata"]["annotations"].pop("hybrid-runner.io/queued-at")
     assert int(queued_at) == int(h.wall() * 1_000_000)
     assert body == h.executor.render(spec)[0]
-    assert kwargs["namespace"] == "ingestion"
-    assert kwargs["_request_timeout"] > 0
+    assert create.path == h.resource.path("ingestion")
+    assert timeout_of(h, create) > 0
     record = h.record()
     assert record.state == "queued"
     assert record.run_name == spec.run_name
@@ -43,18 +56,17 @@ def test_launch_creates_the_rendered_manifest_and_records_queued(h: Harness) -> 
 
 def test_launch_409_adopts_the_existing_object(h: Harness) -> None:
     spec = make_spec()
-    h.create.side_effect = api_error(409, "already exists")
-    h.read.return_value = h.workload(spec, "running")
+    h.put(h.workload(spec, "running"))  # so the create is answered 409 (already exists)
     # Its pod, already watched (a pod seen before its workload waits for it).
     h.executor.tracker.pod_event("ADDED", h.pod(spec, {"phase": "Running"}))
     h.executor.launch(spec)
-    assert h.create.call_count == 1
-    h.read.assert_called_once()
-    assert h.read.call_args.kwargs["name"] == spec.run_name
+    assert len(h.creates()) == 1
+    (read,) = h.reads()
+    assert read.path == h.path(spec.run_name)
     assert h.record().state == "running"
     # A second delivery of the same request: same name, adopted again, still one run.
     h.executor.launch(spec)
-    names = {c.kwargs["body"]["metadata"]["name"] for c in h.create.call_args_list}
+    names = {body["metadata"]["name"] for body in h.created()}
     assert names == {spec.run_name}
     assert len(h.executor.table) == 1
 
@@ -62,8 +74,9 @@ def test_launch_409_adopts_the_existing_object(h: Harness) -> None:
 def test_launch_409_for_another_runs_object_is_a_conflict(h: Harness) -> None:
     spec = make_spec()
     other = h.workload(make_spec("someone-else"))
-    h.create.side_effect = api_error(409)
-    h.read.return_value = other
+    # Someone else's run's object under this run's name: the create is answered 409.
+    other["metadata"]["name"] = spec.run_name
+    h.put(other)
     with pytest.raises(Conflict, match="belongs to run 'someone-else'"):
         h.executor.launch(spec)
     record = h.record(spec.run_id)
@@ -72,7 +85,7 @@ def test_launch_409_for_another_runs_object_is_a_conflict(h: Harness) -> None:
 
 
 def test_launch_404_is_launch_failed(h: Harness) -> None:
-    h.create.side_effect = api_error(404, 'namespaces "ingestion" not found')
+    h.fail("POST", 404, 'namespaces "ingestion" not found')
     with pytest.raises(LaunchFailed, match="not found"):
         h.executor.launch(make_spec())
     record = h.record()
@@ -81,7 +94,7 @@ def test_launch_404_is_launch_failed(h: Harness) -> None:
 
 
 def test_launch_403_names_the_missing_permission(h: Harness) -> None:
-    h.create.side_effect = api_error(403, "forbidden")
+    h.fail("POST", 403, "forbidden")
     with pytest.raises(Forbidden) as info:
         h.executor.launch(make_spec())
     resource = "workflows.argoproj.io" if h.kind == "argo" else "jobs.batch"
@@ -94,7 +107,7 @@ def test_launch_403_names_the_missing_permission(h: Harness) -> None:
 
 
 def test_a_refused_run_is_forgotten_like_a_deleted_one(h: Harness) -> None:
-    h.create.side_effect = api_error(403, "forbidden")
+    h.fail("POST", 403, "forbidden")
     with pytest.raises(Forbidden):
         h.executor.launch(make_spec())
     h.executor.tracker.housekeeping()
@@ -106,26 +119,40 @@ def test_a_refused_run_is_forgotten_like_a_deleted_one(h: Harness) -> None:
 
 def test_launch_retries_503_then_succeeds(h: Harness) -> None:
     spec = make_spec()
-    h.create.side_effect = [api_error(503), api_error(500), h.workload(spec)]
+    h.fail("POST", 503)
+    h.fail("POST", 500)
+    h.answer(h.workload(spec))
     h.executor.launch(spec)
-    assert h.create.call_count == 3
+    assert len(h.creates()) == 3
     assert h.record().state == "queued"
 
 
 def test_launch_gives_up_with_executor_unavailable(h: Harness) -> None:
-    h.create.side_effect = api_error(503)
+    h.server.state.errors[f"POST {h.path()}"] = (503, "boom")  # every create
     with pytest.raises(ExecutorUnavailable) as info:
         h.executor.launch(make_spec())
     assert info.value.retryable
-    assert h.create.call_count == 4
+    assert len(h.creates()) == 4
     assert len(h.executor.table) == 0
 
 
-def test_render_needs_no_cluster() -> None:
-    executor = argo.from_settings(make_settings())
+def test_render_needs_no_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every load of an ApiClient reads a configuration (in-cluster or kubeconfig): count them.
+    loads: list[str | None] = []
+
+    def no_configuration(kubeconfig: str | None = None) -> Any:
+        loads.append(kubeconfig)
+        raise NoConfiguration("no cluster here")
+
+    monkeypatch.setattr(kube_client, "load_configuration", no_configuration)
+    executor = argo.from_settings(make_settings())  # no kube_api: its own, loaded lazily
     assert executor.render(make_spec())[0]["kind"] == "Workflow"
-    assert not executor._clients.loaded
     assert simple_k8s.from_settings(make_settings()).render(make_spec())[0]["kind"] == "Job"
+    assert loads == [], "no client loaded to render"
+    # The first request is what loads it (so the count above would have seen a load).
+    with pytest.raises(ExecutorUnavailable, match="cannot reach Kubernetes"):
+        executor.kube.send("GET", WORKFLOWS.path(NAMESPACE))
+    assert len(loads) == 1
 
 
 # -- kill -----------------------------------------------------------------------------------------
@@ -136,12 +163,12 @@ def test_kill_argo_patches_shutdown_terminate_then_watch_reports_stopped() -> No
     spec = make_spec()
     h.launched(spec, "running")
     h.executor.kill(spec.run_id)
-    call = h.api.patch_namespaced_custom_object.call_args
+    call = h.patches()[-1]
     # `suspend: null` too: a Workflow still suspended would never end otherwise.
-    assert call.kwargs["body"] == {"spec": {"shutdown": "Terminate", "suspend": None}}
-    assert call.kwargs["name"] == spec.run_name
-    assert call.kwargs["plural"] == "workflows"
-    assert call.kwargs["_content_type"] == "application/merge-patch+json"
+    assert call.body == {"spec": {"shutdown": "Terminate", "suspend": None}}
+    assert call.path == WORKFLOWS.path("ingestion", spec.run_name)
+    assert call.path.endswith("/workflows/" + spec.run_name)
+    assert call.headers["content-type"] == "application/merge-patch+json"
     assert h.record().state == "running", "Argo ends the workflow; the watch reports it"
     h.executor.tracker.workload_event("MODIFIED", h.workload(spec, "failed", shutdown="Terminate"))
     assert (h.record().state, h.record().reason) == ("stopped", "Killed")
@@ -154,9 +181,7 @@ def test_argo_kill_with_the_stop_shutdown_uses_stop() -> None:
     assert isinstance(h.executor.workload, ArgoWorkflows)
     h.executor.workload.shutdown = STOP
     h.executor.kill(spec.run_id)
-    assert h.api.patch_namespaced_custom_object.call_args.kwargs["body"] == {
-        "spec": {"shutdown": "Stop", "suspend": None}
-    }
+    assert h.patches()[-1].body == {"spec": {"shutdown": "Stop", "suspend": None}}
 
 
 def test_kill_job_deletes_foreground_and_is_stopped_at_once() -> None:
@@ -164,11 +189,10 @@ def test_kill_job_deletes_foreground_and_is_stopped_at_once() -> None:
     spec = make_spec()
     h.launched(spec, "running")
     h.executor.kill(spec.run_id)
-    h.api.delete_namespaced_job.assert_called_once()
-    call = h.api.delete_namespaced_job.call_args
-    assert call.kwargs["name"] == spec.run_name
-    assert call.kwargs["propagation_policy"] == "Foreground"
-    assert call.kwargs["_request_timeout"] > 0
+    (call,) = h.deletes()
+    assert call.path == h.path(spec.run_name)
+    assert call.query["propagationPolicy"] == "Foreground"
+    assert timeout_of(h, call) > 0
     record = h.record()
     assert (record.state, record.reason) == ("stopped", "Killed")
     assert record.end_date == 1714557600000
@@ -181,16 +205,18 @@ def test_kill_job_deletes_foreground_and_is_stopped_at_once() -> None:
 def test_kill_of_a_vanished_object_counts_as_done(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
-    h.kill_fn.side_effect = api_error(404, "not found")
+    del h.server.state.objects[h.path(spec.run_name)]  # so the kill is answered 404
     h.executor.kill(spec.run_id)
+    (kill,) = h.kills()
+    assert kill.path == h.path(spec.run_name)
     assert h.record().state == "stopped"
 
 
 def test_kill_forbidden_leaves_the_run_as_it_was(h: Harness) -> None:
     spec = make_spec()
     h.launched(spec, "running")
-    h.kill_fn.side_effect = api_error(403)
-    verb = "patch" if h.kind == "argo" else "delete"
+    h.fail(kill_method(h), 403, name=spec.run_name)
+    verb = kill_method(h).lower()
     with pytest.raises(Forbidden, match=f"lacks {verb} on"):
         h.executor.kill(spec.run_id)
     assert h.record().state == "running"
@@ -202,9 +228,9 @@ def test_kill_unknown_or_finished(h: Harness) -> None:
         h.executor.kill("nope")
     spec = make_spec()
     h.launched(spec, "success")
-    h.kill_fn.reset_mock()  # the launch resumed it (a patch, for Argo)
+    before = len(h.server.requests(kill_method(h)))  # the launch resumed it (a patch, for Argo)
     h.executor.kill(spec.run_id)
-    h.kill_fn.assert_not_called()
+    assert len(h.server.requests(kill_method(h))) == before
     assert h.record().state == "success"
 
 
@@ -278,10 +304,11 @@ def test_logs_come_in_bounded_chunks_until_the_end(h: Harness) -> None:
 
 def test_launch_409_then_gone_creates_once_more(h: Harness) -> None:
     spec = make_spec()
-    h.create.side_effect = [api_error(409), h.workload(spec)]
-    h.read.side_effect = api_error(404)
+    h.fail("POST", 409, "already exists")  # then, read, it is not found
+    h.answer(h.workload(spec))
     h.executor.launch(spec)
-    assert h.create.call_count == 2
+    assert len(h.creates()) == 2
+    assert [read.path for read in h.reads()] == [h.path(spec.run_name)]
     assert h.record().state == "queued"
 
 

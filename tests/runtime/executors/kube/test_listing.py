@@ -1,49 +1,45 @@
-"""Paged, raw, slimmed lists: what a re-adopting runner holds of thousands of objects."""
+"""Paged, raw, slimmed lists: what a re-adopting runner holds of thousands of objects.
+
+``Listing`` is driven by a page function here; ``ResourceApi.listing`` by the HTTP fake of the
+API server (tests/runtime/kube_api_server.py) through a real ApiClient."""
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from typing import Any
 
 import pytest
 
 from runtime.executors.kube.diagnostics import PodView
 from runtime.executors.kube.jobs import job_manifest, job_state
-from runtime.executors.kube.listing import Listing, page_of, slim_pod, slim_workload
+from runtime.executors.kube.listing import Listing, slim_pod, slim_workload
 from runtime.executors.kube.pod import RUN_ID_ANNOTATION
+from runtime.executors.kube.resources import ResourceApi
+from runtime.kubeapi.request import KubeApi
+from runtime.kubeapi.resource import JOBS
 from runtime.wire.errors import NotFound
-from tests.runtime.executors.k8s_support import make_settings, make_spec
-
-
-class RawResponse:
-    """What the client returns with ``_preload_content=False``: the body, unparsed."""
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.data = json.dumps(body).encode()
-        self.released = False
-
-    def release_conn(self) -> None:
-        self.released = True
+from tests.runtime.executors.k8s_support import NAMESPACE, make_settings, make_spec
+from tests.runtime.kube_api_server import KubeApiServer
 
 
 class PagedServer:
-    """An API server's paged list over ``objects``, answering raw bytes."""
+    """An API server's paged list over ``objects``: each call answers one page as its JSON
+    dict, a fresh one (as decoded from the wire)."""
 
     def __init__(self, objects: list[dict[str, Any]]) -> None:
         self.objects = objects
         self.calls: list[dict[str, Any]] = []
-        self.responses: list[RawResponse] = []
 
-    def __call__(self, **kwargs: Any) -> RawResponse:
-        self.calls.append(kwargs)
-        start = int(kwargs.get("_continue") or 0)
-        end = start + kwargs["limit"]
+    def __call__(self, **query: Any) -> dict[str, Any]:
+        self.calls.append(query)
+        start = int(query.get("continue") or 0)
+        end = start + query["limit"]
         metadata: dict[str, Any] = {"resourceVersion": "777"}
         if end < len(self.objects):
             metadata["continue"] = str(end)
-        response = RawResponse({"metadata": metadata, "items": self.objects[start:end]})
-        self.responses.append(response)
-        return response
+        return copy.deepcopy({"metadata": metadata, "items": self.objects[start:end]})
 
 
 def a_job(i: int) -> dict[str, Any]:
@@ -53,16 +49,50 @@ def a_job(i: int) -> dict[str, Any]:
     return job
 
 
-def test_a_list_is_read_in_pages_of_raw_json_and_every_connection_is_released() -> None:
+def test_a_list_is_read_in_pages() -> None:
     server = PagedServer([a_job(i) for i in range(1203)])
     listing = Listing(server, slim_workload, page=500)
     items, version = list(listing), listing.resource_version
     assert len(items) == 1203
     assert len({i["metadata"]["name"] for i in items}) == 1203
     assert version == "777"
-    assert [c.get("_continue") for c in server.calls] == [None, "500", "1000"]
-    assert all(c["_preload_content"] is False and c["limit"] == 500 for c in server.calls)
-    assert all(r.released for r in server.responses)
+    assert [c.get("continue") for c in server.calls] == [None, "500", "1000"]
+    assert all(c["limit"] == 500 for c in server.calls)
+
+
+def small_job(i: int) -> dict[str, Any]:
+    """A Job with what slimming drops: its pod template and its managed fields."""
+    return {
+        "kind": "Job",
+        "metadata": {"name": f"om-{i:04d}", "managedFields": [{"manager": "kubectl"}]},
+        "spec": {"suspend": False, "template": {"spec": {"containers": [{"name": "main"}]}}},
+    }
+
+
+def test_a_resource_listing_sends_selector_limit_and_continue_and_releases_connections() -> None:
+    server = KubeApiServer()
+    try:
+        for i in range(1001):  # three pages of LIST_PAGE (500)
+            server.put(JOBS.path(NAMESPACE, f"om-{i:04d}"), small_job(i))
+        api_client = server.api_client()
+        resources = ResourceApi(KubeApi(lambda: api_client), NAMESPACE)
+        listing = resources.listing(JOBS, slim_workload, label_selector="agent=a,app=x")
+        items = list(listing)
+        assert [i["metadata"]["name"] for i in items] == [f"om-{i:04d}" for i in range(1001)]
+        assert items[0]["spec"] == {"suspend": False}
+        assert "managedFields" not in items[0]["metadata"]
+        assert listing.resource_version == "102"  # the last page's
+        selector = {"labelSelector": "agent=a,app=x", "limit": "500"}
+        assert [(s.path, s.query) for s in server.list_requests()] == [
+            (JOBS.path(NAMESPACE), selector),
+            (JOBS.path(NAMESPACE), {**selector, "continue": "500"}),
+            (JOBS.path(NAMESPACE), {**selector, "continue": "1000"}),
+        ]
+        pool = api_client.rest_client.pool_manager.connection_from_url(server.url)
+        assert pool.pool.qsize() == pool.pool.maxsize, "every connection is back in the pool"
+    finally:
+        # close() waits out the server loop's 0.5 s poll: off the test's clock.
+        threading.Thread(target=server.close, daemon=True).start()
 
 
 def test_a_slim_workload_keeps_what_its_state_is_read_from_and_drops_the_templates() -> None:
@@ -125,12 +155,6 @@ def test_a_slim_pod_of_a_scheduled_run_still_names_its_run_by_its_owner() -> Non
     assert PodView.from_pod(slim_pod(pod)).run_id == "job-uid"
 
 
-def test_a_model_or_dict_response_still_reads() -> None:
-    assert page_of({"items": [], "metadata": {"resourceVersion": "1"}})["metadata"] == {
-        "resourceVersion": "1"
-    }
-
-
 def test_a_listing_asks_for_the_next_page_only_when_the_last_is_read() -> None:
     server = PagedServer([a_job(i) for i in range(250)])
     listing = Listing(server, slim_workload, page=100)
@@ -148,10 +172,10 @@ def test_a_listing_asks_for_the_next_page_only_when_the_last_is_read() -> None:
 def test_a_page_that_fails_mid_listing_raises_to_the_reader() -> None:
     server = PagedServer([a_job(i) for i in range(150)])
 
-    def failing(**kwargs: Any) -> RawResponse:
-        if kwargs.get("_continue"):
+    def failing(**query: Any) -> dict[str, Any]:
+        if query.get("continue"):
             raise NotFound("continue token expired")
-        return server(**kwargs)
+        return server(**query)
 
     listing = Listing(failing, slim_workload, page=100)
     read: list[dict[str, Any]] = []

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from runtime.executors.base import ScheduleSpec
+from runtime.executors.kube.config_secret import secret_manifest
 from runtime.executors.kube.pod import (
     JOB_UID_LABEL,
-    config_secret,
     container_security_context,
     job_run_id,
     main_container,
@@ -44,7 +44,7 @@ def env_dict(container: dict[str, Any], *secrets: dict[str, Any]) -> dict[str, s
 
 def run_secret(spec: Any) -> dict[str, Any]:
     """The config Secret ``spec``'s launch creates."""
-    return config_secret(make_settings(), name=spec.run_name, config=spec.config, labels={})
+    return secret_manifest(make_settings(), name=spec.run_name, config=spec.config, labels={})
 
 
 def env_values(container: dict[str, Any]) -> dict[str, str]:

@@ -1,20 +1,21 @@
 """The cap on active runs on both Kubernetes executors (runtime/executors/kube/queue.py): a run
 over MAX_ACTIVE_RUNS waits as a suspended workload, reported ``queued`` / ``MaxActiveRuns``, and
 is resumed in arrival order when a slot frees; only the leading replica resumes; a waiting run
-killed never starts; a restarted runner finds the queue in the cluster."""
+killed never starts; a restarted runner finds the queue in the cluster. The executor talks to
+the HTTP fake of the API server (tests/runtime/kube_api_server.py), which keeps the workloads
+it creates; the tests read the resumes and deletes it was sent."""
 
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from runtime.executors.base import LaunchSpec
 from tests.runtime.executors.k8s_harness import Harness, build
 from tests.runtime.executors.k8s_support import make_spec
+from tests.runtime.kube_api_server import Seen
 
 KINDS = ("argo", "simpleK8s")
 
@@ -27,35 +28,20 @@ def capped(request: pytest.FixtureRequest) -> Iterator[Harness]:
 
 
 def capped_harness(kind: str, **env: str) -> Harness:
-    h = build(kind, settings_env=env)
-    answer_creates_like_the_api_server(h)
-    return h
+    """The HTTP fake answers a create with the object as sent (suspended, annotated), plus a
+    uid, and keeps it, as the API server does."""
+    return build(kind, settings_env=env)
 
 
-def answer_creates_like_the_api_server(h: Harness) -> None:
-    """A create answers with the object as sent (suspended, annotated), plus a uid."""
-
-    def create(**kwargs: Any) -> dict[str, Any]:
-        body: dict[str, Any] = copy.deepcopy(kwargs["body"])
-        body["metadata"]["uid"] = "uid-" + body["metadata"]["name"]
-        body["metadata"]["resourceVersion"] = "1"
-        return body
-
-    h.create.side_effect = create
-
-
-def patch_fn(h: Harness) -> Any:
-    return h.api.patch_namespaced_custom_object if h.kind == "argo" else h.api.patch_namespaced_job
+def name_of(seen: Seen) -> str:
+    """The workload a request was about (the last segment of its path)."""
+    return seen.path.rsplit("/", 1)[-1]
 
 
 def resumed_names(h: Harness) -> list[str]:
     """The workloads the runner resumed, in order."""
     assert h.executor.wait_idle(5)
-    return [
-        c.kwargs["name"]
-        for c in patch_fn(h).call_args_list
-        if "suspend" in c.kwargs["body"].get("spec", {})
-    ]
+    return [name_of(s) for s in h.patches() if "suspend" in (s.body or {}).get("spec", {})]
 
 
 def launch(h: Harness, run_id: str, pipeline_type: str = "metadata") -> LaunchSpec:
@@ -127,7 +113,7 @@ def test_argo_adds_the_time_a_workflow_waited_to_its_deadline_when_it_resumes_it
         h.wall.now = 1_714_557_605.0 + 4000.5  # it waited 4000.5 s, past its own deadline
         finish(h, first)
         assert resumed_names(h)[-1] == waiting.run_name
-        body = h.api.patch_namespaced_custom_object.call_args.kwargs["body"]
+        body = h.patches()[-1].body
         assert body == {"spec": {"suspend": None, "activeDeadlineSeconds": 3600 + 4001}}
     finally:
         asyncio.run(h.executor.stop())
@@ -140,7 +126,7 @@ def test_a_job_needs_no_deadline_change_its_clock_starts_at_the_resume() -> None
         h.wall.advance(4000)
         finish(h, first)
         assert resumed_names(h)[-1] == waiting.run_name
-        assert h.api.patch_namespaced_job.call_args.kwargs["body"] == {"spec": {"suspend": False}}
+        assert h.patches()[-1].body == {"spec": {"suspend": False}}
     finally:
         asyncio.run(h.executor.stop())
 
@@ -185,13 +171,10 @@ def test_killing_a_waiting_run_stops_it_before_it_ever_starts(capped: Harness) -
     assert record is not None
     assert (record.state, record.reason) == ("stopped", "Killed")
     assert "before it started" in str(record.message)
-    delete = (
-        h.api.delete_namespaced_custom_object if h.kind == "argo" else h.api.delete_namespaced_job
-    )
-    assert delete.call_args.kwargs["name"] == specs[2].run_name
+    assert name_of(h.deletes()[-1]) == specs[2].run_name
     if h.kind == "argo":
         # Deleted, not shut down: a suspended Workflow never ends on a shutdown.
-        assert all("shutdown" not in c.kwargs["body"]["spec"] for c in patch_fn(h).call_args_list)
+        assert all("shutdown" not in s.body["spec"] for s in h.patches())
     finish(h, specs[0])
     assert specs[2].run_name not in resumed_names(h), "never resumed"
     assert [s for s, _ in (u for u in h.updates)].count("running") == 0
@@ -209,6 +192,8 @@ def test_a_restarted_runner_finds_the_queue_and_keeps_its_order() -> None:
             obj = h.workload(spec, suspended=True)
             obj["metadata"]["annotations"]["hybrid-runner.io/queued-at"] = str(at)
             objects.append(obj)
+        for obj in objects:
+            h.put(obj)  # in the cluster, where the resumes find them
         h.executor.tracker.sync_workloads(objects)
         assert resumed_names(h) == [early.run_name]
         finish(h, running)
@@ -226,6 +211,7 @@ def test_a_scheduled_workload_created_suspended_joins_the_queue_by_creation_time
         del annotations["hybrid-runner.io/run-id"]
         annotations["hybrid-runner.io/schedule"] = "omsched-x"
         scheduled["metadata"]["creationTimestamp"] = "2024-05-01T10:00:30Z"
+        h.put(scheduled)  # the CronJob made it
         h.executor.tracker.workload_event("ADDED", scheduled)
         uid = scheduled["metadata"]["uid"]
         assert state_of(h, uid) == ("queued", "MaxActiveRuns")
@@ -242,14 +228,13 @@ def state_of(h: Harness, run_id: str) -> tuple[str, str | None]:
 
 
 def test_a_resume_that_fails_leaves_the_run_waiting_and_is_tried_again(capped: Harness) -> None:
-    from tests.runtime.executors.k8s_support import api_error
-
     h = capped
     specs = [launch(h, f"run-{i}") for i in range(3)]
-    patch_fn(h).side_effect = [api_error(403, "patch forbidden"), None]
+    h.fail("PATCH", 403, "patch forbidden", name=specs[2].run_name)
     finish(h, specs[0])
     assert h.executor.wait_idle(5)
     assert state(h, specs[2]) == ("queued", "MaxActiveRuns")
     h.executor.tracker.housekeeping()
     assert resumed_names(h)[-1] == specs[2].run_name
+    assert len(h.patches(specs[2].run_name)) == 2, "the refused resume, then the one that took"
     assert state(h, specs[2]) == ("queued", None)

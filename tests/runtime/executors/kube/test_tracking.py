@@ -1,5 +1,7 @@
 """Both Kubernetes executors' run tracking (runtime/executors/kube/tracking.py): the watch-fed
-run table, pod diagnostics, re-adoption from lists, readiness and housekeeping."""
+run table, pod diagnostics, re-adoption from lists, readiness and housekeeping. The executor
+talks to the HTTP fake of the API server (tests/runtime/kube_api_server.py): what it lists and
+watches is what the fake holds and streams, and the tests read the requests it was sent."""
 
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from typing import Any
 import pytest
 
 from runtime.executors.kube.diagnostics import Grace
+from runtime.kubeapi.resource import PODS
 from runtime.wire.errors import ExecutorUnavailable
 from tests.runtime.executors.k8s_harness import TAINT, Harness, build
-from tests.runtime.executors.k8s_support import (
-    ListWatch,
-    api_error,
-    make_spec,
-    wait_until,
-)
+from tests.runtime.executors.k8s_support import NAMESPACE, make_spec, wait_until
+
+#: Seconds the fake holds a watch stream open after its events (an API server with nothing
+#: to say): under the watchers' stall timeout, past any test.
+HOLD = 30.0
 
 # -- watch-fed state and diagnostics ------------------------------------------------------------
 
@@ -111,11 +113,10 @@ def test_image_pull_backoff_fails_after_grace_and_ends_the_workload(h: Harness) 
     assert (record.state, record.reason) == ("failed", "ImagePullBackOff")
     assert 'Back-off pulling image "img:nope"' in (record.message or "")
     assert h.executor.wait_idle()
+    body = h.patches(spec.run_name)[-1].body
     if h.kind == "argo":
-        body = h.api.patch_namespaced_custom_object.call_args.kwargs["body"]
         assert body["spec"] == {"shutdown": "Terminate"}
     else:
-        body = h.api.patch_namespaced_job.call_args.kwargs["body"]
         assert body["spec"] == {"activeDeadlineSeconds": 1}
     assert body["metadata"]["annotations"]["hybrid-runner.io/failure-reason"] == "ImagePullBackOff"
     # The ended workload's own failure does not replace the diagnosis.
@@ -228,6 +229,11 @@ def test_final_records_never_change_state(h: Harness) -> None:
 # -- re-adoption, readiness, housekeeping --------------------------------------------------
 
 
+def put_pod(h: Harness, pod: dict[str, Any]) -> None:
+    """``pod`` exists in the cluster (in the agent's namespace)."""
+    h.server.put(PODS.path(NAMESPACE, pod["metadata"]["name"]), pod)
+
+
 @pytest.mark.parametrize("kind", ["argo", "simpleK8s"])
 def test_start_readopts_from_lists_and_stop_is_prompt(kind: str) -> None:
     h = build(kind)
@@ -235,32 +241,16 @@ def test_start_readopts_from_lists_and_stop_is_prompt(kind: str) -> None:
     killed_obj = h.workload(killed, "failed", shutdown="Terminate")
     if kind == "simpleK8s":
         killed_obj = h.workload(killed, "failed")
-    workloads = ListWatch(
-        [[h.workload(running, "running"), h.workload(done, "success"), killed_obj]], hold=30.0
-    )
-    pods = ListWatch(
-        [
-            [
-                h.pod(
-                    running,
-                    {
-                        "phase": "Pending",
-                        "conditions": [
-                            {
-                                "type": "PodScheduled",
-                                "status": "False",
-                                "reason": "Unschedulable",
-                                "message": TAINT,
-                            }
-                        ],
-                    },
-                )
-            ]
-        ],
-        hold=30.0,
-    )
-    h.list.side_effect = workloads
-    h.core.list_namespaced_pod.side_effect = pods
+    for obj in (h.workload(running, "running"), h.workload(done, "success"), killed_obj):
+        h.put(obj)
+    unschedulable = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": TAINT,
+    }
+    put_pod(h, h.pod(running, {"phase": "Pending", "conditions": [unschedulable]}))
+    h.server.state.watch_hold = HOLD
     executor: Any = h.executor  # mypy would keep `ready` narrowed to False across start()
     assert not executor.ready
     asyncio.run(executor.start())
@@ -271,12 +261,17 @@ def test_start_readopts_from_lists_and_stop_is_prompt(kind: str) -> None:
     assert states["r-done"] == ("success", None)
     assert states["r-killed"][0] == ("stopped" if kind == "argo" else "failed")
     assert len(h.updates) == 3, "listeners hear about every re-adopted run"
-    selector = workloads.list_calls[0]["label_selector"]
+    pods = PODS.path(NAMESPACE)
+    selector = h.server.list_requests(h.path())[0].query["labelSelector"]
     assert selector == (
         "app.kubernetes.io/managed-by=hybrid-ingestion-runner,hybrid-runner.io/agent-id=agent-1"
     )
-    assert pods.list_calls[0]["label_selector"] == selector
-    wait_until(lambda: len(workloads.watch_calls) == 1 and len(pods.watch_calls) == 1)
+    assert h.server.list_requests(pods)[0].query["labelSelector"] == selector
+    wait_until(
+        lambda: (
+            len(h.server.watch_requests(h.path())) == 1 and len(h.server.watch_requests(pods)) == 1
+        )
+    )
     started = time.monotonic()
     asyncio.run(h.executor.stop())
     assert time.monotonic() - started < 2.0
@@ -286,15 +281,18 @@ def test_start_readopts_from_lists_and_stop_is_prompt(kind: str) -> None:
 def test_not_ready_until_a_list_succeeds() -> None:
     h = build("argo", watch_backoff=0.3, watch_max_backoff=0.3)
     spec = make_spec()
-    workloads = ListWatch([api_error(503)] * 8 + [[h.workload(spec, "running")]], hold=30.0)
-    h.list.side_effect = workloads
-    running_pod = h.pod(spec, {"phase": "Running"})
-    h.core.list_namespaced_pod.side_effect = ListWatch([[running_pod]], hold=30.0)
+    h.put(h.workload(spec, "running"))
+    put_pod(h, h.pod(spec, {"phase": "Running"}))
+    h.server.state.watch_hold = HOLD
+    # Two lists of the workloads fail (each one 503 per attempt), then the API server is back.
+    attempts = h.executor.kube.attempts
+    h.fail("GET", 503, "boom", times=2 * attempts)
     try:
         asyncio.run(h.executor.start())
         assert not h.executor.ready
         assert h.executor.health()["kubernetes"].startswith("unavailable")
         wait_until(lambda: h.executor.ready)
+        assert len(h.server.list_requests(h.path())) == 2 * attempts + 1
         assert h.record(spec.run_id).state == "running"
         assert h.executor.health() == {"kubernetes": "ok", "argo": "ok"}
     finally:
@@ -303,13 +301,15 @@ def test_not_ready_until_a_list_succeeds() -> None:
 
 def test_argo_health_names_a_missing_crd() -> None:
     h = build("argo")
-    h.list.side_effect = ListWatch(
-        [api_error(404, "the server could not find the requested resource")]
-    )
-    h.core.list_namespaced_pod.side_effect = ListWatch([[]], hold=30.0)
+    # Every list of Workflows: 404, as from an API server that does not know the kind.
+    message = "the server could not find the requested resource"
+    h.server.state.errors[f"GET {h.path()}"] = (404, message)
+    h.server.state.watch_hold = HOLD
     try:
         asyncio.run(h.executor.start())
+        # Said as soon as start() returns: its own failed list is on the watcher health reads.
         assert h.executor.health()["argo"] == "CRD workflows.argoproj.io not installed"
+        assert h.server.list_requests(h.path()), "the Workflows were listed"
     finally:
         asyncio.run(h.executor.stop())
 
