@@ -123,15 +123,15 @@ class KubeApi:
         query: Mapping[str, Any] | None = None,
         body: Any = None,
         content_type: str | None = None,
-        verb: str | None = None,
         text: bool = False,
         timeout: Timeout | None = None,
     ) -> Any:
         """One request, retried and its failure mapped. ``name``: the object's; a create
         (a POST without ``subresource``) goes to the collection, and ``name`` names the new
-        object in its errors. ``verb``: the RBAC verb when it is not the method's (``list``)."""
+        object in its errors. A GET without a name is a list, as RBAC names it."""
         what = f"{resource.rbac}/{subresource}" if subresource else resource.rbac
-        op = Op(verb or _VERBS[method], what, namespace, name)
+        lists = method == "GET" and name is None and subresource is None
+        op = Op("list" if lists else _VERBS[method], what, namespace, name)
         creates = method == "POST" and subresource is None
         path = resource.path(namespace, None if creates else name, subresource)
         return self.retrying(

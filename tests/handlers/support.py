@@ -10,7 +10,6 @@ is a fake whose references starting with ``missing-`` do not exist.
 from __future__ import annotations
 
 import copy
-import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -86,12 +85,7 @@ class Kube:
     def requests(self, method: str, res: Resource, name: str | None = None) -> list[Seen]:
         """The ``method`` requests of one ``res`` object (``name``'s), or of any (not of the
         collection: creates and lists are ``creates``/``server.list_requests``)."""
-        return [
-            seen
-            for seen in self.server.requests(method)
-            if seen.path.startswith(self.path(res) + "/")
-            and (name is None or seen.path == self.path(res, name))
-        ]
+        return self.server.object_requests(method, self.path(res), name)
 
     def creates(self, res: Resource) -> list[dict[str, Any]]:
         """The bodies of the creates of ``res`` objects, in order."""
@@ -149,11 +143,6 @@ def with_store(ctx: Context) -> tuple[Context, FakeStore]:
     return attrs.evolve(ctx, secrets=secrets), store
 
 
-def _close(server: KubeApiServer) -> None:
-    # In a thread: shutting down waits for the serving loop's next poll (up to half a second).
-    threading.Thread(target=server.close, daemon=True).start()
-
-
 def kube(
     kind: str, *, dry_run: bool = False, env: dict[str, str] | None = None, **options: Any
 ) -> Kube:
@@ -170,7 +159,7 @@ def kube(
     )
     ctx, store = with_store(ctx)
     made = Kube(kind=kind, ctx=ctx, executor=executor, store=store, server=server)
-    weakref.finalize(made, _close, server)
+    weakref.finalize(made, server.close)
     return made
 
 

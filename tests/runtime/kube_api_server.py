@@ -271,6 +271,16 @@ class KubeApiServer:
         """The next watches of the collection at ``path`` stream these, one each."""
         self.state.watches.setdefault(path, []).extend(list(s) for s in streams)
 
+    def object_requests(self, method: str, collection: str, name: str | None = None) -> list[Seen]:
+        """The ``method`` requests of the objects in ``collection`` (of ``name``'s only), not of
+        the collection itself."""
+        return [
+            seen
+            for seen in self.requests(method)
+            if seen.path.startswith(collection + "/")
+            and (name is None or seen.path == f"{collection}/{name}")
+        ]
+
     def watch_requests(self, path_end: str = "") -> list[Seen]:
         return [s for s in self.requests("GET", path_end) if s.query.get("watch") == "true"]
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from runtime.executors.base import LaunchSpec, ScheduleSpec
 from runtime.executors.kube.diagnostics import Diagnosis
-from runtime.executors.kube.listing import Listing, Slim
+from runtime.executors.kube.listing import LIST_PAGE, Listing, Slim
 from runtime.executors.kube.runs import ObjectState
 from runtime.kubeapi.request import KubeApi
 from runtime.kubeapi.resource import Resource
@@ -60,16 +60,18 @@ class ResourceApi:
         query = {"propagationPolicy": propagation}
         self.kube.request("DELETE", res, self.namespace, name, query=query)
 
-    def listing(self, res: Resource, slim: Slim, *, label_selector: str) -> Listing:
-        """Every ``res`` under ``label_selector``, in pages of raw JSON, each object through
-        ``slim``; fetched as it is read (``listing.Listing``)."""
+    def listing(
+        self, res: Resource, slim: Slim, *, label_selector: str, page: int = LIST_PAGE
+    ) -> Listing:
+        """Every ``res`` under ``label_selector``, in pages of ``page`` objects of raw JSON,
+        each object through ``slim``; fetched as it is read (``listing.Listing``)."""
 
-        def page(**query: Any) -> dict[str, Any]:
+        def one_page(**query: Any) -> dict[str, Any]:
             query = {"labelSelector": label_selector, **query}
-            answer = self.kube.request("GET", res, self.namespace, query=query, verb="list")
+            answer = self.kube.request("GET", res, self.namespace, query=query)
             return answer if isinstance(answer, dict) else {}
 
-        return Listing(page, slim)
+        return Listing(one_page, slim, page)
 
 
 class Workload(Protocol):

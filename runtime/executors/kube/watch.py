@@ -37,8 +37,9 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ReadTimeoutError
 
 from runtime.executors.kube.client import get_path
-from runtime.executors.kube.listing import LIST_PAGE, Listing, Slim, slim_pod, slim_workload
-from runtime.kubeapi.request import TRANSPORT_ERRORS, KubeApi
+from runtime.executors.kube.listing import LIST_PAGE, Slim, slim_pod, slim_workload
+from runtime.executors.kube.resources import ResourceApi
+from runtime.kubeapi.request import TRANSPORT_ERRORS
 from runtime.kubeapi.resource import PODS, Resource
 from runtime.kubeapi.watching import WatchStream
 from runtime.wire.errors import RunnerError
@@ -57,9 +58,8 @@ class ResourceWatcher:
         self,
         *,
         name: str,
-        api: KubeApi,
+        api: ResourceApi,
         kind: Resource,
-        namespace: str,
         label_selector: str,
         on_sync: SyncCallback,
         on_event: EventCallback,
@@ -78,9 +78,6 @@ class ResourceWatcher:
         self.list_page = list_page
         self._api = api
         self.kind = kind
-        self.namespace = namespace
-        #: The RBAC name, as messages say it: ``jobs.batch``, ``pods``.
-        self.resource = kind.rbac
         self.label_selector = label_selector
         self._on_sync = on_sync
         self._on_event = on_event
@@ -114,11 +111,9 @@ class ResourceWatcher:
         Raises the runner's errors (ExecutorUnavailable, Forbidden, NotFound) unchanged.
         """
 
-        def call(**page: Any) -> Any:
-            query = {"labelSelector": self.label_selector, **page}
-            return self._api.request("GET", self.kind, self.namespace, query=query, verb="list")
-
-        listing = Listing(call, self._slim, self.list_page)
+        listing = self._api.listing(
+            self.kind, self._slim, label_selector=self.label_selector, page=self.list_page
+        )
         self._on_sync(listing)
         for _ in listing:  # what a sync left unread, so that the watch starts from the end
             pass
@@ -128,6 +123,15 @@ class ResourceWatcher:
         self.healthy = True
         self.last_error = None
         return self._resource_version
+
+    @property
+    def resource(self) -> str:
+        """The RBAC name, as messages say it: ``jobs.batch``, ``pods``."""
+        return self.kind.rbac
+
+    @property
+    def namespace(self) -> str:
+        return self._api.namespace
 
     # -- thread ----------------------------------------------------------------------------
 
@@ -200,14 +204,14 @@ class ResourceWatcher:
 
     def _watch_once(self) -> None:
         stream = WatchStream(
-            self._api,
+            self._api.kube,
             self.kind,
             self.namespace,
             label_selector=self.label_selector,
             resource_version=self._resource_version,
             timeout_seconds=self.watch_timeout,
             # (connect, read): the read limit is per socket read, so it bounds silence.
-            timeout=(self._api.timeout, self.stall_timeout),
+            timeout=(self._api.kube.timeout, self.stall_timeout),
         )
         self._stream = stream
         if self._stop.is_set():  # stopped before the stream was there to close

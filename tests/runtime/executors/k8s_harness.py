@@ -63,12 +63,7 @@ class Harness:
         return [seen.body for seen in self.creates()]
 
     def _of(self, method: str, name: str | None) -> list[Seen]:
-        return [
-            seen
-            for seen in self.server.requests(method)
-            if seen.path.startswith(self.path() + "/")
-            and (name is None or seen.path == self.path(name))
-        ]
+        return self.server.object_requests(method, self.path(), name)
 
     def reads(self, name: str | None = None) -> list[Seen]:
         """GETs of one workload (``name``'s, or any)."""

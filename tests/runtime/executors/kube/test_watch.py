@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from runtime.executors.kube.resources import ResourceApi
 from runtime.executors.kube.watch import ResourceWatcher
 from runtime.kubeapi.resource import JOBS
 from runtime.wire.errors import Forbidden
@@ -65,9 +66,8 @@ def make_watcher(server: KubeApiServer, recorder: Recorder, **options: Any) -> R
     options.setdefault("max_backoff", 0.02)
     return ResourceWatcher(
         name="jobs",
-        api=no_sleep_api(server, attempts=1, timeout=3.0),
+        api=ResourceApi(no_sleep_api(server, attempts=1, timeout=3.0), NAMESPACE),
         kind=JOBS,
-        namespace=NAMESPACE,
         label_selector=SELECTOR,
         on_sync=recorder.on_sync,
         on_event=recorder.on_event,
